@@ -1,0 +1,23 @@
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'dist/**', 'coverage/**', '.azurite/**', '.bench/**'] },
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    // Orchestrator code replays: it must not read the clock, randomness or do I/O itself.
+    files: ['src/orchestration/**/*.ts'],
+    rules: {
+      'no-restricted-globals': ['error', 'Date', 'setTimeout', 'setInterval', 'fetch'],
+      'no-restricted-properties': ['error', { object: 'Math', property: 'random' }],
+      'no-restricted-imports': [
+        'error',
+        { patterns: ['**/adapters/**', '**/activities/**', '@azure/storage-blob', '@azure/data-tables', '@azure/identity', 'fs', 'node:*', 'crypto'] },
+      ],
+    },
+  },
+);

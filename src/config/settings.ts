@@ -1,0 +1,247 @@
+import { readFileSync } from 'node:fs';
+import defaultSchema from '../domain/schemas/diamonds.json';
+import { parseSchema, type InputSchema } from '../domain/schema';
+import type { PollSchedule } from '../domain/pollSchedule';
+import { PipelineError } from '../domain/errors';
+
+/**
+ * Every setting the app reads, read and validated once. A wrong or missing setting fails at start-up
+ * with a message that names it, instead of deep inside the first job.
+ */
+
+/** A storage account reached either by a connection string (local) or by identity (Azure). */
+export type StorageConnection =
+  | { kind: 'connectionString'; connectionString: string }
+  | {
+      kind: 'identity';
+      blobServiceUri: string;
+      queueServiceUri?: string;
+      tableServiceUri?: string;
+      /** Client id of a user-assigned managed identity; absent means DefaultAzureCredential's choice. */
+      clientId?: string;
+    };
+
+export type AmlAuth =
+  | { kind: 'azure'; clientId?: string }
+  /** Local emulator only: a fixed bearer token, refused unless the scoring URI is on loopback. */
+  | { kind: 'emulator'; token: string };
+
+export interface WorkspaceCoordinates {
+  subscriptionId: string;
+  resourceGroup: string;
+  workspaceName: string;
+}
+
+export interface Settings {
+  dataStorage: StorageConnection;
+  /** Name of the connection setting the blob trigger binding uses. */
+  dataStorageSettingName: string;
+  inboxContainer: string;
+  outboxContainer: string;
+  quarantineContainer: string;
+  jobsTable: string;
+  inboxTriggerSource: 'EventGrid' | 'LogsAndContainerScan';
+  aml: {
+    scoringUri: string;
+    deploymentName?: string;
+    auth: AmlAuth;
+    managementUri: string;
+    workspace?: WorkspaceCoordinates;
+    datastoreName: string;
+    datastoreStorage: StorageConnection;
+    datastoreContainer: string;
+    datastorePathPrefix: string;
+    requestTimeoutMs: number;
+  };
+  schema: InputSchema;
+  maxInputBytes: number;
+  maxReportedProblems: number;
+  poll: PollSchedule;
+  jobDeadlineSeconds: number;
+  publishMode: 'join' | 'raw';
+}
+
+type Env = Record<string, string | undefined>;
+
+const DATA_STORAGE = 'DataStorage';
+const AML_DATASTORE_STORAGE = 'AmlDatastoreStorage';
+
+function fail(name: string, problem: string): never {
+  throw new PipelineError('ConfigInvalid', `Setting ${name} ${problem}`);
+}
+
+function str(env: Env, name: string, fallback?: string): string {
+  const v = env[name]?.trim();
+  if (v) return v;
+  if (fallback !== undefined) return fallback;
+  return fail(name, 'is required but not set');
+}
+
+function optional(env: Env, name: string): string | undefined {
+  const v = env[name]?.trim();
+  return v ? v : undefined;
+}
+
+function num(env: Env, name: string, fallback: number, check: (n: number) => boolean, rule: string): number {
+  const raw = optional(env, name);
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || !check(n)) fail(name, `must be ${rule} (got "${raw}")`);
+  return n;
+}
+
+function url(env: Env, name: string, fallback?: string): string {
+  const v = str(env, name, fallback);
+  try {
+    const u = new URL(v);
+    if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error('not http(s)');
+  } catch {
+    fail(name, `must be an absolute http(s) URL (got "${v}")`);
+  }
+  return v.replace(/\/+$/, '');
+}
+
+const CONTAINER_NAME = /^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/;
+function container(env: Env, name: string, fallback: string): string {
+  const v = str(env, name, fallback);
+  if (!CONTAINER_NAME.test(v)) fail(name, `is not a valid blob container name (got "${v}")`);
+  return v;
+}
+
+/**
+ * Reads a connection the way the Functions host does: `<prefix>` as a connection string, or
+ * `<prefix>__blobServiceUri` / `__accountName` (+ `__queueServiceUri`, `__tableServiceUri`, `__clientId`) for identity.
+ */
+export function readStorageConnection(env: Env, prefix: string): StorageConnection {
+  const cs = optional(env, prefix);
+  if (cs) return { kind: 'connectionString', connectionString: cs };
+  const account = optional(env, `${prefix}__accountName`);
+  const blob = optional(env, `${prefix}__blobServiceUri`) ?? (account && `https://${account}.blob.core.windows.net`);
+  if (!blob) {
+    return fail(prefix, `is required: set ${prefix} to a connection string, or ${prefix}__accountName / ${prefix}__blobServiceUri for identity-based access`);
+  }
+  const queue = optional(env, `${prefix}__queueServiceUri`) ?? (account && `https://${account}.queue.core.windows.net`);
+  const table = optional(env, `${prefix}__tableServiceUri`) ?? (account && `https://${account}.table.core.windows.net`);
+  const clientId = optional(env, `${prefix}__clientId`);
+  return {
+    kind: 'identity',
+    blobServiceUri: blob,
+    ...(queue ? { queueServiceUri: queue } : {}),
+    ...(table ? { tableServiceUri: table } : {}),
+    ...(clientId ? { clientId } : {}),
+  };
+}
+
+function readSchema(env: Env): InputSchema {
+  const raw = optional(env, 'INPUT_SCHEMA');
+  if (!raw) return parseSchema(defaultSchema);
+  let json: unknown;
+  try {
+    json = JSON.parse(raw.startsWith('{') ? raw : readFileSync(raw, 'utf8'));
+  } catch (err) {
+    fail('INPUT_SCHEMA', `must be schema JSON or the path of a JSON file (${(err as Error).message})`);
+  }
+  try {
+    return parseSchema(json);
+  } catch (err) {
+    return fail('INPUT_SCHEMA', `is not a valid schema: ${(err as Error).message}`);
+  }
+}
+
+function readWorkspace(env: Env): WorkspaceCoordinates | undefined {
+  const names = ['AML_SUBSCRIPTION_ID', 'AML_RESOURCE_GROUP', 'AML_WORKSPACE_NAME'] as const;
+  const values = names.map((n) => optional(env, n));
+  if (values.every((v) => v === undefined)) return undefined;
+  const missing = names.filter((_, i) => values[i] === undefined);
+  if (missing.length) fail(missing.join(', '), 'must be set together with the other workspace coordinates');
+  return { subscriptionId: values[0]!, resourceGroup: values[1]!, workspaceName: values[2]! };
+}
+
+function readAmlAuth(env: Env, scoringUri: string): AmlAuth {
+  const mode = str(env, 'AML_AUTH', 'azure');
+  if (mode === 'azure') {
+    const clientId = optional(env, 'AML_CLIENT_ID') ?? optional(env, `${DATA_STORAGE}__clientId`);
+    return clientId ? { kind: 'azure', clientId } : { kind: 'azure' };
+  }
+  if (mode === 'emulator') {
+    const host = new URL(scoringUri).hostname;
+    if (!['localhost', '127.0.0.1', '[::1]', '::1'].includes(host)) {
+      fail('AML_AUTH', `"emulator" sends a fixed token and is only allowed with a loopback AML_SCORING_URI (got host "${host}")`);
+    }
+    return { kind: 'emulator', token: str(env, 'AML_EMULATOR_TOKEN', 'local-dev-token') };
+  }
+  return fail('AML_AUTH', `must be "azure" or "emulator" (got "${mode}")`);
+}
+
+export function loadSettings(env: Env = process.env): Settings {
+  const scoringUri = url(env, 'AML_SCORING_URI');
+  const source = str(env, 'INBOX_TRIGGER_SOURCE', 'EventGrid');
+  if (source !== 'EventGrid' && source !== 'LogsAndContainerScan') {
+    fail('INBOX_TRIGGER_SOURCE', `must be "EventGrid" or "LogsAndContainerScan" (got "${source}")`);
+  }
+  const publishMode = str(env, 'PUBLISH_MODE', 'join');
+  if (publishMode !== 'join' && publishMode !== 'raw') fail('PUBLISH_MODE', `must be "join" or "raw" (got "${publishMode}")`);
+  const prefix = str(env, 'AML_DATASTORE_PATH_PREFIX', 'batch-scoring').replace(/^\/+|\/+$/g, '');
+  const deploymentName = optional(env, 'AML_DEPLOYMENT_NAME');
+  const workspace = readWorkspace(env);
+  const tableName = str(env, 'JOBS_TABLE', 'jobs');
+  if (!/^[A-Za-z][A-Za-z0-9]{2,62}$/.test(tableName)) fail('JOBS_TABLE', `is not a valid table name (got "${tableName}")`);
+
+  return {
+    dataStorage: readStorageConnection(env, DATA_STORAGE),
+    dataStorageSettingName: DATA_STORAGE,
+    inboxContainer: container(env, 'INBOX_CONTAINER', 'inbox'),
+    outboxContainer: container(env, 'OUTBOX_CONTAINER', 'outbox'),
+    quarantineContainer: container(env, 'QUARANTINE_CONTAINER', 'quarantine'),
+    jobsTable: tableName,
+    inboxTriggerSource: source,
+    aml: {
+      scoringUri,
+      ...(deploymentName ? { deploymentName } : {}),
+      auth: readAmlAuth(env, scoringUri),
+      managementUri: url(env, 'AML_MANAGEMENT_URI', 'https://management.azure.com'),
+      ...(workspace ? { workspace } : {}),
+      datastoreName: str(env, 'AML_DATASTORE_NAME', 'workspaceblobstore'),
+      datastoreStorage: readStorageConnection(env, AML_DATASTORE_STORAGE),
+      datastoreContainer: container(env, 'AML_DATASTORE_CONTAINER', 'azureml-blobstore-local'),
+      datastorePathPrefix: prefix,
+      requestTimeoutMs: num(env, 'AML_REQUEST_TIMEOUT_SECONDS', 60, (n) => n > 0, 'a positive number of seconds') * 1000,
+    },
+    schema: readSchema(env),
+    maxInputBytes: num(env, 'MAX_INPUT_BYTES', 10 * 1024 ** 3, (n) => n > 0, 'a positive number of bytes'),
+    maxReportedProblems: num(env, 'MAX_REPORTED_PROBLEMS', 20, (n) => Number.isInteger(n) && n > 0, 'a positive integer'),
+    poll: {
+      firstDelaySeconds: num(env, 'POLL_FIRST_DELAY_SECONDS', 30, (n) => n > 0, 'a positive number of seconds'),
+      factor: num(env, 'POLL_BACKOFF_FACTOR', 1.5, (n) => n >= 1, 'a number >= 1'),
+      maxDelaySeconds: num(env, 'POLL_MAX_DELAY_SECONDS', 300, (n) => n > 0, 'a positive number of seconds'),
+    },
+    jobDeadlineSeconds: num(env, 'JOB_DEADLINE_SECONDS', 24 * 3600, (n) => n > 0, 'a positive number of seconds'),
+    publishMode,
+  };
+}
+
+let cached: Settings | undefined;
+
+/** The settings of this process, read on first use. */
+export function settings(): Settings {
+  cached ??= loadSettings();
+  return cached;
+}
+
+/** For tests and the local runtime, which change the environment between app instances. */
+export function resetSettingsCache(): void {
+  cached = undefined;
+}
+
+/** Every setting name the app reads; the infra drift test checks that the Bicep sets the required ones. */
+export const SETTING_NAMES = {
+  required: ['AML_SCORING_URI', DATA_STORAGE, AML_DATASTORE_STORAGE],
+  optional: [
+    'INBOX_CONTAINER', 'OUTBOX_CONTAINER', 'QUARANTINE_CONTAINER', 'JOBS_TABLE', 'INBOX_TRIGGER_SOURCE',
+    'AML_DEPLOYMENT_NAME', 'AML_AUTH', 'AML_CLIENT_ID', 'AML_EMULATOR_TOKEN', 'AML_MANAGEMENT_URI',
+    'AML_SUBSCRIPTION_ID', 'AML_RESOURCE_GROUP', 'AML_WORKSPACE_NAME', 'AML_DATASTORE_NAME',
+    'AML_DATASTORE_CONTAINER', 'AML_DATASTORE_PATH_PREFIX', 'AML_REQUEST_TIMEOUT_SECONDS', 'INPUT_SCHEMA',
+    'MAX_INPUT_BYTES', 'MAX_REPORTED_PROBLEMS', 'POLL_FIRST_DELAY_SECONDS', 'POLL_BACKOFF_FACTOR',
+    'POLL_MAX_DELAY_SECONDS', 'JOB_DEADLINE_SECONDS', 'PUBLISH_MODE', 'DURABLE_TASK_HUB',
+  ],
+} as const;

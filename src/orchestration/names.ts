@@ -1,0 +1,16 @@
+/** Function names shared by the registrations and their callers; renaming one renames both. */
+export const ORCHESTRATION = {
+  scoreJob: 'scoreJobOrchestrator',
+} as const;
+
+export const ACTIVITY = {
+  validateAndStage: 'validateAndStageActivity',
+  submitAmlJob: 'submitAmlJobActivity',
+  checkAmlJob: 'checkAmlJobActivity',
+  cancelAmlJob: 'cancelAmlJobActivity',
+  publishPredictions: 'publishPredictionsActivity',
+  recordOutcome: 'recordOutcomeActivity',
+} as const;
+
+/** External event the cancel API raises on a running orchestration. */
+export const CANCEL_EVENT = 'CancelRequested';
