@@ -32,7 +32,7 @@ export function parseSchema(doc: unknown): InputSchema {
       return c[k] as number;
     };
     const withNum = <T extends object>(base: T, keys: string[]): T => {
-      const out: Record<string, unknown> = { ...base };
+      const out = { ...base } as Record<string, unknown>;
       for (const k of keys) {
         const v = optNum(k);
         if (v !== undefined) out[k] = v;

@@ -1,0 +1,26 @@
+import { PipelineError, toErrorInfo } from '../domain/errors';
+import type { SubmitInput, SubmitResult } from '../orchestration/contracts';
+import type { Deps } from './deps';
+
+/**
+ * Starts the AML batch job and saves its name on the record before returning: a retried activity
+ * (or a replay) finds the name and does not start a second job.
+ */
+export async function submitAmlJob(input: SubmitInput, d: Deps): Promise<SubmitResult> {
+  const existing = await d.jobs.get(input.jobId);
+  if (existing?.amlJobName) {
+    return { ok: true, amlJobName: existing.amlJobName, amlStatus: (existing.amlStatus as never) ?? 'NotStarted' };
+  }
+  try {
+    const job = await d.aml.submit({ inputUri: input.staged.inputUri, outputUri: input.staged.outputUri, requestId: input.jobId });
+    await d.jobs.transition(input.jobId, 'Submitted', { amlJobName: job.name, amlStatus: job.status, amlPolls: 0 }, d.now());
+    return { ok: true, amlJobName: job.name, amlStatus: job.status };
+  } catch (err) {
+    if (err instanceof PipelineError && !err.retryable) {
+      const error = toErrorInfo(err);
+      await d.jobs.transition(input.jobId, 'Failed', { error }, d.now());
+      return { ok: false, error };
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,74 @@
+import { datastoreUri, stagingPaths } from '../domain/amlUris';
+import { validateCsvStream, type ValidationReport } from '../domain/csv';
+import { PipelineError, toErrorInfo, type ErrorInfo } from '../domain/errors';
+import type { ValidateInput, ValidateResult } from '../orchestration/contracts';
+import type { Deps } from './deps';
+import { quarantine } from './quarantine';
+
+/**
+ * Reads the file once, streaming, to check it against the schema; then copies that same version
+ * (pinned by ETag) into the AML datastore under a folder of its own. Bad input ends here: the job is
+ * Rejected and the file is copied to quarantine with a report. Only transient faults are thrown.
+ */
+export async function validateAndStage(input: ValidateInput, d: Deps): Promise<ValidateResult> {
+  const { jobId, source } = input;
+  const s = d.settings;
+  await d.jobs.transition(jobId, 'Validating', {}, d.now());
+
+  const reject = async (error: ErrorInfo, report?: ValidationReport): Promise<ValidateResult> => {
+    const detail = report ? { problems: report.problems, problemCount: report.problemCount } : {};
+    const quarantined = await quarantine(d, jobId, source, error, report);
+    await d.jobs.transition(jobId, 'Rejected', { error: { ...error, ...detail }, ...quarantined }, d.now());
+    return { ok: false, error };
+  };
+
+  try {
+    const info = await d.data.info(source.container, source.name);
+    if (info.size > s.maxInputBytes) {
+      return await reject({
+        code: 'InputTooLarge',
+        message: `The file is ${info.size} bytes, over the limit of ${s.maxInputBytes} bytes (MAX_INPUT_BYTES).`,
+      });
+    }
+    const body = await d.data.openRead(source.container, source.name, source.etag);
+    const report = await validateCsvStream(body, {
+      schema: s.schema,
+      maxBytes: s.maxInputBytes,
+      maxProblems: s.maxReportedProblems,
+    });
+    if (!report.ok) {
+      return await reject({ code: report.errorCode ?? 'InputInvalidValues', message: report.summary ?? 'The file is not valid.' }, report);
+    }
+
+    const paths = stagingPaths(s.aml.datastorePathPrefix, jobId, source.name);
+    const method = await d.datastore.copyFrom(d.data, source, { container: s.aml.datastoreContainer, name: paths.input });
+    const staged = {
+      rows: report.rows,
+      bytes: report.bytes,
+      inputPath: paths.input,
+      outputPath: paths.output,
+      inputUri: datastoreUri(s.aml.datastoreName, paths.input, s.aml.workspace),
+      outputUri: datastoreUri(s.aml.datastoreName, paths.output, s.aml.workspace),
+    };
+    await d.jobs.transition(
+      jobId,
+      'Validating',
+      { rowCount: staged.rows, byteCount: staged.bytes, stagedInputUri: staged.inputUri, outputUri: staged.outputUri, stagedBy: method },
+      d.now(),
+    );
+    return { ok: true, staged };
+  } catch (err) {
+    if (err instanceof PipelineError && !err.retryable) {
+      if (err.code === 'InputChanged' || err.code === 'InputNotFound') {
+        // The version this job is for is gone; a newer upload is a job of its own, so nothing is lost.
+        const error = toErrorInfo(err);
+        await d.jobs.transition(jobId, 'Rejected', { error }, d.now());
+        return { ok: false, error };
+      }
+      const error = toErrorInfo(err);
+      await d.jobs.transition(jobId, 'Failed', { error }, d.now());
+      return { ok: false, error };
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,222 @@
+import type { TokenCredential } from '@azure/identity';
+import type { Settings } from '../config/settings';
+import { PipelineError } from '../domain/errors';
+import { isAmlStatus, type AmlStatus } from '../domain/amlStatus';
+import { azureCredential } from './credentials';
+
+/**
+ * The batch endpoint's REST contract (see the repo's aml-batch-contract notes): invoke with
+ * `POST <scoringUri>`, monitor with `GET <scoringUri>/<job>`, cancel on the management plane.
+ * Transient answers (429, 5xx, network) are retried here a few times, honouring Retry-After, and then
+ * surface as retryable errors so the activity's retry policy takes over.
+ */
+export const ML_SCOPE = 'https://ml.azure.com/.default';
+export const MANAGEMENT_SCOPE = 'https://management.azure.com/.default';
+export const MANAGEMENT_API_VERSION = '2024-04-01';
+
+
+export interface AmlJob {
+  name: string;
+  status: AmlStatus;
+  /** Error text the service attached to a failed job, when it did. */
+  error?: string;
+}
+
+export interface TokenSource {
+  token(scope: string): Promise<string>;
+}
+
+export function tokenSource(auth: Settings['aml']['auth'], credential?: TokenCredential): TokenSource {
+  if (auth.kind === 'emulator') return { token: async () => auth.token };
+  const cred = credential ?? azureCredential(auth.clientId);
+  return {
+    async token(scope) {
+      try {
+        const t = await cred.getToken(scope);
+        if (!t) throw new Error('no token returned');
+        return t.token;
+      } catch (err) {
+        throw new PipelineError(
+          'AmlAuth',
+          `Could not get an Entra ID token for ${scope}: ${(err as Error).message}. ` +
+            'In Azure, check the managed identity (AML_CLIENT_ID); locally, sign in with `az login`.',
+          { cause: err },
+        );
+      }
+    },
+  };
+}
+
+export interface AmlClientOptions {
+  scoringUri: string;
+  deploymentName?: string;
+  managementUri: string;
+  workspace?: Settings['aml']['workspace'];
+  requestTimeoutMs: number;
+  tokens: TokenSource;
+  /** In-call retries for transient answers before giving up to the caller's policy. */
+  maxAttempts?: number;
+  /** Upper bound for one wait between in-call retries. */
+  maxRetryWaitMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+interface HttpResult {
+  status: number;
+  text: string;
+  retryAfterMs?: number;
+}
+
+function parseRetryAfter(h: string | null): number | undefined {
+  if (!h) return undefined;
+  const s = Number(h);
+  if (Number.isFinite(s)) return Math.max(0, s * 1000);
+  const at = Date.parse(h);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+function errorText(text: string): string {
+  try {
+    const j = JSON.parse(text) as { error?: { message?: string; code?: string } };
+    if (j.error?.message) return j.error.code ? `${j.error.code}: ${j.error.message}` : j.error.message;
+  } catch {
+    // Some error bodies are not JSON at all; the text itself is the message.
+  }
+  return text.length > 2000 ? `${text.slice(0, 2000)}…` : text;
+}
+
+export class AmlClient {
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(private readonly o: AmlClientOptions) {
+    this.sleep = o.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+  }
+
+  static fromSettings(aml: Settings['aml'], credential?: TokenCredential): AmlClient {
+    return new AmlClient({
+      scoringUri: aml.scoringUri,
+      ...(aml.deploymentName ? { deploymentName: aml.deploymentName } : {}),
+      managementUri: aml.managementUri,
+      ...(aml.workspace ? { workspace: aml.workspace } : {}),
+      requestTimeoutMs: aml.requestTimeoutMs,
+      tokens: tokenSource(aml.auth, credential),
+    });
+  }
+
+  /** Starts a batch job: one input file, one output file, both `azureml://` datastore URIs. */
+  async submit(req: { inputUri: string; outputUri: string; requestId: string }): Promise<AmlJob> {
+    const body = {
+      properties: {
+        InputData: { input: { JobInputType: 'UriFile', Uri: req.inputUri } },
+        OutputData: { output: { JobOutputType: 'UriFile', Uri: req.outputUri } },
+      },
+    };
+    const headers: Record<string, string> = { 'repeatability_request-id': req.requestId };
+    if (this.o.deploymentName) headers['azureml-model-deployment'] = this.o.deploymentName;
+    const res = await this.call('POST', this.o.scoringUri, ML_SCOPE, 'submit the batch job', body, headers);
+    return this.parseJob(res.text, 'submit');
+  }
+
+  async get(jobName: string): Promise<AmlJob> {
+    const res = await this.call('GET', `${this.o.scoringUri}/${encodeURIComponent(jobName)}`, ML_SCOPE, `read job ${jobName}`);
+    return this.parseJob(res.text, 'status');
+  }
+
+  /** Management-plane cancel; returns false when the workspace coordinates are not configured. */
+  async cancel(jobName: string): Promise<boolean> {
+    const ws = this.o.workspace;
+    if (!ws) return false;
+    const url =
+      `${this.o.managementUri}/subscriptions/${ws.subscriptionId}/resourceGroups/${ws.resourceGroup}` +
+      `/providers/Microsoft.MachineLearningServices/workspaces/${ws.workspaceName}/jobs/${encodeURIComponent(jobName)}` +
+      `/cancel?api-version=${MANAGEMENT_API_VERSION}`;
+    await this.call('POST', url, MANAGEMENT_SCOPE, `cancel job ${jobName}`);
+    return true;
+  }
+
+  private parseJob(text: string, what: string): AmlJob {
+    let j: { name?: unknown; id?: unknown; properties?: { status?: unknown; error?: unknown } };
+    try {
+      j = JSON.parse(text) as typeof j;
+    } catch {
+      throw new PipelineError('AmlBadResponse', `AML ${what} answered 2xx with a body that is not JSON: ${errorText(text)}`);
+    }
+    const name = typeof j.name === 'string' ? j.name : typeof j.id === 'string' ? j.id.split('/').pop() : undefined;
+    if (!name) throw new PipelineError('AmlBadResponse', `AML ${what} response has no job name`);
+    const status = j.properties?.status;
+    if (typeof status !== 'string') {
+      throw new PipelineError('AmlUnknownStatus', `AML job ${name} has no status in the ${what} response`);
+    }
+    if (!isAmlStatus(status)) {
+      throw new PipelineError('AmlUnknownStatus', `AML job ${name} has an unknown status "${status}"`);
+    }
+    const err = j.properties?.error;
+    const error =
+      typeof err === 'string' ? err : err && typeof err === 'object' ? String((err as { message?: unknown }).message ?? JSON.stringify(err)) : undefined;
+    return { name, status, ...(error ? { error } : {}) };
+  }
+
+  private async call(
+    method: 'GET' | 'POST',
+    url: string,
+    scope: string,
+    what: string,
+    body?: unknown,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<HttpResult> {
+    const attempts = this.o.maxAttempts ?? 4;
+    const maxWait = this.o.maxRetryWaitMs ?? 30_000;
+    let last: PipelineError | undefined;
+    for (let i = 0; i < attempts; i++) {
+      if (i > 0) await this.sleep(Math.min(maxWait, last?.retryAfterMs ?? 1000 * 2 ** (i - 1)));
+      const token = await this.o.tokens.token(scope);
+      let res: HttpResult;
+      try {
+        const r = await fetch(url, {
+          method,
+          headers: {
+            Authorization: `Bearer ${token}`,
+            Accept: 'application/json',
+            ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+            ...extraHeaders,
+          },
+          ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+          signal: AbortSignal.timeout(this.o.requestTimeoutMs),
+        });
+        const retryAfterMs = parseRetryAfter(r.headers.get('retry-after'));
+        res = { status: r.status, text: await r.text(), ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+      } catch (err) {
+        last = new PipelineError('AmlUnavailable', `Could not ${what}: ${(err as Error).message}`, { retryable: true, cause: err });
+        continue;
+      }
+      if (res.status >= 200 && res.status < 300) return res;
+      last = this.translate(res, what);
+      if (!last.retryable) throw last;
+    }
+    throw last ?? new PipelineError('AmlUnavailable', `Could not ${what}`, { retryable: true });
+  }
+
+  private translate(res: HttpResult, what: string): PipelineError {
+    const detail = errorText(res.text);
+    const ra = res.retryAfterMs !== undefined ? { retryAfterMs: res.retryAfterMs } : {};
+    if (res.status === 401) {
+      return new PipelineError(
+        'AmlAuth',
+        `AML refused the token (401) to ${what}: ${detail}. The token must be for https://ml.azure.com (not management.azure.com); keys are not supported.`,
+      );
+    }
+    if (res.status === 403) {
+      return new PipelineError(
+        'AmlAuth',
+        `AML denied access (403) to ${what}: ${detail}. The app's identity needs the "AzureML Data Scientist" role ` +
+          '(or a custom role with Microsoft.MachineLearningServices/workspaces/batchEndpoints/jobs/write and read) on the workspace.',
+      );
+    }
+    if (res.status === 404) return new PipelineError('AmlNotFound', `AML answered 404 to ${what}: ${detail}`);
+    if (res.status === 429) return new PipelineError('AmlThrottled', `AML throttled (429) ${what}`, { retryable: true, ...ra });
+    if (res.status === 408 || res.status >= 500) {
+      return new PipelineError('AmlUnavailable', `AML answered ${res.status} to ${what}: ${detail}`, { retryable: true, ...ra });
+    }
+    return new PipelineError('AmlValidation', `AML rejected the request to ${what} (${res.status}): ${detail}`);
+  }
+}

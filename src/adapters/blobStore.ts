@@ -1,0 +1,177 @@
+import {
+  BlobSASPermissions,
+  BlobServiceClient,
+  generateBlobSASQueryParameters,
+  StorageSharedKeyCredential,
+  type BlobClient,
+  type ContainerClient,
+} from '@azure/storage-blob';
+import type { Readable } from 'node:stream';
+import type { StorageConnection } from '../config/settings';
+import { PipelineError } from '../domain/errors';
+import { azureCredential } from './credentials';
+import { translateStorageError } from './storageErrors';
+
+export interface BlobInfo {
+  etag: string;
+  lastModified: Date;
+  size: number;
+  contentType?: string;
+}
+
+export type CopyMethod = 'server-side' | 'streamed';
+
+const UPLOAD_BUFFER = 8 * 1024 * 1024;
+const UPLOAD_CONCURRENCY = 4;
+
+/** A blob account, with the few operations the pipeline needs and SDK errors translated at this edge. */
+export class BlobStore {
+  constructor(readonly service: BlobServiceClient) {}
+
+  static fromConnection(conn: StorageConnection): BlobStore {
+    const opts = { retryOptions: { maxTries: 4 } };
+    const service =
+      conn.kind === 'connectionString'
+        ? BlobServiceClient.fromConnectionString(conn.connectionString, opts)
+        : new BlobServiceClient(conn.blobServiceUri, azureCredential(conn.clientId), opts);
+    return new BlobStore(service);
+  }
+
+  container(name: string): ContainerClient {
+    return this.service.getContainerClient(name);
+  }
+
+  blob(container: string, name: string): BlobClient {
+    return this.container(container).getBlobClient(name);
+  }
+
+  async ensureContainer(name: string): Promise<void> {
+    try {
+      await this.container(name).createIfNotExists();
+    } catch (err) {
+      throw translateStorageError(err, `create container ${name}`);
+    }
+  }
+
+  async info(container: string, name: string): Promise<BlobInfo> {
+    try {
+      const p = await this.blob(container, name).getProperties();
+      return {
+        etag: p.etag ?? '',
+        lastModified: p.lastModified ?? new Date(0),
+        size: p.contentLength ?? 0,
+        ...(p.contentType ? { contentType: p.contentType } : {}),
+      };
+    } catch (err) {
+      throw translateStorageError(err, `read properties of ${container}/${name}`);
+    }
+  }
+
+  async exists(container: string, name: string): Promise<boolean> {
+    try {
+      return await this.blob(container, name).exists();
+    } catch (err) {
+      throw translateStorageError(err, `check ${container}/${name}`);
+    }
+  }
+
+  /**
+   * A stream of the blob's bytes, pinned to one version by its ETag when given. The SDK resumes a
+   * broken download from where it stopped, so long reads survive transient network faults.
+   */
+  async openRead(container: string, name: string, etag?: string): Promise<Readable> {
+    try {
+      const res = await this.blob(container, name).download(0, undefined, {
+        conditions: etag ? { ifMatch: etag } : {},
+        maxRetryRequests: 5,
+      });
+      if (!res.readableStreamBody) throw new Error('no body');
+      return res.readableStreamBody as Readable;
+    } catch (err) {
+      throw translateStorageError(err, `read ${container}/${name}`);
+    }
+  }
+
+  /** Streams into a block blob with bounded buffers; overwrites, so a repeated write lands the same bytes. */
+  async upload(
+    container: string,
+    name: string,
+    source: Readable,
+    opts: { contentType?: string; metadata?: Record<string, string> } = {},
+  ): Promise<{ etag: string; lastModified: Date }> {
+    try {
+      const res = await this.container(container)
+        .getBlockBlobClient(name)
+        .uploadStream(source, UPLOAD_BUFFER, UPLOAD_CONCURRENCY, {
+          blobHTTPHeaders: { blobContentType: opts.contentType ?? 'text/csv' },
+          ...(opts.metadata ? { metadata: opts.metadata } : {}),
+        });
+      return { etag: res.etag ?? '', lastModified: res.lastModified ?? new Date(0) };
+    } catch (err) {
+      throw translateStorageError(err, `write ${container}/${name}`);
+    }
+  }
+
+  async putText(container: string, name: string, text: string, contentType = 'application/json'): Promise<void> {
+    try {
+      await this.container(container)
+        .getBlockBlobClient(name)
+        .upload(text, Buffer.byteLength(text), { blobHTTPHeaders: { blobContentType: contentType } });
+    } catch (err) {
+      throw translateStorageError(err, `write ${container}/${name}`);
+    }
+  }
+
+  /**
+   * A read-only URL for one blob that another account can copy from: a service SAS with a shared key
+   * (local), a user delegation SAS with an identity (Azure). Valid for one hour.
+   */
+  async readUrl(container: string, name: string): Promise<string> {
+    const blob = this.blob(container, name);
+    const startsOn = new Date(Date.now() - 5 * 60_000);
+    const expiresOn = new Date(Date.now() + 60 * 60_000);
+    const permissions = BlobSASPermissions.parse('r');
+    if (this.service.credential instanceof StorageSharedKeyCredential) {
+      return blob.generateSasUrl({ permissions, startsOn, expiresOn });
+    }
+    try {
+      const key = await this.service.getUserDelegationKey(startsOn, expiresOn);
+      const sas = generateBlobSASQueryParameters(
+        { containerName: container, blobName: name, permissions, startsOn, expiresOn },
+        key,
+        this.service.accountName,
+      );
+      return `${blob.url}?${sas.toString()}`;
+    } catch (err) {
+      throw translateStorageError(err, `get a user delegation key for ${this.service.accountName}`);
+    }
+  }
+
+  /**
+   * Copies one blob version from `source` into this account. Server-side (the bytes never pass through
+   * this process) where the accounts allow it; streamed with bounded buffers otherwise. Repeatable:
+   * the destination is overwritten with the same bytes.
+   */
+  async copyFrom(
+    source: BlobStore,
+    src: { container: string; name: string; etag: string },
+    dst: { container: string; name: string },
+  ): Promise<CopyMethod> {
+    const target = this.container(dst.container).getBlockBlobClient(dst.name);
+    try {
+      const url = await source.readUrl(src.container, src.name);
+      const poller = await target.beginCopyFromURL(url, { sourceConditions: { ifMatch: src.etag } });
+      const result = await poller.pollUntilDone();
+      if (result.copyStatus === 'success') return 'server-side';
+      throw new PipelineError('StorageUnavailable', `server-side copy ended ${result.copyStatus}`, { retryable: true });
+    } catch (err) {
+      const e = translateStorageError(err, `copy ${src.container}/${src.name}`);
+      // A changed source or a transient fault is the caller's to handle; anything else means this pair of
+      // accounts cannot copy server-side (no SAS permission, an emulator without the API): stream instead.
+      if (e.code === 'InputChanged' || e.code === 'InputNotFound' || e.retryable) throw e;
+    }
+    const body = await source.openRead(src.container, src.name, src.etag);
+    await this.upload(dst.container, dst.name, body);
+    return 'streamed';
+  }
+}

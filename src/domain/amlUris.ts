@@ -1,0 +1,34 @@
+import type { WorkspaceCoordinates } from '../config/settings';
+
+/**
+ * Datastore URIs for batch endpoint inputs and outputs. Only two forms work: the long
+ * `azureml://subscriptions/.../datastores/<ds>/paths/<path>` and the short `azureml://datastores/<ds>/paths/<path>`.
+ * The `azureml:/subscriptions/.../providers/...` form printed in an older doc page is rejected by the service,
+ * so nothing here can produce it.
+ */
+export function datastoreUri(datastore: string, path: string, workspace?: WorkspaceCoordinates): string {
+  if (!/^[A-Za-z0-9_]+$/.test(datastore)) throw new Error(`Invalid datastore name "${datastore}"`);
+  const encodedPath = path
+    .replace(/^\/+/, '')
+    .split('/')
+    .map((seg) => encodeURIComponent(seg))
+    .join('/');
+  const base = workspace
+    ? `azureml://subscriptions/${workspace.subscriptionId}/resourcegroups/${workspace.resourceGroup}/workspaces/${workspace.workspaceName}/datastores/${datastore}`
+    : `azureml://datastores/${datastore}`;
+  return `${base}/paths/${encodedPath}`;
+}
+
+/** Where a job's files live in the datastore: one folder per job, so outputs never collide. */
+export function stagingPaths(prefix: string, jobId: string, inputName: string): { input: string; output: string } {
+  const base = inputName.split('/').pop() || 'input.csv';
+  const safe = base.replace(/[^A-Za-z0-9._-]/g, '_');
+  const file = /\.csv$/i.test(safe) ? safe : `${safe}.csv`;
+  const folder = prefix ? `${prefix}/${jobId}` : jobId;
+  return { input: `${folder}/input/${file}`, output: `${folder}/output/predictions.csv` };
+}
+
+/** `outbox/<input path without .csv>_predictions.csv`, keeping the inbox folder structure. */
+export function outboxName(inputName: string): string {
+  return `${inputName.replace(/\.csv$/i, '')}_predictions.csv`;
+}

@@ -1,0 +1,654 @@
+/**
+ * Incremental, byte-level RFC 4180 record scanner.
+ *
+ * Push Buffer chunks in, get one callback per record. A record is handed out as a reusable
+ * {@link CsvRecord} view over the bytes (no string is created unless a field is asked for), so
+ * scanning runs at close to raw byte-loop speed and memory stays bounded by the chunk size plus
+ * the longest record.
+ *
+ * Semantics follow `csv-parse` with its default options (it is the reference in the tests):
+ * - the record delimiter is discovered from the first CR/LF outside quotes (CRLF, LF or a lone CR)
+ *   and from then on only that delimiter ends records; any other CR/LF outside quotes is field
+ *   content (the record is flagged with `strayLineBreak` so callers can reject mixed endings);
+ * - `""` inside a quoted field is an escaped quote; a closing quote must be followed by a comma,
+ *   the record delimiter or the end of input (`CSV_INVALID_CLOSING_QUOTE` otherwise);
+ * - a quote inside an unquoted field is an error (`INVALID_OPENING_QUOTE`);
+ * - an unterminated quoted field at the end of input is an error (`CSV_QUOTE_NOT_CLOSED`);
+ * - an empty line is a record with one empty field; a final empty line (trailing newline) is not.
+ *
+ * Deliberate differences: a leading UTF-8 BOM is removed (csv-parse needs `bom: true` for that),
+ * records longer than `maxRecordBytes` are an error (`CSV_MAX_RECORD_SIZE`, counted in bytes of the
+ * raw record), and a NUL byte right after a closing quote is an error (csv-parse treats a NUL there
+ * like the end of input; NUL bytes are never valid text input anyway).
+ *
+ * Physical line numbers are 1-based and count LF bytes (CRLF is one line break); in a file whose
+ * record delimiter is a lone CR, those CRs count as line breaks too.
+ */
+
+export type LineEnding = 'LF' | 'CRLF' | 'CR';
+
+export type CsvScanErrorCode =
+  | 'CSV_QUOTE_NOT_CLOSED'
+  | 'INVALID_OPENING_QUOTE'
+  | 'CSV_INVALID_CLOSING_QUOTE'
+  | 'CSV_MAX_RECORD_SIZE';
+
+/** A structural CSV error; `code` uses csv-parse's error codes, `line` is the physical line. */
+export class CsvScanError extends Error {
+  readonly code: CsvScanErrorCode;
+  readonly line: number;
+  /** 0-based index of the record the error is in (the header is record 0). */
+  readonly recordIndex: number;
+
+  constructor(code: CsvScanErrorCode, message: string, line: number, recordIndex: number) {
+    super(message);
+    this.name = 'CsvScanError';
+    this.code = code;
+    this.line = line;
+    this.recordIndex = recordIndex;
+  }
+}
+
+export interface ScannerOptions {
+  /** Longest accepted record in bytes, terminator included. Default 1 MiB. */
+  maxRecordBytes?: number;
+  /** Remove a leading UTF-8 byte order mark. Default true. */
+  stripBom?: boolean;
+}
+
+export const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;
+
+const COMMA = 44;
+const QUOTE = 34;
+const LF = 10;
+const CR = 13;
+
+// Byte classes for the unquoted hot loop.
+const K_COMMA = 1;
+const K_QUOTE = 2;
+const K_LF = 3;
+const K_CR = 4;
+const CLASS = new Uint8Array(256);
+CLASS[COMMA] = K_COMMA;
+CLASS[QUOTE] = K_QUOTE;
+CLASS[LF] = K_LF;
+CLASS[CR] = K_CR;
+
+// Record delimiter modes.
+const M_UNKNOWN = 0;
+const M_LF = 1;
+const M_CRLF = 2;
+const M_CR = 3;
+
+// Field flags.
+const F_PLAIN = 0;
+const F_QUOTED = 1;
+const F_ESCAPED = 2; // quoted and contains doubled quotes
+
+const BOM0 = 0xef;
+const BOM1 = 0xbb;
+const BOM2 = 0xbf;
+
+/**
+ * A view of one record. The scanner reuses a single instance and the bytes it points at are only
+ * valid during the callback: copy what you need to keep (`raw()`/`content()` return views too).
+ */
+export class CsvRecord {
+  /** Buffer holding the record; offsets below index into it. */
+  buf: Buffer = Buffer.alloc(0);
+  /** Offset of the record's first byte. */
+  start = 0;
+  /** Offset just past the record's content (before the line terminator). */
+  end = 0;
+  /** Offset just past the line terminator (equals `end` for a last record without one). */
+  next = 0;
+  /** 1-based physical line where the record starts. */
+  line = 1;
+  /** 1-based physical line where the record ends (differs from `line` for quoted newlines). */
+  endLine = 1;
+  /** 0-based record index, counting every record the scanner emits (the header is 0). */
+  index = 0;
+  fieldCount = 0;
+  /** A CR or LF outside quotes that is not the file's record delimiter (mixed line endings). */
+  strayLineBreak = false;
+  /** @internal field starts/ends (content, quotes excluded) and flags; owned by the scanner. */
+  fs: Int32Array;
+  fe: Int32Array;
+  fq: Uint8Array;
+
+  constructor(fs: Int32Array, fe: Int32Array, fq: Uint8Array) {
+    this.fs = fs;
+    this.fe = fe;
+    this.fq = fq;
+  }
+
+  /** Offset of field i's first content byte (after an opening quote). */
+  fieldStart(i: number): number {
+    return this.fs[i] as number;
+  }
+
+  /** Offset just past field i's content (before a closing quote). */
+  fieldEnd(i: number): number {
+    return this.fe[i] as number;
+  }
+
+  /** Whether field i was quoted. */
+  isQuoted(i: number): boolean {
+    return this.fq[i] !== F_PLAIN;
+  }
+
+  /** Whether field i contains doubled quotes, i.e. its bytes are not its value as they stand. */
+  hasEscapes(i: number): boolean {
+    return this.fq[i] === F_ESCAPED;
+  }
+
+  /** The value of field i, decoded as UTF-8 with `""` unescaped. */
+  field(i: number): string {
+    const s = this.fs[i] as number;
+    const e = this.fe[i] as number;
+    const text = this.buf.toString('utf8', s, e);
+    return this.fq[i] === F_ESCAPED ? text.replace(/""/g, '"') : text;
+  }
+
+  /** All field values (allocates; for tests and small records such as the header). */
+  fields(): string[] {
+    const out: string[] = new Array<string>(this.fieldCount);
+    for (let i = 0; i < this.fieldCount; i++) out[i] = this.field(i);
+    return out;
+  }
+
+  /** The record's bytes including its line terminator (a view). */
+  raw(): Buffer {
+    return this.buf.subarray(this.start, this.next);
+  }
+
+  /** The record's bytes without its line terminator (a view). */
+  content(): Buffer {
+    return this.buf.subarray(this.start, this.end);
+  }
+}
+
+/** Incremental scanner; see the module comment for the exact semantics. */
+export class CsvScanner {
+  private readonly onRecord: (rec: CsvRecord) => void;
+  private readonly maxRecordBytes: number;
+  private readonly rec: CsvRecord;
+
+  // Field arrays shared with `rec`; grown on demand.
+  private fs: Int32Array;
+  private fe: Int32Array;
+  private fq: Uint8Array;
+
+  // Bytes of the pending (incomplete) record when it spans chunks.
+  private carry: Buffer = Buffer.allocUnsafe(64 * 1024);
+  private carryLen = 0;
+
+  // Parser state, as positions in the buffer being scanned (the carry between pushes).
+  private recStart = 0;
+  private pos = 0;
+  private n = 0; // index of the field being scanned
+  private quoted = false; // inside a quoted field
+  private escaped = false; // the current quoted field has a doubled quote
+  private stray = false;
+  private mode = M_UNKNOWN;
+  private line = 1; // physical line at `pos`
+  private recLine = 1; // physical line at `recStart`
+  private quoteLine = 1; // line of the opening quote of the current quoted field
+  private recIndex = 0;
+
+  private bomState = 0; // 0: undecided, 1: decided
+  private bomBytes: Buffer | undefined;
+  private bom = false;
+  private readonly stripBom: boolean;
+  private done = false;
+  private failed: CsvScanError | undefined;
+  private total = 0;
+
+  constructor(onRecord: (rec: CsvRecord) => void, opts: ScannerOptions = {}) {
+    this.onRecord = onRecord;
+    this.maxRecordBytes = opts.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+    this.stripBom = opts.stripBom ?? true;
+    this.fs = new Int32Array(64);
+    this.fe = new Int32Array(64);
+    this.fq = new Uint8Array(64);
+    this.rec = new CsvRecord(this.fs, this.fe, this.fq);
+    this.bomState = this.stripBom ? 0 : 1;
+  }
+
+  /** Whether a UTF-8 BOM was found (and removed) at the start. */
+  get hasBom(): boolean {
+    return this.bom;
+  }
+
+  /** The record delimiter, once the first one outside quotes has been seen. */
+  get lineEnding(): LineEnding | undefined {
+    return this.mode === M_LF ? 'LF' : this.mode === M_CRLF ? 'CRLF' : this.mode === M_CR ? 'CR' : undefined;
+  }
+
+  /** Records emitted so far. */
+  get records(): number {
+    return this.recIndex;
+  }
+
+  /** Bytes pushed so far (BOM included). */
+  get bytes(): number {
+    return this.total;
+  }
+
+  /**
+   * The physical line at the end of the input pushed so far (the line the next byte would be on).
+   * Counts the line breaks of the pending partial record too; cheap unless that record is long.
+   */
+  currentLine(): number {
+    let line = this.line;
+    const buf = this.carry;
+    for (let i = this.pos; i < this.carryLen; i++) if (buf[i] === LF) line++;
+    return line;
+  }
+
+  /** Feeds the next chunk. Throws {@link CsvScanError}, or whatever the record callback throws. */
+  push(chunk: Uint8Array): void {
+    if (this.failed) throw this.failed;
+    if (this.done) throw new Error('CsvScanner: push() after end()');
+    let buf = toBuffer(chunk);
+    this.total += buf.length;
+    if (this.bomState === 0) {
+      const b = this.takeBom(buf, false);
+      if (b === undefined) return;
+      buf = b;
+    }
+    if (buf.length === 0) return;
+    try {
+      this.feed(buf);
+    } catch (err) {
+      if (err instanceof CsvScanError) this.failed = err;
+      throw err;
+    }
+  }
+
+  /** Signals the end of input: emits the last record or throws for an unterminated quote. */
+  end(): void {
+    if (this.failed) throw this.failed;
+    if (this.done) return;
+    this.done = true;
+    if (this.bomState === 0) {
+      const b = this.takeBom(Buffer.alloc(0), true);
+      if (b !== undefined && b.length > 0) this.feed(b);
+    }
+    try {
+      this.scan(this.carry, this.carryLen, true);
+      this.carryLen = 0;
+    } catch (err) {
+      if (err instanceof CsvScanError) this.failed = err;
+      throw err;
+    }
+  }
+
+  /** Collects the first bytes until the BOM question is decided; returns the data to scan. */
+  private takeBom(buf: Buffer, final: boolean): Buffer | undefined {
+    const have = this.bomBytes ? Buffer.concat([this.bomBytes, buf]) : buf;
+    const sig = [BOM0, BOM1, BOM2];
+    const k = Math.min(have.length, 3);
+    for (let i = 0; i < k; i++) {
+      if (have[i] !== sig[i]) {
+        this.bomState = 1;
+        this.bomBytes = undefined;
+        return have;
+      }
+    }
+    if (have.length >= 3) {
+      this.bomState = 1;
+      this.bom = true;
+      this.bomBytes = undefined;
+      return have.subarray(3);
+    }
+    if (final) {
+      this.bomState = 1;
+      this.bomBytes = undefined;
+      return have;
+    }
+    this.bomBytes = Buffer.from(have);
+    return undefined;
+  }
+
+  private feed(chunk: Buffer): void {
+    let p = 0;
+    const len = chunk.length;
+    if (this.carryLen > 0) {
+      // Finish the pending record in the carry, appending the chunk up to each next line break
+      // so that bytes after the record are scanned in place rather than copied.
+      while (p < len) {
+        const sep = this.mode === M_CR ? CR : this.mode === M_UNKNOWN ? -1 : LF;
+        let cut = sep < 0 ? -1 : chunk.indexOf(sep, p);
+        cut = cut < 0 ? len : cut + 1;
+        this.append(chunk, p, cut);
+        p = cut;
+        this.scan(this.carry, this.carryLen, false);
+        if (this.recStart === this.carryLen) {
+          this.carryLen = 0;
+          this.rebase(-this.recStart);
+          break;
+        }
+        this.keepPending(this.carry);
+      }
+      if (p >= len) return;
+    }
+    // Nothing pending (positions are 0-based then): continue in the chunk itself.
+    this.rebase(p - this.recStart);
+    this.scan(chunk, len, false);
+    this.keepPending(chunk);
+  }
+
+  /** Moves the pending record bytes [recStart, end) of `buf` to the start of the carry. */
+  private keepPending(buf: Buffer): void {
+    const end = buf === this.carry ? this.carryLen : buf.length;
+    const from = this.recStart;
+    const size = end - from;
+    if (size > this.maxRecordBytes) {
+      throw new CsvScanError(
+        'CSV_MAX_RECORD_SIZE',
+        `Record starting at line ${this.recLine} is longer than ${this.maxRecordBytes} bytes`,
+        this.recLine,
+        this.recIndex,
+      );
+    }
+    if (buf === this.carry) {
+      if (from > 0) this.carry.copyWithin(0, from, end);
+    } else {
+      this.ensureCarry(size);
+      buf.copy(this.carry, 0, from, end);
+    }
+    this.carryLen = size;
+    this.rebase(-from);
+  }
+
+  private append(src: Buffer, from: number, to: number): void {
+    this.ensureCarry(this.carryLen + (to - from));
+    src.copy(this.carry, this.carryLen, from, to);
+    this.carryLen += to - from;
+  }
+
+  private ensureCarry(size: number): void {
+    if (size <= this.carry.length) return;
+    let cap = this.carry.length * 2;
+    while (cap < size) cap *= 2;
+    const next = Buffer.allocUnsafe(cap);
+    this.carry.copy(next, 0, 0, this.carryLen);
+    this.carry = next;
+  }
+
+  /** Shifts every stored position by delta (the pending record moved between buffers). */
+  private rebase(delta: number): void {
+    if (delta === 0) return;
+    this.recStart += delta;
+    this.pos += delta;
+    const fs = this.fs;
+    const fe = this.fe;
+    for (let i = 0; i <= this.n; i++) fs[i] = (fs[i] as number) + delta;
+    for (let i = 0; i < this.n; i++) fe[i] = (fe[i] as number) + delta;
+  }
+
+  private grow(): void {
+    const cap = this.fs.length * 2;
+    const fs = new Int32Array(cap);
+    const fe = new Int32Array(cap);
+    const fq = new Uint8Array(cap);
+    fs.set(this.fs);
+    fe.set(this.fe);
+    fq.set(this.fq);
+    this.fs = fs;
+    this.fe = fe;
+    this.fq = fq;
+    this.rec.fs = fs;
+    this.rec.fe = fe;
+    this.rec.fq = fq;
+  }
+
+  private error(code: CsvScanErrorCode, message: string, line: number): CsvScanError {
+    return new CsvScanError(code, message, line, this.recIndex);
+  }
+
+  /**
+   * Scans buf from the saved position to `end`, emitting complete records. Stops at `end`, or
+   * earlier when a decision needs a byte that has not arrived (then resumes there later).
+   */
+  private scan(buf: Buffer, end: number, final: boolean): void {
+    let i = this.pos;
+    let n = this.n;
+    let fs = this.fs;
+    let fe = this.fe;
+    let fq = this.fq;
+    let cap = fs.length - 1;
+    let mode = this.mode;
+    let line = this.line;
+    let recStart = this.recStart;
+    let quoted = this.quoted;
+    let escaped = this.escaped;
+    let stray = this.stray;
+    const rec = this.rec;
+    const cls = CLASS;
+
+    outer: for (;;) {
+      let contentEnd: number;
+      let next: number;
+      if (!quoted) {
+        // Unquoted: the field starting at fs[n] (possibly empty so far).
+        for (;;) {
+          if (i >= end) {
+            if (!final) break outer;
+            if (i === recStart) break outer; // nothing pending: no record
+            fe[n] = i;
+            fq[n] = F_PLAIN;
+            contentEnd = i;
+            next = i;
+            break;
+          }
+          const k = cls[buf[i] as number] as number;
+          if (k === 0) {
+            i++;
+            continue;
+          }
+          if (k === K_COMMA) {
+            fe[n] = i;
+            fq[n] = F_PLAIN;
+            if (++n >= cap) {
+              this.grow();
+              fs = this.fs;
+              fe = this.fe;
+              fq = this.fq;
+              cap = fs.length - 1;
+            }
+            fs[n] = ++i;
+            continue;
+          }
+          if (k === K_QUOTE) {
+            if (i === fs[n]) {
+              quoted = true;
+              escaped = false;
+              this.quoteLine = line;
+              fs[n] = ++i;
+              continue outer;
+            }
+            throw this.error(
+              'INVALID_OPENING_QUOTE',
+              `Invalid Opening Quote: a quote is found in the unquoted field ${n + 1} at line ${line}`,
+              line,
+            );
+          }
+          if (k === K_LF) {
+            if (mode === M_LF || mode === M_UNKNOWN) {
+              mode = M_LF;
+              fe[n] = i;
+              fq[n] = F_PLAIN;
+              contentEnd = i;
+              next = i + 1;
+              break;
+            }
+            line++;
+            stray = true;
+            i++;
+            continue;
+          }
+          // CR
+          if (mode === M_CR) {
+            fe[n] = i;
+            fq[n] = F_PLAIN;
+            contentEnd = i;
+            next = i + 1;
+            break;
+          }
+          if (mode === M_LF) {
+            stray = true;
+            i++;
+            continue;
+          }
+          if (i + 1 >= end && !final) break outer; // need the next byte
+          if (i + 1 < end && buf[i + 1] === LF) {
+            mode = M_CRLF;
+            fe[n] = i;
+            fq[n] = F_PLAIN;
+            contentEnd = i;
+            next = i + 2;
+            break;
+          }
+          if (mode === M_UNKNOWN) {
+            mode = M_CR;
+            fe[n] = i;
+            fq[n] = F_PLAIN;
+            contentEnd = i;
+            next = i + 1;
+            break;
+          }
+          stray = true; // lone CR in a CRLF file
+          i++;
+        }
+      } else {
+        // Inside a quoted field whose content starts at fs[n].
+        for (;;) {
+          if (i >= end) {
+            if (!final) break outer;
+            throw this.error(
+              'CSV_QUOTE_NOT_CLOSED',
+              `Quote Not Closed: the quoted field starting at line ${this.quoteLine} is not closed at the end of the input`,
+              this.quoteLine,
+            );
+          }
+          const c = buf[i] as number;
+          if (c !== QUOTE) {
+            if (c === LF) line++;
+            i++;
+            continue;
+          }
+          if (i + 1 >= end) {
+            if (!final) break outer;
+            // Closing quote at the end of the input.
+            fe[n] = i;
+            fq[n] = escaped ? F_ESCAPED : F_QUOTED;
+            quoted = false;
+            contentEnd = i + 1;
+            next = i + 1;
+            break;
+          }
+          const d = buf[i + 1] as number;
+          if (d === QUOTE) {
+            escaped = true;
+            i += 2;
+            continue;
+          }
+          // A closing quote: what follows must end the field or the record.
+          if (d === COMMA) {
+            fe[n] = i;
+            fq[n] = escaped ? F_ESCAPED : F_QUOTED;
+            quoted = false;
+            if (++n >= cap) {
+              this.grow();
+              fs = this.fs;
+              fe = this.fe;
+              fq = this.fq;
+              cap = fs.length - 1;
+            }
+            i += 2;
+            fs[n] = i;
+            continue outer;
+          }
+          let after = -1; // bytes of the record delimiter after the quote, if it is one
+          if (d === LF) {
+            if (mode === M_LF || mode === M_UNKNOWN) {
+              mode = M_LF;
+              after = 1;
+            }
+          } else if (d === CR) {
+            if (mode === M_CR) {
+              after = 1;
+            } else if (mode !== M_LF) {
+              if (i + 2 >= end && !final) break outer;
+              if (i + 2 < end && buf[i + 2] === LF) {
+                mode = M_CRLF;
+                after = 2;
+              } else if (mode === M_UNKNOWN) {
+                mode = M_CR;
+                after = 1;
+              }
+            }
+          }
+          if (after < 0) {
+            throw this.error(
+              'CSV_INVALID_CLOSING_QUOTE',
+              `Invalid Closing Quote: got ${JSON.stringify(String.fromCharCode(d))} at line ${line} instead of a comma or the line end after a closing quote`,
+              line,
+            );
+          }
+          fe[n] = i;
+          fq[n] = escaped ? F_ESCAPED : F_QUOTED;
+          quoted = false;
+          contentEnd = i + 1;
+          next = i + 1 + after;
+          break;
+        }
+      }
+
+      // A record ends at contentEnd; the next one starts at `next`.
+      if (next - recStart > this.maxRecordBytes) {
+        throw this.error(
+          'CSV_MAX_RECORD_SIZE',
+          `Record starting at line ${this.recLine} is longer than ${this.maxRecordBytes} bytes`,
+          this.recLine,
+        );
+      }
+      const lineAfter = next > contentEnd ? line + 1 : line;
+      rec.buf = buf;
+      rec.start = recStart;
+      rec.end = contentEnd;
+      rec.next = next;
+      rec.line = this.recLine;
+      rec.endLine = line;
+      rec.index = this.recIndex;
+      rec.fieldCount = n + 1;
+      rec.strayLineBreak = stray;
+      // Commit state before the callback (it may throw; the scanner is then unusable anyway).
+      this.mode = mode;
+      this.recIndex++;
+      line = lineAfter;
+      this.recLine = lineAfter;
+      i = next;
+      recStart = next;
+      stray = false;
+      this.onRecord(rec);
+      n = 0;
+      fs[0] = next;
+    }
+
+    this.pos = i;
+    this.n = n;
+    this.mode = mode;
+    this.line = line;
+    this.recStart = recStart;
+    this.quoted = quoted;
+    this.escaped = escaped;
+    this.stray = stray;
+  }
+}
+
+function toBuffer(chunk: Uint8Array): Buffer {
+  return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}

@@ -1,0 +1,82 @@
+import type { ErrorInfo } from './errors';
+
+/**
+ * A job's life: one record from the moment the file arrives to one terminal state. States only move
+ * forward, so a replayed or retried update that arrives late can never move a job backwards.
+ */
+export const JOB_STATES = [
+  'Received',
+  'Validating',
+  'Submitted',
+  'Running',
+  'Publishing',
+  'Succeeded',
+  'Rejected',
+  'Failed',
+  'TimedOut',
+  'Canceled',
+] as const;
+export type JobState = (typeof JOB_STATES)[number];
+
+export const TERMINAL_STATES: ReadonlySet<JobState> = new Set(['Succeeded', 'Rejected', 'Failed', 'TimedOut', 'Canceled']);
+
+const RANK: Record<JobState, number> = {
+  Received: 0,
+  Validating: 1,
+  Submitted: 2,
+  Running: 3,
+  Publishing: 4,
+  Succeeded: 5,
+  Rejected: 5,
+  Failed: 5,
+  TimedOut: 5,
+  Canceled: 5,
+};
+
+export function isTerminal(s: JobState): boolean {
+  return TERMINAL_STATES.has(s);
+}
+
+export function isJobState(s: string): s is JobState {
+  return (JOB_STATES as readonly string[]).includes(s);
+}
+
+/**
+ * Whether moving from `from` to `to` is a real step. The same state again is allowed (a retried
+ * activity re-writes the same facts); terminal states are final.
+ */
+export function canTransition(from: JobState, to: JobState): boolean {
+  if (isTerminal(from)) return false;
+  return RANK[to] >= RANK[from];
+}
+
+export interface JobRecord {
+  jobId: string;
+  status: JobState;
+  sourceContainer: string;
+  sourceBlob: string;
+  sourceEtag: string;
+  /** When the file was received (blob Last-Modified). */
+  receivedAt: string;
+  createdAt: string;
+  updatedAt: string;
+  /** Timestamps per phase, ISO strings keyed by state. */
+  phases: Partial<Record<JobState, string>>;
+  rowCount?: number;
+  byteCount?: number;
+  stagedInputUri?: string;
+  outputUri?: string;
+  amlJobName?: string;
+  amlStatus?: string;
+  amlPolls?: number;
+  outputBlob?: string;
+  /** How the file reached the datastore: `server-side` copy or `streamed`. */
+  stagedBy?: string;
+  quarantineBlob?: string;
+  /** Set by the cancel API; the orchestrator acts on it at its next wake-up even if the event was missed. */
+  cancelRequested?: boolean;
+  error?: ErrorInfo & { problems?: unknown[]; problemCount?: number };
+}
+
+/** The fields an update may carry besides the status. */
+export type JobPatch = Partial<Omit<JobRecord, 'jobId' | 'status' | 'createdAt' | 'updatedAt' | 'phases'>>;

@@ -1,0 +1,5 @@
+import * as df from 'durable-functions';
+import { ORCHESTRATION } from '../orchestration/names';
+import { scoreJobHandler } from '../orchestration/scoreJob';
+
+df.app.orchestration(ORCHESTRATION.scoreJob, scoreJobHandler);
