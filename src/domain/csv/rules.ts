@@ -1,0 +1,194 @@
+import type { ColumnRule } from '../schema';
+import type { CsvRecord } from './scanner';
+
+/**
+ * Schema rules compiled against a header, checked straight from a record's bytes: numbers are
+ * parsed from bytes, enum values compared as bytes, string lengths counted as bytes; a string is
+ * only created to phrase a problem (or for the rare value that needs unescaping).
+ *
+ * Value semantics:
+ * - empty means zero characters (a quoted `""` is empty too); for number/integer rules a value of
+ *   only spaces/tabs is empty as well. An empty value fails `required`, else it is not checked;
+ * - number: optional sign, digits with an optional decimal point, optional exponent
+ *   (`12`, `-0.5`, `.5`, `1e3`); spaces/tabs around it are allowed; hex, `Infinity`, `NaN` and
+ *   values that overflow to infinity are not numbers;
+ * - integer: optional sign and digits only (spaces/tabs around allowed);
+ * - min/max are inclusive, except `exclusiveMin` (value must be greater than min);
+ * - enum: exact, case-sensitive match, no trimming;
+ * - string maxLength: counted in Unicode code points.
+ */
+
+const K_NUMBER = 0;
+const K_INTEGER = 1;
+const K_ENUM = 2;
+const K_STRING = 3;
+
+export interface CompiledCheck {
+  /** 0-based field index in the record. */
+  col: number;
+  name: string;
+  kind: number;
+  required: boolean;
+  min: number | undefined;
+  max: number | undefined;
+  exclusiveMin: boolean;
+  maxLength: number | undefined;
+  /** Allowed enum values as bytes, indexed by byte length. */
+  byLen: Buffer[][];
+  values: string[];
+}
+
+export function compileChecks(rules: ColumnRule[], names: string[]): CompiledCheck[] {
+  const out: CompiledCheck[] = [];
+  for (const rule of rules) {
+    const col = names.indexOf(rule.name);
+    if (col < 0) continue; // a missing optional column is not checked
+    const c: CompiledCheck = {
+      col,
+      name: rule.name,
+      kind: K_STRING,
+      required: rule.required,
+      min: undefined,
+      max: undefined,
+      exclusiveMin: false,
+      maxLength: undefined,
+      byLen: [],
+      values: [],
+    };
+    switch (rule.type) {
+      case 'number':
+        c.kind = K_NUMBER;
+        c.min = rule.min;
+        c.max = rule.max;
+        c.exclusiveMin = rule.exclusiveMin === true;
+        break;
+      case 'integer':
+        c.kind = K_INTEGER;
+        c.min = rule.min;
+        c.max = rule.max;
+        break;
+      case 'enum':
+        c.kind = K_ENUM;
+        c.values = rule.values;
+        for (const v of rule.values) {
+          const b = Buffer.from(v, 'utf8');
+          (c.byLen[b.length] ??= []).push(b);
+        }
+        break;
+      case 'string':
+        c.kind = K_STRING;
+        c.maxLength = rule.maxLength;
+        break;
+    }
+    out.push(c);
+  }
+  return out;
+}
+
+const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+const NUMBER_RE = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+const INTEGER_RE = /^[+-]?\d+$/;
+
+function isBlank(c: number): boolean {
+  return c === 32 || c === 9;
+}
+
+/**
+ * Parses a decimal number from bytes [s, e) (spaces/tabs around allowed). Returns NaN when the
+ * text is not a number. Up to 15 significant digits without exponent take an exact fast path
+ * (mantissa / 10^k is correctly rounded); anything else goes through `Number()`.
+ */
+export function parseNumberBytes(buf: Buffer, s: number, e: number, integer: boolean): number {
+  while (s < e && isBlank(buf[s] as number)) s++;
+  while (e > s && isBlank(buf[e - 1] as number)) e--;
+  if (s === e) return NaN;
+  let i = s;
+  let neg = false;
+  const first = buf[i] as number;
+  if (first === 45) {
+    neg = true;
+    i++;
+  } else if (first === 43) i++;
+  let mant = 0;
+  let digits = 0;
+  let frac = 0;
+  let dot = false;
+  for (; i < e; i++) {
+    const c = buf[i] as number;
+    if (c >= 48 && c <= 57) {
+      mant = mant * 10 + (c - 48);
+      digits++;
+      if (dot) frac++;
+    } else if (c === 46 && !dot && !integer) dot = true;
+    else break;
+  }
+  if (i === e && digits > 0 && digits <= 15) {
+    const v = frac === 0 ? mant : mant / (POW10[frac] as number);
+    return neg ? -v : v;
+  }
+  const text = buf.toString('latin1', s, e);
+  if (!(integer ? INTEGER_RE : NUMBER_RE).test(text)) return NaN;
+  return Number(text);
+}
+
+function quoteValue(v: string): string {
+  const shown = v.length > 60 ? `${v.slice(0, 57)}...` : v;
+  return JSON.stringify(shown);
+}
+
+/** Checks one field; returns a problem message or undefined. Assumes rec.fieldCount > c.col. */
+export function checkField(c: CompiledCheck, rec: CsvRecord): string | undefined {
+  const i = c.col;
+  if (rec.hasEscapes(i)) {
+    // Rare: the bytes contain doubled quotes; check the unescaped value instead.
+    const b = Buffer.from(rec.field(i), 'utf8');
+    return checkBytes(c, b, 0, b.length, rec, i);
+  }
+  return checkBytes(c, rec.buf, rec.fs[i] as number, rec.fe[i] as number, rec, i);
+}
+
+function checkBytes(c: CompiledCheck, buf: Buffer, s: number, e: number, rec: CsvRecord, i: number): string | undefined {
+  switch (c.kind) {
+    case K_NUMBER:
+    case K_INTEGER: {
+      const integer = c.kind === K_INTEGER;
+      let a = s;
+      let b = e;
+      while (a < b && isBlank(buf[a] as number)) a++;
+      while (b > a && isBlank(buf[b - 1] as number)) b--;
+      if (a === b) return c.required ? `${c.name} is empty (a value is required)` : undefined;
+      const v = parseNumberBytes(buf, a, b, integer);
+      if (Number.isNaN(v)) return `${c.name} ${quoteValue(rec.field(i))} is not ${integer ? 'an integer' : 'a number'}`;
+      if (!Number.isFinite(v)) return `${c.name} ${quoteValue(rec.field(i))} is not a finite number`;
+      if (c.min !== undefined) {
+        if (c.exclusiveMin ? !(v > c.min) : !(v >= c.min)) {
+          return `${c.name} ${quoteValue(rec.field(i))} must be ${c.exclusiveMin ? 'greater than' : 'at least'} ${c.min}`;
+        }
+      }
+      if (c.max !== undefined && !(v <= c.max)) return `${c.name} ${quoteValue(rec.field(i))} must be at most ${c.max}`;
+      return undefined;
+    }
+    case K_ENUM: {
+      const len = e - s;
+      if (len === 0) return c.required ? `${c.name} is empty (a value is required)` : undefined;
+      const candidates = c.byLen[len];
+      if (candidates !== undefined) {
+        for (const v of candidates) {
+          let k = 0;
+          while (k < len && v[k] === buf[s + k]) k++;
+          if (k === len) return undefined;
+        }
+      }
+      return `${c.name} ${quoteValue(rec.field(i))} is not one of: ${c.values.join(', ')}`;
+    }
+    default: {
+      const len = e - s;
+      if (len === 0) return c.required ? `${c.name} is empty (a value is required)` : undefined;
+      if (c.maxLength === undefined || len <= c.maxLength) return undefined;
+      let chars = 0;
+      for (let k = s; k < e; k++) if (((buf[k] as number) & 0xc0) !== 0x80) chars++;
+      if (chars <= c.maxLength) return undefined;
+      return `${c.name} is ${chars} characters long; at most ${c.maxLength} are allowed`;
+    }
+  }
+}

@@ -1,0 +1,51 @@
+import { Readable } from 'node:stream';
+import { BlobStore } from '../../../src/adapters/blobStore';
+import { PipelineError } from '../../../src/domain/errors';
+import { testConnectionString, uniqueName } from '../../support/storage';
+
+const store = BlobStore.fromConnection({ kind: 'connectionString', connectionString: testConnectionString() });
+let src: string;
+let dst: string;
+
+async function text(s: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of s) chunks.push(Buffer.from(c as Buffer));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+beforeEach(async () => {
+  src = uniqueName('src');
+  dst = uniqueName('dst');
+  await store.ensureContainer(src);
+  await store.ensureContainer(dst);
+});
+
+test('upload streams, info reports the version, openRead pins it', async () => {
+  const up = await store.upload(src, 'f/a.csv', Readable.from([Buffer.from('a,b\n'), Buffer.from('1,2\n')]));
+  const info = await store.info(src, 'f/a.csv');
+  expect(info).toMatchObject({ etag: up.etag, size: 8 });
+  expect(await text(await store.openRead(src, 'f/a.csv', info.etag))).toBe('a,b\n1,2\n');
+  await store.putText(src, 'f/a.csv', 'changed');
+  await expect(store.openRead(src, 'f/a.csv', info.etag)).rejects.toMatchObject({ code: 'InputChanged', retryable: false });
+});
+
+test('copyFrom copies server-side, is repeatable, and refuses a changed source', async () => {
+  await store.putText(src, 'in put.csv', 'x,y\n1,2\n', 'text/csv');
+  const info = await store.info(src, 'in put.csv');
+  expect(await store.copyFrom(store, { container: src, name: 'in put.csv', etag: info.etag }, { container: dst, name: 'job/in put.csv' })).toBe('server-side');
+  expect(await store.copyFrom(store, { container: src, name: 'in put.csv', etag: info.etag }, { container: dst, name: 'job/in put.csv' })).toBe('server-side');
+  expect(await text(await store.openRead(dst, 'job/in put.csv'))).toBe('x,y\n1,2\n');
+  await store.putText(src, 'in put.csv', 'new');
+  await expect(store.copyFrom(store, { container: src, name: 'in put.csv', etag: info.etag }, { container: dst, name: 'other.csv' })).rejects.toMatchObject({ code: 'InputChanged' });
+});
+
+test('missing blobs and unreachable accounts are typed errors', async () => {
+  await expect(store.info(src, 'nope.csv')).rejects.toMatchObject({ code: 'InputNotFound', retryable: false });
+  const down = BlobStore.fromConnection({
+    kind: 'connectionString',
+    connectionString: testConnectionString().replace(/BlobEndpoint=http:\/\/127\.0\.0\.1:\d+/, 'BlobEndpoint=http://127.0.0.1:1'),
+  });
+  const err = await down.info(src, 'x.csv').catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(PipelineError);
+  expect(err).toMatchObject({ code: 'StorageUnavailable', retryable: true });
+}, 60_000);
