@@ -13,14 +13,32 @@ export default tseslint.config(
     files: ['src/orchestration/**/*.ts'],
     rules: {
       'no-restricted-globals': ['error', 'setTimeout', 'setInterval', 'fetch', 'process'],
-      'no-restricted-properties': ['error', { object: 'Math', property: 'random' }, { object: 'Date', property: 'now' }],
+      'no-restricted-properties': [
+        'error',
+        { object: 'Math', property: 'random' },
+        { object: 'Date', property: 'now' },
+      ],
       'no-restricted-syntax': [
         'error',
-        { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'Use context.df.currentUtcDateTime' },
+        {
+          selector: "NewExpression[callee.name='Date'][arguments.length=0]",
+          message: 'Use context.df.currentUtcDateTime',
+        },
       ],
       'no-restricted-imports': [
         'error',
-        { patterns: ['**/adapters/**', '**/activities/**', '@azure/storage-blob', '@azure/data-tables', '@azure/identity', 'fs', 'node:*', 'crypto'] },
+        {
+          patterns: [
+            '**/adapters/**',
+            '**/activities/**',
+            '@azure/storage-blob',
+            '@azure/data-tables',
+            '@azure/identity',
+            'fs',
+            'node:*',
+            'crypto',
+          ],
+        },
       ],
     },
   },

@@ -20,7 +20,11 @@ export interface AzuriteInstance {
   stop(): Promise<void>;
 }
 
-export function devConnectionString(ports: { blobPort: number; queuePort: number; tablePort: number }): string {
+export function devConnectionString(ports: {
+  blobPort: number;
+  queuePort: number;
+  tablePort: number;
+}): string {
   return [
     'DefaultEndpointsProtocol=http',
     `AccountName=${DEV_ACCOUNT}`,
@@ -66,7 +70,13 @@ async function waitForPort(port: number, timeoutMs: number): Promise<void> {
  * `location` persists data; a temp folder is used (and removed on stop) when none is given.
  */
 export async function startAzurite(
-  opts: { blobPort?: number; queuePort?: number; tablePort?: number; location?: string; silent?: boolean } = {},
+  opts: {
+    blobPort?: number;
+    queuePort?: number;
+    tablePort?: number;
+    location?: string;
+    silent?: boolean;
+  } = {},
 ): Promise<AzuriteInstance> {
   const blobPort = opts.blobPort ?? (await freePort());
   const queuePort = opts.queuePort ?? (await freePort());
@@ -78,17 +88,33 @@ export async function startAzurite(
     process.execPath,
     [
       bin,
-      '--blobHost', '127.0.0.1', '--blobPort', String(blobPort),
-      '--queueHost', '127.0.0.1', '--queuePort', String(queuePort),
-      '--tableHost', '127.0.0.1', '--tablePort', String(tablePort),
-      '--location', location,
-      '--skipApiVersionCheck', '--loose', '--disableProductStyleUrl',
+      '--blobHost',
+      '127.0.0.1',
+      '--blobPort',
+      String(blobPort),
+      '--queueHost',
+      '127.0.0.1',
+      '--queuePort',
+      String(queuePort),
+      '--tableHost',
+      '127.0.0.1',
+      '--tablePort',
+      String(tablePort),
+      '--location',
+      location,
+      '--skipApiVersionCheck',
+      '--loose',
+      '--disableProductStyleUrl',
       ...(opts.silent === false ? [] : ['--silent']),
     ],
     { stdio: opts.silent === false ? 'inherit' : 'ignore' },
   );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await Promise.all([waitForPort(blobPort, 30_000), waitForPort(queuePort, 30_000), waitForPort(tablePort, 30_000)]);
+  await Promise.all([
+    waitForPort(blobPort, 30_000),
+    waitForPort(queuePort, 30_000),
+    waitForPort(tablePort, 30_000),
+  ]);
   return {
     blobPort,
     queuePort,

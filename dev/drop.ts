@@ -18,7 +18,9 @@ async function main(): Promise<void> {
   const cs = s.DataStorage ?? 'UseDevelopmentStorage=true';
   const container = s.INBOX_CONTAINER || 'inbox';
   const blobName = name ?? basename(file);
-  const blob = BlobServiceClient.fromConnectionString(cs).getContainerClient(container).getBlockBlobClient(blobName);
+  const blob = BlobServiceClient.fromConnectionString(cs)
+    .getContainerClient(container)
+    .getBlockBlobClient(blobName);
   const res = await blob.uploadStream(createReadStream(file), 8 * 1024 * 1024, 4, {
     blobHTTPHeaders: { blobContentType: 'text/csv' },
   });

@@ -9,7 +9,12 @@ export async function checkAmlJob(input: CheckInput, d: Deps): Promise<CheckResu
     const job = await d.aml.get(input.amlJobName);
     const rec = await d.jobs.get(input.jobId);
     if (rec && rec.amlStatus !== job.status) {
-      await d.jobs.transition(input.jobId, isAmlRunning(job.status) ? 'Running' : rec.status, { amlStatus: job.status, amlPolls: input.polls }, d.now());
+      await d.jobs.transition(
+        input.jobId,
+        isAmlRunning(job.status) ? 'Running' : rec.status,
+        { amlStatus: job.status, amlPolls: input.polls },
+        d.now(),
+      );
     }
     return {
       ok: true,

@@ -9,11 +9,24 @@ import type { Deps } from './deps';
 export async function submitAmlJob(input: SubmitInput, d: Deps): Promise<SubmitResult> {
   const existing = await d.jobs.get(input.jobId);
   if (existing?.amlJobName) {
-    return { ok: true, amlJobName: existing.amlJobName, amlStatus: (existing.amlStatus as never) ?? 'NotStarted' };
+    return {
+      ok: true,
+      amlJobName: existing.amlJobName,
+      amlStatus: (existing.amlStatus as never) ?? 'NotStarted',
+    };
   }
   try {
-    const job = await d.aml.submit({ inputUri: input.staged.inputUri, outputUri: input.staged.outputUri, requestId: input.jobId });
-    await d.jobs.transition(input.jobId, 'Submitted', { amlJobName: job.name, amlStatus: job.status, amlPolls: 0 }, d.now());
+    const job = await d.aml.submit({
+      inputUri: input.staged.inputUri,
+      outputUri: input.staged.outputUri,
+      requestId: input.jobId,
+    });
+    await d.jobs.transition(
+      input.jobId,
+      'Submitted',
+      { amlJobName: job.name, amlStatus: job.status, amlPolls: 0 },
+      d.now(),
+    );
     return { ok: true, amlJobName: job.name, amlStatus: job.status };
   } catch (err) {
     if (err instanceof PipelineError && !err.retryable) {

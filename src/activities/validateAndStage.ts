@@ -37,11 +37,20 @@ export async function validateAndStage(input: ValidateInput, d: Deps): Promise<V
       maxProblems: s.maxReportedProblems,
     });
     if (!report.ok) {
-      return await reject({ code: report.errorCode ?? 'InputInvalidValues', message: report.summary ?? 'The file is not valid.' }, report);
+      return await reject(
+        {
+          code: report.errorCode ?? 'InputInvalidValues',
+          message: report.summary ?? 'The file is not valid.',
+        },
+        report,
+      );
     }
 
     const paths = stagingPaths(s.aml.datastorePathPrefix, jobId, source.name);
-    const method = await d.datastore.copyFrom(d.data, source, { container: s.aml.datastoreContainer, name: paths.input });
+    const method = await d.datastore.copyFrom(d.data, source, {
+      container: s.aml.datastoreContainer,
+      name: paths.input,
+    });
     const staged = {
       rows: report.rows,
       bytes: report.bytes,
@@ -53,7 +62,13 @@ export async function validateAndStage(input: ValidateInput, d: Deps): Promise<V
     await d.jobs.transition(
       jobId,
       'Validating',
-      { rowCount: staged.rows, byteCount: staged.bytes, stagedInputUri: staged.inputUri, outputUri: staged.outputUri, stagedBy: method },
+      {
+        rowCount: staged.rows,
+        byteCount: staged.bytes,
+        stagedInputUri: staged.inputUri,
+        outputUri: staged.outputUri,
+        stagedBy: method,
+      },
       d.now(),
     );
     return { ok: true, staged };

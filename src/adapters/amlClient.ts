@@ -14,7 +14,6 @@ export const ML_SCOPE = 'https://ml.azure.com/.default';
 export const MANAGEMENT_SCOPE = 'https://management.azure.com/.default';
 export const MANAGEMENT_API_VERSION = '2024-04-01';
 
-
 export interface AmlJob {
   name: string;
   status: AmlStatus;
@@ -118,7 +117,12 @@ export class AmlClient {
   }
 
   async get(jobName: string): Promise<AmlJob> {
-    const res = await this.call('GET', `${this.o.scoringUri}/${encodeURIComponent(jobName)}`, ML_SCOPE, `read job ${jobName}`);
+    const res = await this.call(
+      'GET',
+      `${this.o.scoringUri}/${encodeURIComponent(jobName)}`,
+      ML_SCOPE,
+      `read job ${jobName}`,
+    );
     return this.parseJob(res.text, 'status');
   }
 
@@ -139,9 +143,13 @@ export class AmlClient {
     try {
       j = JSON.parse(text) as typeof j;
     } catch {
-      throw new PipelineError('AmlBadResponse', `AML ${what} answered 2xx with a body that is not JSON: ${errorText(text)}`);
+      throw new PipelineError(
+        'AmlBadResponse',
+        `AML ${what} answered 2xx with a body that is not JSON: ${errorText(text)}`,
+      );
     }
-    const name = typeof j.name === 'string' ? j.name : typeof j.id === 'string' ? j.id.split('/').pop() : undefined;
+    const name =
+      typeof j.name === 'string' ? j.name : typeof j.id === 'string' ? j.id.split('/').pop() : undefined;
     if (!name) throw new PipelineError('AmlBadResponse', `AML ${what} response has no job name`);
     const status = j.properties?.status;
     if (typeof status !== 'string') {
@@ -152,7 +160,11 @@ export class AmlClient {
     }
     const err = j.properties?.error;
     const error =
-      typeof err === 'string' ? err : err && typeof err === 'object' ? String((err as { message?: unknown }).message ?? JSON.stringify(err)) : undefined;
+      typeof err === 'string'
+        ? err
+        : err && typeof err === 'object'
+          ? String((err as { message?: unknown }).message ?? JSON.stringify(err))
+          : undefined;
     return { name, status, ...(error ? { error } : {}) };
   }
 
@@ -184,9 +196,16 @@ export class AmlClient {
           signal: AbortSignal.timeout(this.o.requestTimeoutMs),
         });
         const retryAfterMs = parseRetryAfter(r.headers.get('retry-after'));
-        res = { status: r.status, text: await r.text(), ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+        res = {
+          status: r.status,
+          text: await r.text(),
+          ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+        };
       } catch (err) {
-        last = new PipelineError('AmlUnavailable', `Could not ${what}: ${(err as Error).message}`, { retryable: true, cause: err });
+        last = new PipelineError('AmlUnavailable', `Could not ${what}: ${(err as Error).message}`, {
+          retryable: true,
+          cause: err,
+        });
         continue;
       }
       if (res.status >= 200 && res.status < 300) return res;
@@ -213,10 +232,17 @@ export class AmlClient {
       );
     }
     if (res.status === 404) return new PipelineError('AmlNotFound', `AML answered 404 to ${what}: ${detail}`);
-    if (res.status === 429) return new PipelineError('AmlThrottled', `AML throttled (429) ${what}`, { retryable: true, ...ra });
+    if (res.status === 429)
+      return new PipelineError('AmlThrottled', `AML throttled (429) ${what}`, { retryable: true, ...ra });
     if (res.status === 408 || res.status >= 500) {
-      return new PipelineError('AmlUnavailable', `AML answered ${res.status} to ${what}: ${detail}`, { retryable: true, ...ra });
+      return new PipelineError('AmlUnavailable', `AML answered ${res.status} to ${what}: ${detail}`, {
+        retryable: true,
+        ...ra,
+      });
     }
-    return new PipelineError('AmlValidation', `AML rejected the request to ${what} (${res.status}): ${detail}`);
+    return new PipelineError(
+      'AmlValidation',
+      `AML rejected the request to ${what} (${res.status}): ${detail}`,
+    );
   }
 }

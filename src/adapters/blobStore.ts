@@ -112,7 +112,12 @@ export class BlobStore {
     }
   }
 
-  async putText(container: string, name: string, text: string, contentType = 'application/json'): Promise<void> {
+  async putText(
+    container: string,
+    name: string,
+    text: string,
+    contentType = 'application/json',
+  ): Promise<void> {
     try {
       await this.container(container)
         .getBlockBlobClient(name)
@@ -163,7 +168,9 @@ export class BlobStore {
       const poller = await target.beginCopyFromURL(url, { sourceConditions: { ifMatch: src.etag } });
       const result = await poller.pollUntilDone();
       if (result.copyStatus === 'success') return 'server-side';
-      throw new PipelineError('StorageUnavailable', `server-side copy ended ${result.copyStatus}`, { retryable: true });
+      throw new PipelineError('StorageUnavailable', `server-side copy ended ${result.copyStatus}`, {
+        retryable: true,
+      });
     } catch (err) {
       const e = translateStorageError(err, `copy ${src.container}/${src.name}`);
       // A changed source or a transient fault is the caller's to handle; anything else means this pair of

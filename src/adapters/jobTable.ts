@@ -1,7 +1,14 @@
 import { TableClient, type TableEntityResult } from '@azure/data-tables';
 import type { StorageConnection } from '../config/settings';
 import { PipelineError } from '../domain/errors';
-import { canTransition, isJobState, isTerminal, type JobPatch, type JobRecord, type JobState } from '../domain/jobRecord';
+import {
+  canTransition,
+  isJobState,
+  isTerminal,
+  type JobPatch,
+  type JobRecord,
+  type JobState,
+} from '../domain/jobRecord';
 import { azureCredential } from './credentials';
 import { translateStorageError } from './storageErrors';
 
@@ -40,11 +47,13 @@ function truncateError(v: unknown): unknown {
 function fromEntity(e: TableEntityResult<Record<string, unknown>>): JobRecord {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(e)) {
-    if (k === 'partitionKey' || k === 'rowKey' || k === 'etag' || k === 'timestamp' || k.startsWith('odata')) continue;
+    if (k === 'partitionKey' || k === 'rowKey' || k === 'etag' || k === 'timestamp' || k.startsWith('odata'))
+      continue;
     out[k] = (JSON_FIELDS as readonly string[]).includes(k) && typeof v === 'string' ? JSON.parse(v) : v;
   }
   out.jobId = e.rowKey;
-  if (!isJobState(String(out.status))) throw new PipelineError('Internal', `record ${e.rowKey} has unknown status ${String(out.status)}`);
+  if (!isJobState(String(out.status)))
+    throw new PipelineError('Internal', `record ${e.rowKey} has unknown status ${String(out.status)}`);
   return out as unknown as JobRecord;
 }
 
@@ -59,9 +68,15 @@ export class JobTable {
 
   static fromConnection(conn: StorageConnection, table: string): JobTable {
     if (conn.kind === 'connectionString') {
-      return new JobTable(TableClient.fromConnectionString(conn.connectionString, table, { allowInsecureConnection: true }));
+      return new JobTable(
+        TableClient.fromConnectionString(conn.connectionString, table, { allowInsecureConnection: true }),
+      );
     }
-    if (!conn.tableServiceUri) throw new PipelineError('ConfigInvalid', 'Setting DataStorage__tableServiceUri is required for the jobs table');
+    if (!conn.tableServiceUri)
+      throw new PipelineError(
+        'ConfigInvalid',
+        'Setting DataStorage__tableServiceUri is required for the jobs table',
+      );
     return new JobTable(new TableClient(conn.tableServiceUri, table, azureCredential(conn.clientId)));
   }
 
@@ -69,7 +84,8 @@ export class JobTable {
     try {
       await this.client.createTable();
     } catch (err) {
-      if ((err as { statusCode?: number }).statusCode !== 409) throw translateStorageError(err, `create table ${this.client.tableName}`);
+      if ((err as { statusCode?: number }).statusCode !== 409)
+        throw translateStorageError(err, `create table ${this.client.tableName}`);
     }
   }
 
@@ -89,9 +105,13 @@ export class JobTable {
       await this.client.createEntity(toEntity(record));
       return { created: true, record };
     } catch (err) {
-      if ((err as { statusCode?: number }).statusCode !== 409) throw translateStorageError(err, `create job ${record.jobId}`);
+      if ((err as { statusCode?: number }).statusCode !== 409)
+        throw translateStorageError(err, `create job ${record.jobId}`);
       const existing = await this.get(record.jobId);
-      if (!existing) throw new PipelineError('StorageConflict', `job ${record.jobId} conflicted but cannot be read`, { retryable: true });
+      if (!existing)
+        throw new PipelineError('StorageConflict', `job ${record.jobId} conflicted but cannot be read`, {
+          retryable: true,
+        });
       return { created: false, record: existing };
     }
   }
@@ -101,12 +121,20 @@ export class JobTable {
    * job ended) changes nothing and returns the current record, so every update is safe to repeat.
    */
   async transition(jobId: string, status: JobState, patch: JobPatch, at: Date): Promise<JobRecord> {
-    return this.update(jobId, (rec) => (canTransition(rec.status, status) ? { status, patch } : undefined), at);
+    return this.update(
+      jobId,
+      (rec) => (canTransition(rec.status, status) ? { status, patch } : undefined),
+      at,
+    );
   }
 
   /** Adds facts to a job that has not ended, in whatever state it is. */
   async mark(jobId: string, patch: JobPatch, at: Date): Promise<JobRecord> {
-    return this.update(jobId, (rec) => (isTerminal(rec.status) ? undefined : { status: rec.status, patch }), at);
+    return this.update(
+      jobId,
+      (rec) => (isTerminal(rec.status) ? undefined : { status: rec.status, patch }),
+      at,
+    );
   }
 
   /** Read, decide, write with the read's ETag; on a concurrent write, read and decide again. */
@@ -141,7 +169,9 @@ export class JobTable {
         throw translateStorageError(err, `update job ${jobId}`);
       }
     }
-    throw new PipelineError('StorageConflict', `job ${jobId} kept changing under concurrent updates`, { retryable: true });
+    throw new PipelineError('StorageConflict', `job ${jobId} kept changing under concurrent updates`, {
+      retryable: true,
+    });
   }
 
   /** Newest first, one page. */
@@ -151,7 +181,10 @@ export class JobTable {
         .listEntities<Record<string, unknown>>({
           queryOptions: opts.status ? { filter: `status eq '${opts.status}'` } : {},
         })
-        .byPage({ maxPageSize: opts.top, ...(opts.continuationToken ? { continuationToken: opts.continuationToken } : {}) });
+        .byPage({
+          maxPageSize: opts.top,
+          ...(opts.continuationToken ? { continuationToken: opts.continuationToken } : {}),
+        });
       const jobs: JobRecord[] = [];
       let token: string | undefined = opts.continuationToken;
       // A filtered page can come back empty while more rows remain: read on until one has rows.

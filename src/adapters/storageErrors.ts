@@ -7,7 +7,14 @@ interface RestLike {
   details?: { errorCode?: string };
 }
 
-const TRANSIENT_NETWORK = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'REQUEST_SEND_ERROR']);
+const TRANSIENT_NETWORK = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EAI_AGAIN',
+  'REQUEST_SEND_ERROR',
+]);
 
 /** Translates a storage SDK failure into a typed error that says whether to retry, at the adapter edge. */
 export function translateStorageError(err: unknown, what: string): PipelineError {
@@ -18,7 +25,9 @@ export function translateStorageError(err: unknown, what: string): PipelineError
   const msg = `${what}: ${e.message ?? String(err)}`;
   if (status === 404) return new PipelineError('InputNotFound', msg, { cause: err });
   if (status === 412 || code === 'ConditionNotMet') {
-    return new PipelineError('InputChanged', `${what}: the blob changed while it was being processed`, { cause: err });
+    return new PipelineError('InputChanged', `${what}: the blob changed while it was being processed`, {
+      cause: err,
+    });
   }
   if (status === 409) return new PipelineError('StorageConflict', msg, { cause: err });
   if (status === 401 || status === 403) {
@@ -29,9 +38,15 @@ export function translateStorageError(err: unknown, what: string): PipelineError
       { cause: err },
     );
   }
-  if (status === 408 || status === 429 || (status !== undefined && status >= 500) || TRANSIENT_NETWORK.has(e.code ?? '')) {
+  if (
+    status === 408 ||
+    status === 429 ||
+    (status !== undefined && status >= 500) ||
+    TRANSIENT_NETWORK.has(e.code ?? '')
+  ) {
     return new PipelineError('StorageUnavailable', msg, { retryable: true, cause: err });
   }
-  if (status === undefined) return new PipelineError('StorageUnavailable', msg, { retryable: true, cause: err });
+  if (status === undefined)
+    return new PipelineError('StorageUnavailable', msg, { retryable: true, cause: err });
   return new PipelineError('Internal', msg, { cause: err });
 }

@@ -116,12 +116,18 @@ export function readStorageConnection(env: Env, prefix: string): StorageConnecti
   const cs = optional(env, prefix);
   if (cs) return { kind: 'connectionString', connectionString: cs };
   const account = optional(env, `${prefix}__accountName`);
-  const blob = optional(env, `${prefix}__blobServiceUri`) ?? (account && `https://${account}.blob.core.windows.net`);
+  const blob =
+    optional(env, `${prefix}__blobServiceUri`) ?? (account && `https://${account}.blob.core.windows.net`);
   if (!blob) {
-    return fail(prefix, `is required: set ${prefix} to a connection string, or ${prefix}__accountName / ${prefix}__blobServiceUri for identity-based access`);
+    return fail(
+      prefix,
+      `is required: set ${prefix} to a connection string, or ${prefix}__accountName / ${prefix}__blobServiceUri for identity-based access`,
+    );
   }
-  const queue = optional(env, `${prefix}__queueServiceUri`) ?? (account && `https://${account}.queue.core.windows.net`);
-  const table = optional(env, `${prefix}__tableServiceUri`) ?? (account && `https://${account}.table.core.windows.net`);
+  const queue =
+    optional(env, `${prefix}__queueServiceUri`) ?? (account && `https://${account}.queue.core.windows.net`);
+  const table =
+    optional(env, `${prefix}__tableServiceUri`) ?? (account && `https://${account}.table.core.windows.net`);
   const clientId = optional(env, `${prefix}__clientId`);
   return {
     kind: 'identity',
@@ -166,7 +172,10 @@ function readAmlAuth(env: Env, scoringUri: string): AmlAuth {
   if (mode === 'emulator') {
     const host = new URL(scoringUri).hostname;
     if (!['localhost', '127.0.0.1', '[::1]', '::1'].includes(host)) {
-      fail('AML_AUTH', `"emulator" sends a fixed token and is only allowed with a loopback AML_SCORING_URI (got host "${host}")`);
+      fail(
+        'AML_AUTH',
+        `"emulator" sends a fixed token and is only allowed with a loopback AML_SCORING_URI (got host "${host}")`,
+      );
     }
     return { kind: 'emulator', token: str(env, 'AML_EMULATOR_TOKEN', 'local-dev-token') };
   }
@@ -180,12 +189,14 @@ export function loadSettings(env: Env = process.env): Settings {
     fail('INBOX_TRIGGER_SOURCE', `must be "EventGrid" or "LogsAndContainerScan" (got "${source}")`);
   }
   const publishMode = str(env, 'PUBLISH_MODE', 'join');
-  if (publishMode !== 'join' && publishMode !== 'raw') fail('PUBLISH_MODE', `must be "join" or "raw" (got "${publishMode}")`);
+  if (publishMode !== 'join' && publishMode !== 'raw')
+    fail('PUBLISH_MODE', `must be "join" or "raw" (got "${publishMode}")`);
   const prefix = str(env, 'AML_DATASTORE_PATH_PREFIX', 'batch-scoring').replace(/^\/+|\/+$/g, '');
   const deploymentName = optional(env, 'AML_DEPLOYMENT_NAME');
   const workspace = readWorkspace(env);
   const tableName = str(env, 'JOBS_TABLE', 'jobs');
-  if (!/^[A-Za-z][A-Za-z0-9]{2,62}$/.test(tableName)) fail('JOBS_TABLE', `is not a valid table name (got "${tableName}")`);
+  if (!/^[A-Za-z][A-Za-z0-9]{2,62}$/.test(tableName))
+    fail('JOBS_TABLE', `is not a valid table name (got "${tableName}")`);
 
   return {
     dataStorage: readStorageConnection(env, DATA_STORAGE),
@@ -205,17 +216,36 @@ export function loadSettings(env: Env = process.env): Settings {
       datastoreStorage: readStorageConnection(env, AML_DATASTORE_STORAGE),
       datastoreContainer: container(env, 'AML_DATASTORE_CONTAINER', 'azureml-blobstore-local'),
       datastorePathPrefix: prefix,
-      requestTimeoutMs: num(env, 'AML_REQUEST_TIMEOUT_SECONDS', 60, (n) => n > 0, 'a positive number of seconds') * 1000,
+      requestTimeoutMs:
+        num(env, 'AML_REQUEST_TIMEOUT_SECONDS', 60, (n) => n > 0, 'a positive number of seconds') * 1000,
     },
     schema: readSchema(env),
     maxInputBytes: num(env, 'MAX_INPUT_BYTES', 10 * 1024 ** 3, (n) => n > 0, 'a positive number of bytes'),
-    maxReportedProblems: num(env, 'MAX_REPORTED_PROBLEMS', 20, (n) => Number.isInteger(n) && n > 0, 'a positive integer'),
+    maxReportedProblems: num(
+      env,
+      'MAX_REPORTED_PROBLEMS',
+      20,
+      (n) => Number.isInteger(n) && n > 0,
+      'a positive integer',
+    ),
     poll: {
-      firstDelaySeconds: num(env, 'POLL_FIRST_DELAY_SECONDS', 30, (n) => n > 0, 'a positive number of seconds'),
+      firstDelaySeconds: num(
+        env,
+        'POLL_FIRST_DELAY_SECONDS',
+        30,
+        (n) => n > 0,
+        'a positive number of seconds',
+      ),
       factor: num(env, 'POLL_BACKOFF_FACTOR', 1.5, (n) => n >= 1, 'a number >= 1'),
       maxDelaySeconds: num(env, 'POLL_MAX_DELAY_SECONDS', 300, (n) => n > 0, 'a positive number of seconds'),
     },
-    jobDeadlineSeconds: num(env, 'JOB_DEADLINE_SECONDS', 24 * 3600, (n) => n > 0, 'a positive number of seconds'),
+    jobDeadlineSeconds: num(
+      env,
+      'JOB_DEADLINE_SECONDS',
+      24 * 3600,
+      (n) => n > 0,
+      'a positive number of seconds',
+    ),
     publishMode,
   };
 }
@@ -237,11 +267,31 @@ export function resetSettingsCache(): void {
 export const SETTING_NAMES = {
   required: ['AML_SCORING_URI', DATA_STORAGE, AML_DATASTORE_STORAGE],
   optional: [
-    'INBOX_CONTAINER', 'OUTBOX_CONTAINER', 'QUARANTINE_CONTAINER', 'JOBS_TABLE', 'INBOX_TRIGGER_SOURCE',
-    'AML_DEPLOYMENT_NAME', 'AML_AUTH', 'AML_CLIENT_ID', 'AML_EMULATOR_TOKEN', 'AML_MANAGEMENT_URI',
-    'AML_SUBSCRIPTION_ID', 'AML_RESOURCE_GROUP', 'AML_WORKSPACE_NAME', 'AML_DATASTORE_NAME',
-    'AML_DATASTORE_CONTAINER', 'AML_DATASTORE_PATH_PREFIX', 'AML_REQUEST_TIMEOUT_SECONDS', 'INPUT_SCHEMA',
-    'MAX_INPUT_BYTES', 'MAX_REPORTED_PROBLEMS', 'POLL_FIRST_DELAY_SECONDS', 'POLL_BACKOFF_FACTOR',
-    'POLL_MAX_DELAY_SECONDS', 'JOB_DEADLINE_SECONDS', 'PUBLISH_MODE', 'DURABLE_TASK_HUB',
+    'INBOX_CONTAINER',
+    'OUTBOX_CONTAINER',
+    'QUARANTINE_CONTAINER',
+    'JOBS_TABLE',
+    'INBOX_TRIGGER_SOURCE',
+    'AML_DEPLOYMENT_NAME',
+    'AML_AUTH',
+    'AML_CLIENT_ID',
+    'AML_EMULATOR_TOKEN',
+    'AML_MANAGEMENT_URI',
+    'AML_SUBSCRIPTION_ID',
+    'AML_RESOURCE_GROUP',
+    'AML_WORKSPACE_NAME',
+    'AML_DATASTORE_NAME',
+    'AML_DATASTORE_CONTAINER',
+    'AML_DATASTORE_PATH_PREFIX',
+    'AML_REQUEST_TIMEOUT_SECONDS',
+    'INPUT_SCHEMA',
+    'MAX_INPUT_BYTES',
+    'MAX_REPORTED_PROBLEMS',
+    'POLL_FIRST_DELAY_SECONDS',
+    'POLL_BACKOFF_FACTOR',
+    'POLL_MAX_DELAY_SECONDS',
+    'JOB_DEADLINE_SECONDS',
+    'PUBLISH_MODE',
+    'DURABLE_TASK_HUB',
   ],
 } as const;

@@ -1,7 +1,19 @@
 /** Batch job statuses as the service reports them; only the last three are terminal. */
 export const AML_STATUSES = [
-  'NotStarted', 'Starting', 'Provisioning', 'Preparing', 'Queued', 'Running', 'Finalizing', 'CancelRequested',
-  'Completed', 'Failed', 'Canceled', 'NotResponding', 'Paused', 'Unknown',
+  'NotStarted',
+  'Starting',
+  'Provisioning',
+  'Preparing',
+  'Queued',
+  'Running',
+  'Finalizing',
+  'CancelRequested',
+  'Completed',
+  'Failed',
+  'Canceled',
+  'NotResponding',
+  'Paused',
+  'Unknown',
 ] as const;
 export type AmlStatus = (typeof AML_STATUSES)[number];
 

@@ -20,11 +20,18 @@ export function datastoreUri(datastore: string, path: string, workspace?: Worksp
 }
 
 /** Where a job's files live in the datastore: one folder per job, so outputs never collide. */
-export function stagingPaths(prefix: string, jobId: string, inputName: string): { input: string; output: string } {
+export function stagingPaths(
+  prefix: string,
+  jobId: string,
+  inputName: string,
+): { input: string; output: string } {
   const base = inputName.split('/').pop() || 'input.csv';
   // The datastore copy only needs a recognisable, safe name: AML reads `.csv` files, any characters
   // can break a URI, and blob paths are limited to 1024 characters.
-  const safe = base.replace(/[^A-Za-z0-9._-]/g, '_').replace(/\.csv$/i, '').slice(0, 100);
+  const safe = base
+    .replace(/[^A-Za-z0-9._-]/g, '_')
+    .replace(/\.csv$/i, '')
+    .slice(0, 100);
   const file = `${safe || 'input'}.csv`;
   const folder = prefix ? `${prefix}/${jobId}` : jobId;
   return { input: `${folder}/input/${file}`, output: `${folder}/output/predictions.csv` };

@@ -37,7 +37,11 @@ export class PipelineError extends Error {
   /** Server-suggested wait (Retry-After), when there was one. */
   readonly retryAfterMs?: number;
 
-  constructor(code: ErrorCode, message: string, opts: { retryable?: boolean; cause?: unknown; retryAfterMs?: number } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    opts: { retryable?: boolean; cause?: unknown; retryAfterMs?: number } = {},
+  ) {
     super(message, { cause: opts.cause });
     this.name = 'PipelineError';
     this.code = code;

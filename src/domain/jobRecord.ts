@@ -18,7 +18,13 @@ export const JOB_STATES = [
 ] as const;
 export type JobState = (typeof JOB_STATES)[number];
 
-export const TERMINAL_STATES: ReadonlySet<JobState> = new Set(['Succeeded', 'Rejected', 'Failed', 'TimedOut', 'Canceled']);
+export const TERMINAL_STATES: ReadonlySet<JobState> = new Set([
+  'Succeeded',
+  'Rejected',
+  'Failed',
+  'TimedOut',
+  'Canceled',
+]);
 
 const RANK: Record<JobState, number> = {
   Received: 0,

@@ -18,11 +18,13 @@ function isObj(v: unknown): v is Record<string, unknown> {
 export function parseSchema(doc: unknown): InputSchema {
   if (!isObj(doc)) throw new Error('schema must be a JSON object');
   const name = typeof doc.name === 'string' ? doc.name : 'custom';
-  if (!Array.isArray(doc.columns) || doc.columns.length === 0) throw new Error('"columns" must be a non-empty array');
+  if (!Array.isArray(doc.columns) || doc.columns.length === 0)
+    throw new Error('"columns" must be a non-empty array');
   const seen = new Set<string>();
   const columns = doc.columns.map((c: unknown, i: number): ColumnRule => {
     const at = `columns[${i}]`;
-    if (!isObj(c) || typeof c.name !== 'string' || !c.name.trim()) throw new Error(`${at}.name must be a non-empty string`);
+    if (!isObj(c) || typeof c.name !== 'string' || !c.name.trim())
+      throw new Error(`${at}.name must be a non-empty string`);
     if (seen.has(c.name)) throw new Error(`${at}.name "${c.name}" is listed twice`);
     seen.add(c.name);
     const required = c.required === undefined ? true : c.required === true;
@@ -42,20 +44,31 @@ export function parseSchema(doc: unknown): InputSchema {
     switch (c.type) {
       case 'number':
         return withNum(
-          { name: c.name, type: 'number', required, ...(c.exclusiveMin === true ? { exclusiveMin: true } : {}) },
+          {
+            name: c.name,
+            type: 'number',
+            required,
+            ...(c.exclusiveMin === true ? { exclusiveMin: true } : {}),
+          },
           ['min', 'max'],
         );
       case 'integer':
         return withNum({ name: c.name, type: 'integer', required }, ['min', 'max']);
       case 'enum':
-        if (!Array.isArray(c.values) || c.values.length === 0 || !c.values.every((v) => typeof v === 'string')) {
+        if (
+          !Array.isArray(c.values) ||
+          c.values.length === 0 ||
+          !c.values.every((v) => typeof v === 'string')
+        ) {
           throw new Error(`${at}.values must be a non-empty array of strings`);
         }
         return { name: c.name, type: 'enum', required, values: c.values as string[] };
       case 'string':
         return withNum({ name: c.name, type: 'string', required }, ['maxLength']);
       default:
-        throw new Error(`${at}.type must be one of number, integer, enum, string (got ${JSON.stringify(c.type)})`);
+        throw new Error(
+          `${at}.type must be one of number, integer, enum, string (got ${JSON.stringify(c.type)})`,
+        );
     }
   });
   return { name, columns };

@@ -22,11 +22,13 @@ export function parseBlobReference(data: ModelBindingData | ModelBindingData[]):
   } catch {
     throw new Error(`Blob trigger reference is not JSON: ${raw.slice(0, 200)}`);
   }
-  if (!json.ContainerName || !json.BlobName) throw new Error(`Blob trigger reference lacks ContainerName/BlobName: ${raw.slice(0, 200)}`);
+  if (!json.ContainerName || !json.BlobName)
+    throw new Error(`Blob trigger reference lacks ContainerName/BlobName: ${raw.slice(0, 200)}`);
   return { connection: json.Connection ?? '', containerName: json.ContainerName, blobName: json.BlobName };
 }
 
 export function registerBlobReferenceFactory(): void {
   const resolver = ResourceFactoryResolver.getInstance();
-  if (!resolver.hasResourceFactory(BLOB_SOURCE)) resolver.registerResourceFactory(BLOB_SOURCE, parseBlobReference);
+  if (!resolver.hasResourceFactory(BLOB_SOURCE))
+    resolver.registerResourceFactory(BLOB_SOURCE, parseBlobReference);
 }

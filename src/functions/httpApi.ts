@@ -17,7 +17,12 @@ function guarded(fn: (req: HttpRequest, ctx: InvocationContext) => Promise<HttpR
       ctx.error(`${req.method} ${new URL(req.url).pathname} failed: ${(err as Error).message}`);
       return {
         status: e?.retryable ? 503 : 500,
-        jsonBody: { error: { code: e?.code ?? 'Internal', message: e?.message ?? 'Internal error; see the function logs.' } },
+        jsonBody: {
+          error: {
+            code: e?.code ?? 'Internal',
+            message: e?.message ?? 'Internal error; see the function logs.',
+          },
+        },
         ...(e?.retryable ? { headers: { 'Retry-After': '10' } } : {}),
       };
     }
@@ -53,7 +58,9 @@ app.http('cancelJob', {
   methods: ['POST'],
   authLevel,
   extraInputs: [client],
-  handler: guarded((req, ctx) => cancelJob(req.params.id ?? '', deps(), durableOrchestrations(df.getClient(ctx)))),
+  handler: guarded((req, ctx) =>
+    cancelJob(req.params.id ?? '', deps(), durableOrchestrations(df.getClient(ctx))),
+  ),
 });
 
 app.http('getPredictions', {

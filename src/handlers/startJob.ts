@@ -27,7 +27,12 @@ export async function startJob(
       ? { etag: blob.etag, lastModified: blob.lastModified }
       : await d.data.info(blob.container, blob.name);
   const etag = normalizeEtag(info.etag);
-  const jobId = deriveJobId({ container: blob.container, name: blob.name, etag, lastModified: info.lastModified });
+  const jobId = deriveJobId({
+    container: blob.container,
+    name: blob.name,
+    etag,
+    lastModified: info.lastModified,
+  });
   const now = d.now().toISOString();
   const { created, record } = await d.jobs.create({
     jobId,

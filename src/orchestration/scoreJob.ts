@@ -45,7 +45,9 @@ function parseFailure(err: unknown): ErrorInfo {
   return m ? { code: m[1] as ErrorInfo['code'], message: m[2] ?? message } : { code: 'Internal', message };
 }
 
-export function* scoreJobOrchestrator(context: OrchestrationContext): Generator<Task, ScoreJobOutput, unknown> {
+export function* scoreJobOrchestrator(
+  context: OrchestrationContext,
+): Generator<Task, ScoreJobOutput, unknown> {
   const input = context.df.getInput<ScoreJobInput>();
   const { jobId } = input;
   const now = (): Date => context.df.currentUtcDateTime;
@@ -86,7 +88,13 @@ export function* scoreJobOrchestrator(context: OrchestrationContext): Generator<
         status({ phase: 'Done' });
         return { jobId, status: 'Failed', error: sub.error };
       }
-      progress = { startedAt: now().toISOString(), staged: v.staged, amlJobName: sub.amlJobName, polls: 0, amlStatus: sub.amlStatus };
+      progress = {
+        startedAt: now().toISOString(),
+        staged: v.staged,
+        amlJobName: sub.amlJobName,
+        polls: 0,
+        amlStatus: sub.amlStatus,
+      };
     }
 
     const { amlJobName } = progress;
@@ -94,11 +102,18 @@ export function* scoreJobOrchestrator(context: OrchestrationContext): Generator<
     const deadline = new Date(startedAt.getTime() + input.deadlineSeconds * 1000);
     const cancelEvent = context.df.waitForExternalEvent(CANCEL_EVENT);
     const cancelAml = function* (): Generator<Task, void, unknown> {
-      yield context.df.callActivityWithRetry(ACTIVITY.cancelAmlJob, ACTIVITY_RETRY, { jobId, amlJobName } satisfies CancelInput);
+      yield context.df.callActivityWithRetry(ACTIVITY.cancelAmlJob, ACTIVITY_RETRY, {
+        jobId,
+        amlJobName,
+      } satisfies CancelInput);
     };
     const canceled = function* (): Generator<Task, ScoreJobOutput, unknown> {
       yield* cancelAml();
-      return yield* end('Canceled', { code: 'Canceled', message: 'Canceled on request.' }, { amlJobName, polls: progress.polls });
+      return yield* end(
+        'Canceled',
+        { code: 'Canceled', message: 'Canceled on request.' },
+        { amlJobName, polls: progress.polls },
+      );
     };
 
     let completed = false;
@@ -107,7 +122,10 @@ export function* scoreJobOrchestrator(context: OrchestrationContext): Generator<
         yield* cancelAml();
         return yield* end(
           'TimedOut',
-          { code: 'TimedOut', message: `AML job ${amlJobName} did not finish within ${input.deadlineSeconds} s (last status ${progress.amlStatus ?? 'unknown'}); it was asked to cancel.` },
+          {
+            code: 'TimedOut',
+            message: `AML job ${amlJobName} did not finish within ${input.deadlineSeconds} s (last status ${progress.amlStatus ?? 'unknown'}); it was asked to cancel.`,
+          },
           { amlJobName, polls: progress.polls },
         );
       }
@@ -144,16 +162,26 @@ export function* scoreJobOrchestrator(context: OrchestrationContext): Generator<
         case 'Failed':
           return yield* end(
             'Failed',
-            { code: 'AmlJobFailed', message: `AML job ${amlJobName} failed${check.amlError ? `: ${check.amlError}` : ' (see the job logs in the workspace: logs/user/error.txt)'}` },
+            {
+              code: 'AmlJobFailed',
+              message: `AML job ${amlJobName} failed${check.amlError ? `: ${check.amlError}` : ' (see the job logs in the workspace: logs/user/error.txt)'}`,
+            },
             { amlJobName, polls: progress.polls },
           );
         case 'Canceled':
-          return yield* end('Canceled', { code: 'AmlJobCanceled', message: `AML job ${amlJobName} was canceled in Azure ML.` }, { amlJobName, polls: progress.polls });
+          return yield* end(
+            'Canceled',
+            { code: 'AmlJobCanceled', message: `AML job ${amlJobName} was canceled in Azure ML.` },
+            { amlJobName, polls: progress.polls },
+          );
         case 'Unknown':
         case 'Paused':
           return yield* end(
             'Failed',
-            { code: 'AmlUnknownStatus', message: `AML job ${amlJobName} reports status ${check.amlStatus}; not waiting on it.` },
+            {
+              code: 'AmlUnknownStatus',
+              message: `AML job ${amlJobName} reports status ${check.amlStatus}; not waiting on it.`,
+            },
             { amlJobName, polls: progress.polls },
           );
         default:

@@ -30,14 +30,24 @@ enum A {
   WhenAll = 12,
 }
 
-export type HistoryEvent = Record<string, unknown> & { EventType: number; EventId: number; Timestamp: string; IsPlayed: boolean };
+export type HistoryEvent = Record<string, unknown> & {
+  EventType: number;
+  EventId: number;
+  Timestamp: string;
+  IsPlayed: boolean;
+};
 
 interface Action {
   actionType: number;
   functionName?: string;
   input?: unknown;
   fireAt?: string;
-  retryOptions?: { firstRetryIntervalInMilliseconds: number; maxNumberOfAttempts: number; backoffCoefficient?: number; maxRetryIntervalInMilliseconds?: number };
+  retryOptions?: {
+    firstRetryIntervalInMilliseconds: number;
+    maxNumberOfAttempts: number;
+    backoffCoefficient?: number;
+    maxRetryIntervalInMilliseconds?: number;
+  };
   compoundActions?: Action[];
   isCanceled?: boolean;
 }
@@ -77,10 +87,13 @@ export interface SimResult {
   maxHistoryLength: number;
 }
 
-let registered: Map<OrchestrationHandler, (trigger: unknown, ctx: InvocationContext) => Promise<unknown>> | undefined;
+let registered:
+  Map<OrchestrationHandler, (trigger: unknown, ctx: InvocationContext) => Promise<unknown>> | undefined;
 
 /** The library's own orchestrator listener, as `df.app.orchestration` registers it. */
-export function libraryHandler(fn: OrchestrationHandler): (trigger: unknown, ctx: InvocationContext) => Promise<unknown> {
+export function libraryHandler(
+  fn: OrchestrationHandler,
+): (trigger: unknown, ctx: InvocationContext) => Promise<unknown> {
   registered ??= new Map();
   let h = registered.get(fn);
   if (!h) {
@@ -96,7 +109,9 @@ export function libraryHandler(fn: OrchestrationHandler): (trigger: unknown, ctx
 }
 
 function flatten(actions: Action[]): Action[] {
-  return actions.flatMap((a) => (a.actionType === A.WhenAny || a.actionType === A.WhenAll ? flatten(a.compoundActions ?? []) : [a]));
+  return actions.flatMap((a) =>
+    a.actionType === A.WhenAny || a.actionType === A.WhenAll ? flatten(a.compoundActions ?? []) : [a],
+  );
 }
 
 export async function runEpisode(
@@ -105,7 +120,11 @@ export async function runEpisode(
   input: unknown,
   instanceId: string,
 ): Promise<{ isDone: boolean; actions: Action[]; output: unknown; customStatus: unknown; error?: string }> {
-  const ctx = new InvocationContext({ functionName: 'sim', invocationId: 'sim', logHandler: () => undefined });
+  const ctx = new InvocationContext({
+    functionName: 'sim',
+    invocationId: 'sim',
+    logHandler: () => undefined,
+  });
   try {
     const state = (await libraryHandler(handler)(
       {
@@ -121,10 +140,22 @@ export async function runEpisode(
       },
       ctx,
     )) as { isDone: boolean; actions: Action[][]; output: unknown; customStatus: unknown };
-    return { isDone: state.isDone, actions: state.actions[0] ?? [], output: state.output, customStatus: state.customStatus };
+    return {
+      isDone: state.isDone,
+      actions: state.actions[0] ?? [],
+      output: state.output,
+      customStatus: state.customStatus,
+    };
   } catch (err) {
-    const state = (err as { orchestratorState?: { actions: Action[][]; customStatus: unknown } }).orchestratorState;
-    return { isDone: true, actions: state?.actions[0] ?? [], output: undefined, customStatus: state?.customStatus, error: (err as Error).message };
+    const state = (err as { orchestratorState?: { actions: Action[][]; customStatus: unknown } })
+      .orchestratorState;
+    return {
+      isDone: true,
+      actions: state?.actions[0] ?? [],
+      output: undefined,
+      customStatus: state?.customStatus,
+      error: (err as Error).message,
+    };
   }
 }
 
@@ -161,7 +192,10 @@ export async function simulate(handler: OrchestrationHandler, o: SimOptions): Pr
       IsPlayed: false,
       ...extra,
     });
-    const history: HistoryEvent[] = [ev(E.OrchestratorStarted), ev(E.ExecutionStarted, { Name: 'sim', Input: JSON.stringify(input) })];
+    const history: HistoryEvent[] = [
+      ev(E.OrchestratorStarted),
+      ev(E.ExecutionStarted, { Name: 'sim', Input: JSON.stringify(input) }),
+    ];
     const pending: Pending[] = [];
     const execActions: unknown[] = [];
     let known = 0;
@@ -178,7 +212,19 @@ export async function simulate(handler: OrchestrationHandler, o: SimOptions): Pr
         history.push(ev(E.OrchestratorCompleted));
         histories.push(history);
         episodeActions.push(execActions);
-        return { status: 'Failed', output: undefined, error: r.error, executions: execution, episodes, activityCalls, customStatuses, histories, episodeActions, finishedAt: new Date(clock), maxHistoryLength };
+        return {
+          status: 'Failed',
+          output: undefined,
+          error: r.error,
+          executions: execution,
+          episodes,
+          activityCalls,
+          customStatuses,
+          histories,
+          episodeActions,
+          finishedAt: new Date(clock),
+          maxHistoryLength,
+        };
       }
       const can = fresh.find((a) => a.actionType === A.ContinueAsNew);
       if (r.isDone && can) {
@@ -188,7 +234,8 @@ export async function simulate(handler: OrchestrationHandler, o: SimOptions): Pr
         maxHistoryLength = Math.max(maxHistoryLength, history.length);
         input = can.input;
         // Events not yet delivered carry over to the new execution.
-        for (const p of pending.filter((x) => x.kind === 'event')) events.push({ at: new Date(p.at), name: p.name!, data: p.data });
+        for (const p of pending.filter((x) => x.kind === 'event'))
+          events.push({ at: new Date(p.at), name: p.name!, data: p.data });
         break;
       }
       if (r.isDone) {
@@ -196,12 +243,25 @@ export async function simulate(handler: OrchestrationHandler, o: SimOptions): Pr
         histories.push(history);
         episodeActions.push(execActions);
         maxHistoryLength = Math.max(maxHistoryLength, history.length);
-        return { status: 'Completed', output: r.output, executions: execution, episodes, activityCalls, customStatuses, histories, episodeActions, finishedAt: new Date(clock), maxHistoryLength };
+        return {
+          status: 'Completed',
+          output: r.output,
+          executions: execution,
+          episodes,
+          activityCalls,
+          customStatuses,
+          histories,
+          episodeActions,
+          finishedAt: new Date(clock),
+          maxHistoryLength,
+        };
       }
       for (const a of fresh) {
         const id = nextTaskId++;
         if (a.actionType === A.CallActivity || a.actionType === A.CallActivityWithRetry) {
-          history.push(ev(E.TaskScheduled, { EventId: id, Name: a.functionName, Input: JSON.stringify(a.input) }));
+          history.push(
+            ev(E.TaskScheduled, { EventId: id, Name: a.functionName, Input: JSON.stringify(a.input) }),
+          );
           pending.push({ at: clock, seq: seqCounter++, kind: 'activity', id, action: a, attempt: 1 });
         } else if (a.actionType === A.CreateTimer) {
           const fireAt = new Date(a.fireAt as string | Date);
@@ -217,7 +277,14 @@ export async function simulate(handler: OrchestrationHandler, o: SimOptions): Pr
       // Deliver the earliest due piece of work (events from the script count too), one per episode.
       while (events.length && pending.every((p) => p.kind !== 'event')) {
         const e = events.shift()!;
-        pending.push({ at: e.at.getTime(), seq: seqCounter++, kind: 'event', id: -1, name: e.name, data: e.data });
+        pending.push({
+          at: e.at.getTime(),
+          seq: seqCounter++,
+          kind: 'event',
+          id: -1,
+          name: e.name,
+          data: e.data,
+        });
       }
       pending.sort((a, b) => a.at - b.at || a.seq - b.seq);
       const next = pending.shift();
@@ -229,9 +296,13 @@ export async function simulate(handler: OrchestrationHandler, o: SimOptions): Pr
         activityCalls.push({ name: a.functionName!, input: a.input, at: new Date(clock).toISOString() });
         const outcome = o.activities(a.functionName!, a.input, ++callCount);
         if ('result' in outcome) {
-          history.push(ev(E.TaskCompleted, { TaskScheduledId: next.id, Result: JSON.stringify(outcome.result) }));
+          history.push(
+            ev(E.TaskCompleted, { TaskScheduledId: next.id, Result: JSON.stringify(outcome.result) }),
+          );
         } else {
-          history.push(ev(E.TaskFailed, { TaskScheduledId: next.id, Reason: outcome.error, Details: 'simulated' }));
+          history.push(
+            ev(E.TaskFailed, { TaskScheduledId: next.id, Reason: outcome.error, Details: 'simulated' }),
+          );
           const ro = a.retryOptions;
           if (a.actionType === A.CallActivityWithRetry && ro) {
             // The host (DTFx's RetryInterceptor) writes a retry timer after every failure, the last one
@@ -241,8 +312,17 @@ export async function simulate(handler: OrchestrationHandler, o: SimOptions): Pr
               ro.maxRetryIntervalInMilliseconds ?? Number.MAX_SAFE_INTEGER,
             );
             const timerId = nextTaskId++;
-            history.push(ev(E.TimerCreated, { EventId: timerId, FireAt: new Date(clock + delay).toISOString() }));
-            pending.push({ at: clock + delay, seq: seqCounter++, kind: 'retryTimer', id: timerId, action: a, attempt: next.attempt! + 1 });
+            history.push(
+              ev(E.TimerCreated, { EventId: timerId, FireAt: new Date(clock + delay).toISOString() }),
+            );
+            pending.push({
+              at: clock + delay,
+              seq: seqCounter++,
+              kind: 'retryTimer',
+              id: timerId,
+              action: a,
+              attempt: next.attempt! + 1,
+            });
           }
         }
       } else if (next.kind === 'timer') {
@@ -251,8 +331,21 @@ export async function simulate(handler: OrchestrationHandler, o: SimOptions): Pr
         history.push(ev(E.TimerFired, { TimerId: next.id, FireAt: new Date(next.at).toISOString() }));
         if (next.attempt! <= next.action!.retryOptions!.maxNumberOfAttempts) {
           const id = nextTaskId++;
-          history.push(ev(E.TaskScheduled, { EventId: id, Name: next.action!.functionName, Input: JSON.stringify(next.action!.input) }));
-          pending.push({ at: clock, seq: seqCounter++, kind: 'activity', id, action: next.action!, attempt: next.attempt! });
+          history.push(
+            ev(E.TaskScheduled, {
+              EventId: id,
+              Name: next.action!.functionName,
+              Input: JSON.stringify(next.action!.input),
+            }),
+          );
+          pending.push({
+            at: clock,
+            seq: seqCounter++,
+            kind: 'activity',
+            id,
+            action: next.action!,
+            attempt: next.attempt!,
+          });
         }
       } else {
         history.push(ev(E.EventRaised, { Name: next.name, Input: JSON.stringify(next.data ?? null) }));

@@ -3,7 +3,10 @@ import { randomBytes } from 'node:crypto';
 /** The Azurite started by globalSetup. */
 export function testConnectionString(): string {
   const cs = process.env.TEST_STORAGE_CONNECTION;
-  if (!cs) throw new Error('TEST_STORAGE_CONNECTION is not set: run the tests through jest (globalSetup starts Azurite)');
+  if (!cs)
+    throw new Error(
+      'TEST_STORAGE_CONNECTION is not set: run the tests through jest (globalSetup starts Azurite)',
+    );
   return cs;
 }
 

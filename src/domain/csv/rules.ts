@@ -32,9 +32,15 @@ export interface CompiledCheck {
   min: number | undefined;
   max: number | undefined;
   exclusiveMin: boolean;
+  /** min/max with -Infinity/Infinity standing for "none". */
+  lo: number;
+  hi: number;
   maxLength: number | undefined;
-  /** Allowed enum values as bytes, indexed by byte length. */
-  byLen: Buffer[][];
+  /** Allowed enum values as bytes. */
+  enumBytes: Buffer[];
+  /** Hash table over enumBytes: slot -> index + 1 (0: no value hashes there). */
+  enumSlots: Int32Array;
+  enumMask: number;
   values: string[];
 }
 
@@ -51,8 +57,12 @@ export function compileChecks(rules: ColumnRule[], names: string[]): CompiledChe
       min: undefined,
       max: undefined,
       exclusiveMin: false,
+      lo: -Infinity,
+      hi: Infinity,
       maxLength: undefined,
-      byLen: [],
+      enumBytes: [],
+      enumSlots: new Int32Array(0),
+      enumMask: 0,
       values: [],
     };
     switch (rule.type) {
@@ -70,16 +80,16 @@ export function compileChecks(rules: ColumnRule[], names: string[]): CompiledChe
       case 'enum':
         c.kind = K_ENUM;
         c.values = rule.values;
-        for (const v of rule.values) {
-          const b = Buffer.from(v, 'utf8');
-          (c.byLen[b.length] ??= []).push(b);
-        }
+        c.enumBytes = rule.values.map((v) => Buffer.from(v, 'utf8'));
+        buildEnumTable(c);
         break;
       case 'string':
         c.kind = K_STRING;
         c.maxLength = rule.maxLength;
         break;
     }
+    c.lo = c.min ?? -Infinity;
+    c.hi = c.max ?? Infinity;
     out.push(c);
   }
   return out;
@@ -139,56 +149,110 @@ function quoteValue(v: string): string {
 /** Checks one field; returns a problem message or undefined. Assumes rec.fieldCount > c.col. */
 export function checkField(c: CompiledCheck, rec: CsvRecord): string | undefined {
   const i = c.col;
-  if (rec.hasEscapes(i)) {
+  let buf = rec.buf;
+  let s = rec.fs[i] as number;
+  let e = rec.fe[i] as number;
+  if (rec.fq[i] === 2) {
     // Rare: the bytes contain doubled quotes; check the unescaped value instead.
-    const b = Buffer.from(rec.field(i), 'utf8');
-    return checkBytes(c, b, 0, b.length, rec, i);
+    buf = Buffer.from(rec.field(i), 'utf8');
+    s = 0;
+    e = buf.length;
   }
-  return checkBytes(c, rec.buf, rec.fs[i] as number, rec.fe[i] as number, rec, i);
+  const kind = c.kind;
+  if (kind === K_ENUM) return checkEnum(c, buf, s, e) ? undefined : enumProblem(c, rec, s, e);
+  if (kind === K_STRING) return checkString(c, buf, s, e);
+  // number / integer
+  while (s < e && isBlank(buf[s] as number)) s++;
+  while (e > s && isBlank(buf[e - 1] as number)) e--;
+  if (s === e) return c.required ? emptyProblem(c) : undefined;
+  const v = parseNumberBytes(buf, s, e, kind === K_INTEGER);
+  if (Number.isFinite(v) && (c.exclusiveMin ? v > c.lo : v >= c.lo) && v <= c.hi) return undefined;
+  return numberProblem(c, rec, v);
 }
 
-function checkBytes(c: CompiledCheck, buf: Buffer, s: number, e: number, rec: CsvRecord, i: number): string | undefined {
-  switch (c.kind) {
-    case K_NUMBER:
-    case K_INTEGER: {
-      const integer = c.kind === K_INTEGER;
-      let a = s;
-      let b = e;
-      while (a < b && isBlank(buf[a] as number)) a++;
-      while (b > a && isBlank(buf[b - 1] as number)) b--;
-      if (a === b) return c.required ? `${c.name} is empty (a value is required)` : undefined;
-      const v = parseNumberBytes(buf, a, b, integer);
-      if (Number.isNaN(v)) return `${c.name} ${quoteValue(rec.field(i))} is not ${integer ? 'an integer' : 'a number'}`;
-      if (!Number.isFinite(v)) return `${c.name} ${quoteValue(rec.field(i))} is not a finite number`;
-      if (c.min !== undefined) {
-        if (c.exclusiveMin ? !(v > c.min) : !(v >= c.min)) {
-          return `${c.name} ${quoteValue(rec.field(i))} must be ${c.exclusiveMin ? 'greater than' : 'at least'} ${c.min}`;
-        }
-      }
-      if (c.max !== undefined && !(v <= c.max)) return `${c.name} ${quoteValue(rec.field(i))} must be at most ${c.max}`;
-      return undefined;
+/** Hash of a non-empty byte range from its length and three of its bytes. */
+function enumHash(buf: Uint8Array, s: number, len: number): number {
+  return (
+    Math.imul(len, 0x9e3779b1) ^
+    Math.imul(buf[s] as number, 0x85ebca6b) ^
+    Math.imul(buf[s + len - 1] as number, 0xc2b2ae35) ^
+    Math.imul(buf[s + (len >> 1)] as number, 0x27d4eb2f)
+  );
+}
+
+/** A collision-free table when one fits in 64k slots; otherwise values sharing a slot are chained by probing. */
+function buildEnumTable(c: CompiledCheck): void {
+  const values = c.enumBytes.filter((b) => b.length > 0);
+  let size = 16;
+  while (size < values.length * 4) size *= 2;
+  for (;;) {
+    const mask = size - 1;
+    const slots = new Int32Array(size);
+    let clash = false;
+    for (let j = 0; j < c.enumBytes.length; j++) {
+      const b = c.enumBytes[j] as Buffer;
+      if (b.length === 0) continue;
+      let h = enumHash(b, 0, b.length) & mask;
+      if (slots[h] !== 0) clash = true;
+      while (slots[h] !== 0) h = (h + 1) & mask; // linear probing
+      slots[h] = j + 1;
     }
-    case K_ENUM: {
-      const len = e - s;
-      if (len === 0) return c.required ? `${c.name} is empty (a value is required)` : undefined;
-      const candidates = c.byLen[len];
-      if (candidates !== undefined) {
-        for (const v of candidates) {
-          let k = 0;
-          while (k < len && v[k] === buf[s + k]) k++;
-          if (k === len) return undefined;
-        }
-      }
-      return `${c.name} ${quoteValue(rec.field(i))} is not one of: ${c.values.join(', ')}`;
+    if (!clash || size >= 65536) {
+      c.enumSlots = slots;
+      c.enumMask = mask;
+      return;
     }
-    default: {
-      const len = e - s;
-      if (len === 0) return c.required ? `${c.name} is empty (a value is required)` : undefined;
-      if (c.maxLength === undefined || len <= c.maxLength) return undefined;
-      let chars = 0;
-      for (let k = s; k < e; k++) if (((buf[k] as number) & 0xc0) !== 0x80) chars++;
-      if (chars <= c.maxLength) return undefined;
-      return `${c.name} is ${chars} characters long; at most ${c.maxLength} are allowed`;
+    size *= 2;
+  }
+}
+
+function checkEnum(c: CompiledCheck, buf: Buffer, s: number, e: number): boolean {
+  const len = e - s;
+  if (len === 0) return !c.required;
+  const mask = c.enumMask;
+  const slots = c.enumSlots;
+  let h = enumHash(buf, s, len) & mask;
+  for (;;) {
+    const j = slots[h] as number;
+    if (j === 0) return false;
+    const v = c.enumBytes[j - 1] as Buffer;
+    if (v.length === len) {
+      let k = 0;
+      while (k < len && v[k] === buf[s + k]) k++;
+      if (k === len) return true;
+    }
+    h = (h + 1) & mask;
+  }
+}
+
+function checkString(c: CompiledCheck, buf: Buffer, s: number, e: number): string | undefined {
+  const len = e - s;
+  if (len === 0) return c.required ? emptyProblem(c) : undefined;
+  if (c.maxLength === undefined || len <= c.maxLength) return undefined;
+  let chars = 0;
+  for (let k = s; k < e; k++) if (((buf[k] as number) & 0xc0) !== 0x80) chars++;
+  if (chars <= c.maxLength) return undefined;
+  return `${c.name} is ${chars} characters long; at most ${c.maxLength} are allowed`;
+}
+
+function emptyProblem(c: CompiledCheck): string {
+  return `${c.name} is empty (a value is required)`;
+}
+
+function enumProblem(c: CompiledCheck, rec: CsvRecord, s: number, e: number): string {
+  if (s === e) return emptyProblem(c);
+  return `${c.name} ${quoteValue(rec.field(c.col))} is not one of: ${c.values.join(', ')}`;
+}
+
+function numberProblem(c: CompiledCheck, rec: CsvRecord, v: number): string | undefined {
+  const shown = `${c.name} ${quoteValue(rec.field(c.col))}`;
+  if (Number.isNaN(v)) return `${shown} is not ${c.kind === K_INTEGER ? 'an integer' : 'a number'}`;
+  if (!Number.isFinite(v)) return `${shown} is not a finite number`;
+  if (c.min !== undefined) {
+    if (c.exclusiveMin ? !(v > c.min) : !(v >= c.min)) {
+      return `${shown} must be ${c.exclusiveMin ? 'greater than' : 'at least'} ${c.min}`;
     }
   }
+  if (c.max !== undefined && !(v <= c.max)) return `${shown} must be at most ${c.max}`;
+  return undefined;
 }

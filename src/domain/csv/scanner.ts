@@ -443,7 +443,12 @@ export class CsvScanner {
             next = i;
             break;
           }
-          const k = cls[buf[i] as number] as number;
+          const c = buf[i] as number;
+          if (c > COMMA) {
+            i++; // the common case: no special byte is above ','
+            continue;
+          }
+          const k = cls[c] as number;
           if (k === 0) {
             i++;
             continue;

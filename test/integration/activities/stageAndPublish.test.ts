@@ -49,21 +49,30 @@ test('a finished job is never started again, even when Durable has forgotten the
   const a = await drop('done.csv', 'carat,cut,color,clarity\n0.3,Ideal,E,SI1\n');
   await d.jobs.transition(a.jobId, 'Succeeded', {}, new Date());
   started.length = 0; // as if the instance history were purged
-  expect(await startJob(d, orch, { container: d.settings.inboxContainer, name: 'done.csv' })).toMatchObject({ started: false });
+  expect(await startJob(d, orch, { container: d.settings.inboxContainer, name: 'done.csv' })).toMatchObject({
+    started: false,
+  });
   expect(started).toHaveLength(0);
 });
 
 test('valid file: validated, counted and staged into the datastore at a per-job path', async () => {
-  const csv = '\uFEFFcarat,cut,color,clarity,price\r\n0.3,Ideal,E,SI1,500\r\n"1.01","Very Good",G,VS2,"5,000"\r\n';
+  const csv =
+    '\uFEFFcarat,cut,color,clarity,price\r\n0.3,Ideal,E,SI1,500\r\n"1.01","Very Good",G,VS2,"5,000"\r\n';
   const job = await drop('deep/folder/My File #1.csv', csv);
   const source = started[0]!.source;
   const r = await validateAndStage({ jobId: job.jobId, source }, d);
   if (!r.ok) throw new Error(JSON.stringify(r.error));
   expect(r.staged).toMatchObject({ rows: 2, bytes: Buffer.byteLength(csv) });
   expect(r.staged.inputPath).toBe(`batch-scoring/${job.jobId}/input/My_File__1.csv`);
-  expect(r.staged.inputUri).toBe(`azureml://datastores/workspaceblobstore/paths/batch-scoring/${job.jobId}/input/My_File__1.csv`);
+  expect(r.staged.inputUri).toBe(
+    `azureml://datastores/workspaceblobstore/paths/batch-scoring/${job.jobId}/input/My_File__1.csv`,
+  );
   expect(await read(d.settings.aml.datastoreContainer, r.staged.inputPath, d.datastore)).toBe(csv);
-  expect(await d.jobs.get(job.jobId)).toMatchObject({ status: 'Validating', rowCount: 2, stagedBy: 'server-side' });
+  expect(await d.jobs.get(job.jobId)).toMatchObject({
+    status: 'Validating',
+    rowCount: 2,
+    stagedBy: 'server-side',
+  });
   // Repeating the activity (a retry) lands the same state.
   expect(await validateAndStage({ jobId: job.jobId, source }, d)).toEqual(r);
 });
@@ -79,7 +88,11 @@ test.each([
   const r = await validateAndStage({ jobId: job.jobId, source: started[0]!.source }, d);
   expect(r).toMatchObject({ ok: false, error: { code } });
   const rec = await d.jobs.get(job.jobId);
-  expect(rec).toMatchObject({ status: 'Rejected', error: { code }, quarantineBlob: `${d.settings.quarantineContainer}/${name}` });
+  expect(rec).toMatchObject({
+    status: 'Rejected',
+    error: { code },
+    quarantineBlob: `${d.settings.quarantineContainer}/${name}`,
+  });
   const report = JSON.parse(await read(d.settings.quarantineContainer, `${name}.error.json`));
   expect(report).toMatchObject({ jobId: job.jobId, error: { code } });
   expect(await readBytes(d.settings.quarantineContainer, name)).toEqual(Buffer.from(body));
@@ -102,12 +115,19 @@ test('over the size limit is rejected without reading the file', async () => {
   d = await testDeps({ MAX_INPUT_BYTES: '10' });
   const job = await drop('big.csv', 'carat,cut,color,clarity\n0.3,Ideal,E,SI1\n');
   const r = await validateAndStage({ jobId: job.jobId, source: started[0]!.source }, d);
-  expect(r).toMatchObject({ ok: false, error: { code: 'InputTooLarge', message: expect.stringContaining('MAX_INPUT_BYTES') } });
+  expect(r).toMatchObject({
+    ok: false,
+    error: { code: 'InputTooLarge', message: expect.stringContaining('MAX_INPUT_BYTES') },
+  });
 });
 
 test('a blob overwritten after it arrived: this version is rejected as changed, nothing is lost', async () => {
   const job = await drop('moving.csv', 'carat,cut,color,clarity\n0.3,Ideal,E,SI1\n');
-  await d.data.upload(d.settings.inboxContainer, 'moving.csv', Readable.from([Buffer.from('carat,cut,color,clarity\n0.9,Ideal,E,SI1\n')]));
+  await d.data.upload(
+    d.settings.inboxContainer,
+    'moving.csv',
+    Readable.from([Buffer.from('carat,cut,color,clarity\n0.9,Ideal,E,SI1\n')]),
+  );
   const r = await validateAndStage({ jobId: job.jobId, source: started[0]!.source }, d);
   expect(r).toMatchObject({ ok: false, error: { code: 'InputChanged' } });
 });
@@ -117,13 +137,27 @@ test('publish joins predictions row by row into outbox/<name>_predictions.csv, r
   const job = await drop('in/sales.csv', csv);
   const v = await validateAndStage({ jobId: job.jobId, source: started[0]!.source }, d);
   if (!v.ok) throw new Error('validation failed');
-  await d.datastore.putText(d.settings.aml.datastoreContainer, v.staged.outputPath, '0,612.5,sales.csv\n1,3333.25,sales.csv\n', 'text/csv');
+  await d.datastore.putText(
+    d.settings.aml.datastoreContainer,
+    v.staged.outputPath,
+    '0,612.5,sales.csv\n1,3333.25,sales.csv\n',
+    'text/csv',
+  );
   const input = { jobId: job.jobId, source: started[0]!.source, staged: v.staged };
   const p = await publishPredictions(input, d);
-  expect(p).toEqual({ ok: true, outputBlob: `${d.settings.outboxContainer}/in/sales_predictions.csv`, rows: 2 });
+  expect(p).toEqual({
+    ok: true,
+    outputBlob: `${d.settings.outboxContainer}/in/sales_predictions.csv`,
+    rows: 2,
+  });
   const out = await read(d.settings.outboxContainer, 'in/sales_predictions.csv');
-  expect(out).toBe('carat,cut,color,clarity,note,prediction\n0.3,Ideal,E,SI1,"multi\nline",612.5\n1.2,Good,J,I1,plain,3333.25\n');
-  expect(await d.jobs.get(job.jobId)).toMatchObject({ status: 'Succeeded', outputBlob: p.ok ? p.outputBlob : '' });
+  expect(out).toBe(
+    'carat,cut,color,clarity,note,prediction\n0.3,Ideal,E,SI1,"multi\nline",612.5\n1.2,Good,J,I1,plain,3333.25\n',
+  );
+  expect(await d.jobs.get(job.jobId)).toMatchObject({
+    status: 'Succeeded',
+    outputBlob: p.ok ? p.outputBlob : '',
+  });
   expect(await publishPredictions(input, d)).toEqual(p);
 });
 
@@ -131,9 +165,17 @@ test('publish with predictions that do not match the input fails the job clearly
   const job = await drop('short.csv', 'carat,cut,color,clarity\n0.3,Ideal,E,SI1\n0.4,Ideal,E,SI1\n');
   const v = await validateAndStage({ jobId: job.jobId, source: started[0]!.source }, d);
   if (!v.ok) throw new Error('validation failed');
-  await d.datastore.putText(d.settings.aml.datastoreContainer, v.staged.outputPath, '0,1.5,short.csv\n', 'text/csv');
+  await d.datastore.putText(
+    d.settings.aml.datastoreContainer,
+    v.staged.outputPath,
+    '0,1.5,short.csv\n',
+    'text/csv',
+  );
   const p = await publishPredictions({ jobId: job.jobId, source: started[0]!.source, staged: v.staged }, d);
   expect(p).toMatchObject({ ok: false, error: { code: 'PredictionsInvalid' } });
-  expect(await d.jobs.get(job.jobId)).toMatchObject({ status: 'Failed', error: { code: 'PredictionsInvalid' } });
+  expect(await d.jobs.get(job.jobId)).toMatchObject({
+    status: 'Failed',
+    error: { code: 'PredictionsInvalid' },
+  });
   expect(await d.data.exists(d.settings.outboxContainer, 'short_predictions.csv')).toBe(false);
 });

@@ -3,7 +3,10 @@ import { BlobStore } from '../../../src/adapters/blobStore';
 import { PipelineError } from '../../../src/domain/errors';
 import { testConnectionString, uniqueName } from '../../support/storage';
 
-const store = BlobStore.fromConnection({ kind: 'connectionString', connectionString: testConnectionString() });
+const store = BlobStore.fromConnection({
+  kind: 'connectionString',
+  connectionString: testConnectionString(),
+});
 let src: string;
 let dst: string;
 
@@ -26,24 +29,51 @@ test('upload streams, info reports the version, openRead pins it', async () => {
   expect(info).toMatchObject({ etag: up.etag, size: 8 });
   expect(await text(await store.openRead(src, 'f/a.csv', info.etag))).toBe('a,b\n1,2\n');
   await store.putText(src, 'f/a.csv', 'changed');
-  await expect(store.openRead(src, 'f/a.csv', info.etag)).rejects.toMatchObject({ code: 'InputChanged', retryable: false });
+  await expect(store.openRead(src, 'f/a.csv', info.etag)).rejects.toMatchObject({
+    code: 'InputChanged',
+    retryable: false,
+  });
 });
 
 test('copyFrom copies server-side, is repeatable, and refuses a changed source', async () => {
   await store.putText(src, 'in put.csv', 'x,y\n1,2\n', 'text/csv');
   const info = await store.info(src, 'in put.csv');
-  expect(await store.copyFrom(store, { container: src, name: 'in put.csv', etag: info.etag }, { container: dst, name: 'job/in put.csv' })).toBe('server-side');
-  expect(await store.copyFrom(store, { container: src, name: 'in put.csv', etag: info.etag }, { container: dst, name: 'job/in put.csv' })).toBe('server-side');
+  expect(
+    await store.copyFrom(
+      store,
+      { container: src, name: 'in put.csv', etag: info.etag },
+      { container: dst, name: 'job/in put.csv' },
+    ),
+  ).toBe('server-side');
+  expect(
+    await store.copyFrom(
+      store,
+      { container: src, name: 'in put.csv', etag: info.etag },
+      { container: dst, name: 'job/in put.csv' },
+    ),
+  ).toBe('server-side');
   expect(await text(await store.openRead(dst, 'job/in put.csv'))).toBe('x,y\n1,2\n');
   await store.putText(src, 'in put.csv', 'new');
-  await expect(store.copyFrom(store, { container: src, name: 'in put.csv', etag: info.etag }, { container: dst, name: 'other.csv' })).rejects.toMatchObject({ code: 'InputChanged' });
+  await expect(
+    store.copyFrom(
+      store,
+      { container: src, name: 'in put.csv', etag: info.etag },
+      { container: dst, name: 'other.csv' },
+    ),
+  ).rejects.toMatchObject({ code: 'InputChanged' });
 });
 
 test('missing blobs and unreachable accounts are typed errors', async () => {
-  await expect(store.info(src, 'nope.csv')).rejects.toMatchObject({ code: 'InputNotFound', retryable: false });
+  await expect(store.info(src, 'nope.csv')).rejects.toMatchObject({
+    code: 'InputNotFound',
+    retryable: false,
+  });
   const down = BlobStore.fromConnection({
     kind: 'connectionString',
-    connectionString: testConnectionString().replace(/BlobEndpoint=http:\/\/127\.0\.0\.1:\d+/, 'BlobEndpoint=http://127.0.0.1:1'),
+    connectionString: testConnectionString().replace(
+      /BlobEndpoint=http:\/\/127\.0\.0\.1:\d+/,
+      'BlobEndpoint=http://127.0.0.1:1',
+    ),
   });
   const err = await down.info(src, 'x.csv').catch((e: unknown) => e);
   expect(err).toBeInstanceOf(PipelineError);

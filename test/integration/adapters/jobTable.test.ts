@@ -9,11 +9,24 @@ const t0 = new Date('2026-05-01T10:00:00Z');
 function record(name: string, lastModified: Date): JobRecord {
   const jobId = deriveJobId({ container: 'inbox', name, etag: '"e"', lastModified });
   const iso = lastModified.toISOString();
-  return { jobId, status: 'Received', sourceContainer: 'inbox', sourceBlob: name, sourceEtag: 'e', receivedAt: iso, createdAt: iso, updatedAt: iso, phases: { Received: iso } };
+  return {
+    jobId,
+    status: 'Received',
+    sourceContainer: 'inbox',
+    sourceBlob: name,
+    sourceEtag: 'e',
+    receivedAt: iso,
+    createdAt: iso,
+    updatedAt: iso,
+    phases: { Received: iso },
+  };
 }
 
 beforeEach(async () => {
-  table = JobTable.fromConnection({ kind: 'connectionString', connectionString: testConnectionString() }, uniqueName('jobs'));
+  table = JobTable.fromConnection(
+    { kind: 'connectionString', connectionString: testConnectionString() },
+    uniqueName('jobs'),
+  );
   await table.ensureTable();
 });
 
@@ -34,11 +47,18 @@ test('transitions move forward only, keep per-phase timestamps, and are safe to 
   await table.transition(r.jobId, 'Submitted', { amlJobName: 'aml-1' }, new Date(t1.getTime() + 5000)); // a retry
   await table.transition(r.jobId, 'Validating', { rowCount: 1 }, t1); // a late replay: ignored
   const rec = await table.get(r.jobId);
-  expect(rec).toMatchObject({ status: 'Submitted', amlJobName: 'aml-1', phases: { Received: t0.toISOString(), Submitted: t1.toISOString() } });
+  expect(rec).toMatchObject({
+    status: 'Submitted',
+    amlJobName: 'aml-1',
+    phases: { Received: t0.toISOString(), Submitted: t1.toISOString() },
+  });
   expect(rec?.rowCount).toBeUndefined();
   await table.transition(r.jobId, 'Failed', { error: { code: 'AmlJobFailed', message: 'boom' } }, t1);
   await table.transition(r.jobId, 'Succeeded', {}, t1);
-  expect(await table.get(r.jobId)).toMatchObject({ status: 'Failed', error: { code: 'AmlJobFailed', message: 'boom' } });
+  expect(await table.get(r.jobId)).toMatchObject({
+    status: 'Failed',
+    error: { code: 'AmlJobFailed', message: 'boom' },
+  });
 });
 
 test('concurrent updates do not lose each other (optimistic concurrency)', async () => {
@@ -49,14 +69,28 @@ test('concurrent updates do not lose each other (optimistic concurrency)', async
     table.transition(r.jobId, 'Validating', { rowCount: 10 }, t0),
     table.transition(r.jobId, 'Validating', { byteCount: 99 }, t0),
   ]);
-  expect(await table.get(r.jobId)).toMatchObject({ status: 'Validating', cancelRequested: true, rowCount: 10, byteCount: 99 });
+  expect(await table.get(r.jobId)).toMatchObject({
+    status: 'Validating',
+    cancelRequested: true,
+    rowCount: 10,
+    byteCount: 99,
+  });
 });
 
 test('large rejection details are stored (truncated if needed), and unknown ids read as undefined', async () => {
   const r = record('d.csv', t0);
   await table.create(r);
-  const problems = Array.from({ length: 400 }, (_, i) => ({ line: i + 2, column: 'carat', message: 'x'.repeat(200) }));
-  await table.transition(r.jobId, 'Rejected', { error: { code: 'InputInvalidValues', message: 'bad', problems, problemCount: 5000 } }, t0);
+  const problems = Array.from({ length: 400 }, (_, i) => ({
+    line: i + 2,
+    column: 'carat',
+    message: 'x'.repeat(200),
+  }));
+  await table.transition(
+    r.jobId,
+    'Rejected',
+    { error: { code: 'InputInvalidValues', message: 'bad', problems, problemCount: 5000 } },
+    t0,
+  );
   const rec = await table.get(r.jobId);
   expect(rec?.error?.problemCount).toBe(5000);
   expect((rec?.error?.problems ?? []).length).toBeGreaterThan(0);
@@ -64,13 +98,23 @@ test('large rejection details are stored (truncated if needed), and unknown ids 
 });
 
 test('list is newest first, filters by status, and pages', async () => {
-  const recs = Array.from({ length: 7 }, (_, i) => record(`f${i}.csv`, new Date(t0.getTime() + i * 3_600_000 * 20)));
+  const recs = Array.from({ length: 7 }, (_, i) =>
+    record(`f${i}.csv`, new Date(t0.getTime() + i * 3_600_000 * 20)),
+  );
   for (const r of recs) await table.create(r);
   await table.transition(recs[2]!.jobId, 'Failed', {}, t0);
   await table.transition(recs[5]!.jobId, 'Failed', {}, t0);
 
   const all = await table.list({ top: 100 });
-  expect(all.jobs.map((j) => j.sourceBlob)).toEqual(['f6.csv', 'f5.csv', 'f4.csv', 'f3.csv', 'f2.csv', 'f1.csv', 'f0.csv']);
+  expect(all.jobs.map((j) => j.sourceBlob)).toEqual([
+    'f6.csv',
+    'f5.csv',
+    'f4.csv',
+    'f3.csv',
+    'f2.csv',
+    'f1.csv',
+    'f0.csv',
+  ]);
 
   const failed = await table.list({ top: 100, status: 'Failed' });
   expect(failed.jobs.map((j) => j.sourceBlob)).toEqual(['f5.csv', 'f2.csv']);

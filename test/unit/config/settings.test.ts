@@ -1,6 +1,10 @@
 import { loadSettings } from '../../../src/config/settings';
 
-const minimal = { AML_SCORING_URI: 'https://ep.westeurope.inference.ml.azure.com/jobs', DataStorage: 'UseDevelopmentStorage=true', AmlDatastoreStorage: 'UseDevelopmentStorage=true' };
+const minimal = {
+  AML_SCORING_URI: 'https://ep.westeurope.inference.ml.azure.com/jobs',
+  DataStorage: 'UseDevelopmentStorage=true',
+  AmlDatastoreStorage: 'UseDevelopmentStorage=true',
+};
 
 describe('settings', () => {
   test('defaults fill everything but the endpoint and the two storage connections', () => {
@@ -14,7 +18,11 @@ describe('settings', () => {
       publishMode: 'join',
       jobDeadlineSeconds: 86400,
       poll: { firstDelaySeconds: 30, factor: 1.5, maxDelaySeconds: 300 },
-      aml: { datastoreName: 'workspaceblobstore', auth: { kind: 'azure' }, managementUri: 'https://management.azure.com' },
+      aml: {
+        datastoreName: 'workspaceblobstore',
+        auth: { kind: 'azure' },
+        managementUri: 'https://management.azure.com',
+      },
     });
     expect(s.aml.workspace).toBeUndefined();
     expect(s.schema.columns.map((c) => c.name)).toEqual(['carat', 'cut', 'color', 'clarity']);
@@ -27,12 +35,21 @@ describe('settings', () => {
     [{ POLL_BACKOFF_FACTOR: '0.5' }, /POLL_BACKOFF_FACTOR must be a number >= 1 \(got "0.5"\)/],
     [{ POLL_FIRST_DELAY_SECONDS: 'soon' }, /POLL_FIRST_DELAY_SECONDS must be a positive number/],
     [{ INBOX_CONTAINER: 'Bad_Name' }, /INBOX_CONTAINER is not a valid blob container name/],
-    [{ INBOX_TRIGGER_SOURCE: 'Polling' }, /INBOX_TRIGGER_SOURCE must be "EventGrid" or "LogsAndContainerScan"/],
+    [
+      { INBOX_TRIGGER_SOURCE: 'Polling' },
+      /INBOX_TRIGGER_SOURCE must be "EventGrid" or "LogsAndContainerScan"/,
+    ],
     [{ AML_SUBSCRIPTION_ID: 'sub' }, /AML_RESOURCE_GROUP, AML_WORKSPACE_NAME must be set together/],
     [{ AML_AUTH: 'emulator' }, /AML_AUTH .* only allowed with a loopback AML_SCORING_URI/],
     [{ AML_AUTH: 'keys' }, /AML_AUTH must be "azure" or "emulator"/],
-    [{ INPUT_SCHEMA: '{"columns": []}' }, /INPUT_SCHEMA is not a valid schema: "columns" must be a non-empty array/],
-    [{ INPUT_SCHEMA: '/nonexistent/schema.json' }, /INPUT_SCHEMA must be schema JSON or the path of a JSON file/],
+    [
+      { INPUT_SCHEMA: '{"columns": []}' },
+      /INPUT_SCHEMA is not a valid schema: "columns" must be a non-empty array/,
+    ],
+    [
+      { INPUT_SCHEMA: '/nonexistent/schema.json' },
+      /INPUT_SCHEMA must be schema JSON or the path of a JSON file/,
+    ],
     [{ JOBS_TABLE: 'jobs-table' }, /JOBS_TABLE is not a valid table name/],
     [{ PUBLISH_MODE: 'merge' }, /PUBLISH_MODE must be "join" or "raw"/],
   ])('%p fails naming the setting', (patch, message) => {
@@ -55,7 +72,10 @@ describe('settings', () => {
       tableServiceUri: 'https://acct.table.core.windows.net',
       clientId: 'cid',
     });
-    expect(s.aml.datastoreStorage).toEqual({ kind: 'identity', blobServiceUri: 'https://ws.blob.core.windows.net' });
+    expect(s.aml.datastoreStorage).toEqual({
+      kind: 'identity',
+      blobServiceUri: 'https://ws.blob.core.windows.net',
+    });
     expect(s.aml.auth).toEqual({ kind: 'azure', clientId: 'cid' });
   });
 

@@ -2,11 +2,19 @@ import { datastoreUri, outboxName, stagingPaths } from '../../../src/domain/amlU
 
 describe('azureml:// datastore URIs', () => {
   test('short form', () => {
-    expect(datastoreUri('workspaceblobstore', 'batch/j1/input/a.csv')).toBe('azureml://datastores/workspaceblobstore/paths/batch/j1/input/a.csv');
+    expect(datastoreUri('workspaceblobstore', 'batch/j1/input/a.csv')).toBe(
+      'azureml://datastores/workspaceblobstore/paths/batch/j1/input/a.csv',
+    );
   });
 
   test('long form with workspace coordinates', () => {
-    expect(datastoreUri('workspaceblobstore', '/x/y.csv', { subscriptionId: 'sub', resourceGroup: 'rg', workspaceName: 'ws' })).toBe(
+    expect(
+      datastoreUri('workspaceblobstore', '/x/y.csv', {
+        subscriptionId: 'sub',
+        resourceGroup: 'rg',
+        workspaceName: 'ws',
+      }),
+    ).toBe(
       'azureml://subscriptions/sub/resourcegroups/rg/workspaces/ws/datastores/workspaceblobstore/paths/x/y.csv',
     );
   });
@@ -26,8 +34,14 @@ describe('azureml:// datastore URIs', () => {
   });
 
   test('each job gets its own folder, so output paths never collide', () => {
-    expect(stagingPaths('pre', 'j1', 'folder/My File.csv')).toEqual({ input: 'pre/j1/input/My_File.csv', output: 'pre/j1/output/predictions.csv' });
-    expect(stagingPaths('', 'j2', 'noext')).toEqual({ input: 'j2/input/noext.csv', output: 'j2/output/predictions.csv' });
+    expect(stagingPaths('pre', 'j1', 'folder/My File.csv')).toEqual({
+      input: 'pre/j1/input/My_File.csv',
+      output: 'pre/j1/output/predictions.csv',
+    });
+    expect(stagingPaths('', 'j2', 'noext')).toEqual({
+      input: 'j2/input/noext.csv',
+      output: 'j2/output/predictions.csv',
+    });
     expect(stagingPaths('p', 'j1', 'a.csv').output).not.toBe(stagingPaths('p', 'j2', 'a.csv').output);
   });
 

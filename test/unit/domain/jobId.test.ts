@@ -14,7 +14,12 @@ describe('job ids', () => {
 
   test('ids sort newest first and carry their arrival time', () => {
     const older = deriveJobId({ container: 'inbox', name: 'a.csv', etag: 'e', lastModified: t });
-    const newer = deriveJobId({ container: 'inbox', name: 'a.csv', etag: 'e', lastModified: new Date(t.getTime() + 1) });
+    const newer = deriveJobId({
+      container: 'inbox',
+      name: 'a.csv',
+      etag: 'e',
+      lastModified: new Date(t.getTime() + 1),
+    });
     expect(newer < older).toBe(true);
     expect(jobIdTime(older).toISOString()).toBe(t.toISOString());
   });

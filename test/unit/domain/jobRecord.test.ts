@@ -17,7 +17,8 @@ describe('record state transitions', () => {
   });
 
   test('terminal states are final, even towards another terminal state', () => {
-    for (const from of TERMINAL_STATES) for (const to of JOB_STATES) expect(canTransition(from, to)).toBe(false);
+    for (const from of TERMINAL_STATES)
+      for (const to of JOB_STATES) expect(canTransition(from, to)).toBe(false);
   });
 
   test('any live state can end in any terminal state', () => {

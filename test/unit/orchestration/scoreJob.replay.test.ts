@@ -1,7 +1,12 @@
 import { ACTIVITY, CANCEL_EVENT } from '../../../src/orchestration/names';
 import { POLLS_PER_EXECUTION, scoreJobOrchestrator } from '../../../src/orchestration/scoreJob';
 import type { ScoreJobInput, StagedFile } from '../../../src/orchestration/contracts';
-import { runEpisode, simulate, type ActivityFn, type HistoryEvent } from '../../support/orchestrationSimulator';
+import {
+  runEpisode,
+  simulate,
+  type ActivityFn,
+  type HistoryEvent,
+} from '../../support/orchestrationSimulator';
 
 const start = new Date('2026-01-01T00:00:00Z');
 const staged: StagedFile = {
@@ -57,7 +62,12 @@ describe('scoreJob orchestration (real durable-functions replay engine)', () => 
       activities: world(['Queued', 'Preparing', 'Running', 'Completed']),
     });
     expect(r.status).toBe('Completed');
-    expect(r.output).toMatchObject({ status: 'Succeeded', outputBlob: 'outbox/a_predictions.csv', amlJobName: 'aml-1', polls: 4 });
+    expect(r.output).toMatchObject({
+      status: 'Succeeded',
+      outputBlob: 'outbox/a_predictions.csv',
+      amlJobName: 'aml-1',
+      polls: 4,
+    });
     expect(names(r.activityCalls)).toEqual([
       ACTIVITY.validateAndStage,
       ACTIVITY.submitAmlJob,
@@ -68,9 +78,13 @@ describe('scoreJob orchestration (real durable-functions replay engine)', () => 
       ACTIVITY.publishPredictions,
     ]);
     // Checks at +30 s, +45 s, +67.5 s, +101.25 s after submit: each delay 1.5× the last.
-    const checkTimes = r.activityCalls.filter((c) => c.name === ACTIVITY.checkAmlJob).map((c) => (Date.parse(c.at) - start.getTime()) / 1000);
+    const checkTimes = r.activityCalls
+      .filter((c) => c.name === ACTIVITY.checkAmlJob)
+      .map((c) => (Date.parse(c.at) - start.getTime()) / 1000);
     expect(checkTimes).toEqual([30, 75, 142.5, 243.75]);
-    expect(r.customStatuses).toContainEqual(expect.objectContaining({ phase: 'Waiting', amlJobName: 'aml-1', polls: 2, amlStatus: 'Preparing' }));
+    expect(r.customStatuses).toContainEqual(
+      expect.objectContaining({ phase: 'Waiting', amlJobName: 'aml-1', polls: 2, amlStatus: 'Preparing' }),
+    );
     expect(r.customStatuses.at(-1)).toEqual({ phase: 'Done' });
   });
 
@@ -80,7 +94,12 @@ describe('scoreJob orchestration (real durable-functions replay engine)', () => 
       input,
       start,
       activities: world([], {
-        [ACTIVITY.validateAndStage]: () => ({ result: { ok: false, error: { code: 'InputMissingColumns', message: 'Missing required columns: carat' } } }),
+        [ACTIVITY.validateAndStage]: () => ({
+          result: {
+            ok: false,
+            error: { code: 'InputMissingColumns', message: 'Missing required columns: carat' },
+          },
+        }),
       }),
     });
     expect(r.output).toMatchObject({ status: 'Rejected', error: { code: 'InputMissingColumns' } });
@@ -93,7 +112,9 @@ describe('scoreJob orchestration (real durable-functions replay engine)', () => 
       input,
       start,
       activities: world([], {
-        [ACTIVITY.submitAmlJob]: () => ({ result: { ok: false, error: { code: 'AmlAuth', message: 'needs AzureML Data Scientist' } } }),
+        [ACTIVITY.submitAmlJob]: () => ({
+          result: { ok: false, error: { code: 'AmlAuth', message: 'needs AzureML Data Scientist' } },
+        }),
       }),
     });
     expect(r.output).toMatchObject({ status: 'Failed', error: { code: 'AmlAuth' } });
@@ -109,17 +130,39 @@ describe('scoreJob orchestration (real durable-functions replay engine)', () => 
       start,
       activities: (name, inp, call) => {
         if (name === ACTIVITY.recordOutcome) recorded.push(inp);
-        if (name === ACTIVITY.checkAmlJob && call > 3) return { result: { ok: true, amlStatus: 'Failed', amlError: 'row 7: carat missing', cancelRequested: false } };
+        if (name === ACTIVITY.checkAmlJob && call > 3)
+          return {
+            result: {
+              ok: true,
+              amlStatus: 'Failed',
+              amlError: 'row 7: carat missing',
+              cancelRequested: false,
+            },
+          };
         return base(name, inp, call);
       },
     });
     expect(r.output).toMatchObject({ status: 'Failed', error: { code: 'AmlJobFailed' } });
-    expect(recorded).toEqual([{ jobId: 'j1', status: 'Failed', error: expect.objectContaining({ code: 'AmlJobFailed', message: expect.stringContaining('row 7: carat missing') }) }]);
+    expect(recorded).toEqual([
+      {
+        jobId: 'j1',
+        status: 'Failed',
+        error: expect.objectContaining({
+          code: 'AmlJobFailed',
+          message: expect.stringContaining('row 7: carat missing'),
+        }),
+      },
+    ]);
     expect(names(r.activityCalls)).not.toContain(ACTIVITY.publishPredictions);
   });
 
   test('AML job canceled in Azure ML ends Canceled', async () => {
-    const r = await simulate(scoreJobOrchestrator, { instanceId: 'j1', input, start, activities: world(['Queued', 'Canceled']) });
+    const r = await simulate(scoreJobOrchestrator, {
+      instanceId: 'j1',
+      input,
+      start,
+      activities: world(['Queued', 'Canceled']),
+    });
     expect(r.output).toMatchObject({ status: 'Canceled', error: { code: 'AmlJobCanceled' } });
   });
 
@@ -129,7 +172,12 @@ describe('scoreJob orchestration (real durable-functions replay engine)', () => 
       input,
       start,
       activities: world([], {
-        [ACTIVITY.checkAmlJob]: () => ({ result: { ok: false, error: { code: 'AmlUnknownStatus', message: 'AML job aml-1 has an unknown status "Weird"' } } }),
+        [ACTIVITY.checkAmlJob]: () => ({
+          result: {
+            ok: false,
+            error: { code: 'AmlUnknownStatus', message: 'AML job aml-1 has an unknown status "Weird"' },
+          },
+        }),
       }),
     });
     expect(r.output).toMatchObject({ status: 'Failed', error: { code: 'AmlUnknownStatus' } });
@@ -144,14 +192,18 @@ describe('scoreJob orchestration (real durable-functions replay engine)', () => 
       input,
       start,
       activities: (name, inp, call) => {
-        if (name === ACTIVITY.validateAndStage && ++validateCalls <= 2) return { error: 'StorageUnavailable: Azurite hiccup' };
-        if (name === ACTIVITY.checkAmlJob && checkFailures++ < 1) return { error: 'AmlThrottled: AML throttled (429)' };
+        if (name === ACTIVITY.validateAndStage && ++validateCalls <= 2)
+          return { error: 'StorageUnavailable: Azurite hiccup' };
+        if (name === ACTIVITY.checkAmlJob && checkFailures++ < 1)
+          return { error: 'AmlThrottled: AML throttled (429)' };
         return base(name, inp, call);
       },
     });
     expect(r.output).toMatchObject({ status: 'Succeeded' });
     expect(validateCalls).toBe(3);
-    const v = r.activityCalls.filter((c) => c.name === ACTIVITY.validateAndStage).map((c) => Date.parse(c.at) - start.getTime());
+    const v = r.activityCalls
+      .filter((c) => c.name === ACTIVITY.validateAndStage)
+      .map((c) => Date.parse(c.at) - start.getTime());
     expect(v).toEqual([0, 5_000, 15_000]); // 5 s, then 10 s: the retry policy's backoff
   });
 
@@ -170,7 +222,12 @@ describe('scoreJob orchestration (real durable-functions replay engine)', () => 
     });
     expect(r.output).toMatchObject({ status: 'Failed', error: { code: 'AmlUnavailable' } });
     expect(r.activityCalls.filter((c) => c.name === ACTIVITY.submitAmlJob)).toHaveLength(6);
-    expect(recorded).toEqual([expect.objectContaining({ status: 'Failed', error: expect.objectContaining({ code: 'AmlUnavailable' }) })]);
+    expect(recorded).toEqual([
+      expect.objectContaining({
+        status: 'Failed',
+        error: expect.objectContaining({ code: 'AmlUnavailable' }),
+      }),
+    ]);
   });
 
   test('deadline: a job stuck in Queued is cancelled in AML and ends TimedOut, with a bounded history', async () => {
@@ -194,7 +251,9 @@ describe('scoreJob orchestration (real durable-functions replay engine)', () => 
     expect(r.finishedAt.getTime() - start.getTime()).toBe(24 * 3600 * 1000);
     const checks = names_.filter((n) => n === ACTIVITY.checkAmlJob).length;
     expect(checks).toBeGreaterThan(POLLS_PER_EXECUTION);
-    expect(r.executions).toBe(Math.ceil(checks / POLLS_PER_EXECUTION) + (checks % POLLS_PER_EXECUTION === 0 ? 1 : 0));
+    expect(r.executions).toBe(
+      Math.ceil(checks / POLLS_PER_EXECUTION) + (checks % POLLS_PER_EXECUTION === 0 ? 1 : 0),
+    );
     expect(r.maxHistoryLength).toBeLessThan(8 * POLLS_PER_EXECUTION + 20);
   });
 
@@ -220,7 +279,9 @@ describe('scoreJob orchestration (real durable-functions replay engine)', () => 
       input,
       start,
       activities: (name, inp, call) =>
-        name === ACTIVITY.checkAmlJob ? { result: { ok: true, amlStatus: 'Queued', cancelRequested: true } } : base(name, inp, call),
+        name === ACTIVITY.checkAmlJob
+          ? { result: { ok: true, amlStatus: 'Queued', cancelRequested: true } }
+          : base(name, inp, call),
     });
     expect(r.output).toMatchObject({ status: 'Canceled' });
     expect(names(r.activityCalls)).toContain(ACTIVITY.cancelAmlJob);
@@ -241,8 +302,15 @@ describe('scoreJob orchestration (real durable-functions replay engine)', () => 
       for (let k = 0; k < starts.length; k++) {
         const end = k + 1 < starts.length ? starts[k + 1]! : history.length;
         const prefix: HistoryEvent[] = history.slice(0, end).filter((e) => e.EventType !== 13);
-        const again = await runEpisode(scoreJobOrchestrator, JSON.parse(JSON.stringify(prefix)), execInput, 'j1');
-        expect(JSON.parse(JSON.stringify(again.actions))).toEqual(JSON.parse(JSON.stringify(r.episodeActions[x]![k])));
+        const again = await runEpisode(
+          scoreJobOrchestrator,
+          JSON.parse(JSON.stringify(prefix)),
+          execInput,
+          'j1',
+        );
+        expect(JSON.parse(JSON.stringify(again.actions))).toEqual(
+          JSON.parse(JSON.stringify(r.episodeActions[x]![k])),
+        );
         compared++;
       }
     }
