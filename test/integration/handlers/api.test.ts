@@ -34,11 +34,7 @@ function req(
     headers,
     ...(body !== undefined
       ? {
-          body: {
-            string: undefined,
-            bytes: undefined,
-            ...(typeof body === 'string' ? { string: body } : { bytes: body }),
-          } as never,
+          body: (typeof body === 'string' ? { string: body } : { bytes: body }) as never,
         }
       : {}),
   });
