@@ -1,0 +1,156 @@
+import { AmlClient, type TokenSource } from '../../../src/adapters/amlClient';
+import { BlobStore } from '../../../src/adapters/blobStore';
+import { datastoreUri } from '../../../src/domain/amlUris';
+import { PipelineError } from '../../../src/domain/errors';
+import { startAmlEmulator, type AmlEmulator } from '../../../dev/aml-emulator';
+import { testConnectionString, uniqueName } from '../../support/storage';
+
+/** The app's AML client against the local batch endpoint emulator, over real HTTP. */
+let emu: AmlEmulator;
+let container: string;
+const store = BlobStore.fromConnection({ kind: 'connectionString', connectionString: testConnectionString() });
+const tokens = (t = 'any-token'): TokenSource => ({ token: async () => t });
+const workspace = { subscriptionId: '00000000-0000-0000-0000-000000000000', resourceGroup: 'local-rg', workspaceName: 'local-ws' };
+
+function client(opts: Partial<ConstructorParameters<typeof AmlClient>[0]> = {}): AmlClient {
+  return new AmlClient({
+    scoringUri: `${emu.url}/jobs`,
+    managementUri: emu.url,
+    workspace,
+    requestTimeoutMs: 10_000,
+    tokens: tokens(),
+    sleep: async () => undefined, // no real waiting between retries in tests
+    ...opts,
+  });
+}
+
+async function waitFor(c: AmlClient, name: string, done: (s: string) => boolean): Promise<string> {
+  for (let i = 0; i < 200; i++) {
+    const j = await c.get(name);
+    if (done(j.status)) return j.status;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`job ${name} never reached the expected status`);
+}
+
+beforeAll(async () => {
+  container = uniqueName('ds');
+  emu = await startAmlEmulator({
+    port: 0,
+    storageConnectionString: testConnectionString(),
+    datastores: { workspaceblobstore: container },
+    timings: { notStartedMs: 20, queuedMs: 20, preparingMs: 20, runningMs: 20, finalizingMs: 20, cancelMs: 20 },
+    requiredToken: 'good-token',
+    forbiddenToken: 'no-role-token',
+  });
+});
+afterAll(async () => emu.close());
+
+async function stage(name: string, body: string): Promise<{ inputUri: string; outputUri: string; outputPath: string }> {
+  await store.putText(container, `in/${name}`, body, 'text/csv');
+  const outputPath = `out/${uniqueName('o')}/predictions.csv`;
+  return { inputUri: datastoreUri('workspaceblobstore', `in/${name}`, workspace), outputUri: datastoreUri('workspaceblobstore', outputPath), outputPath };
+}
+
+test('submit, poll to Completed, read MLflow-format predictions', async () => {
+  const c = client({ tokens: tokens('good-token') });
+  const f = await stage('a.csv', 'carat,cut,color,clarity\n0.3,Ideal,E,SI1\n1.5,Premium,G,VS2\n');
+  const job = await c.submit({ ...f, requestId: 'req-1' });
+  expect(job.status).toBe('NotStarted');
+  expect(await waitFor(c, job.name, (s) => s === 'Completed' || s === 'Failed')).toBe('Completed');
+  const chunks: Buffer[] = [];
+  for await (const ch of await store.openRead(container, f.outputPath)) chunks.push(Buffer.from(ch as Buffer));
+  const lines = Buffer.concat(chunks).toString('utf8').trim().split('\n');
+  expect(lines).toHaveLength(2);
+  expect(lines.map((l) => l.split(',')[0])).toEqual(['0', '1']);
+  expect(Number(lines[1]!.split(',')[1])).toBeGreaterThan(Number(lines[0]!.split(',')[1]));
+  expect(emu.jobs().find((j) => j.name === job.name)).toMatchObject({ repeatabilityRequestId: 'req-1' });
+});
+
+test('the deployment header routes to another model', async () => {
+  const f1 = await stage('b.csv', 'carat,cut,color,clarity\n1.0,Good,H,SI2\n');
+  const f2 = await stage('b2.csv', 'carat,cut,color,clarity\n1.0,Good,H,SI2\n');
+  const v1 = await client({ tokens: tokens('good-token'), deploymentName: 'diamond-v1' }).submit({ ...f1, requestId: 'r' });
+  const v2 = await client({ tokens: tokens('good-token') }).submit({ ...f2, requestId: 'r' });
+  expect(emu.jobs().find((j) => j.name === v1.name)?.deployment).toBe('diamond-v1');
+  expect(emu.jobs().find((j) => j.name === v2.name)?.deployment).toBe('diamond-v2');
+});
+
+test('429 and 503 are retried inside the client, honouring Retry-After, then succeed', async () => {
+  const slept: number[] = [];
+  const c = client({ tokens: tokens('good-token'), sleep: async (ms) => void slept.push(ms), maxAttempts: 50 });
+  emu.setFaults({ throttleRate: 0.5, unavailableRate: 0.3 });
+  try {
+    for (let i = 0; i < 5; i++) {
+      const f = await stage(`t${i}.csv`, 'carat,cut,color,clarity\n0.3,Ideal,E,SI1\n');
+      const job = await c.submit({ ...f, requestId: `t${i}` });
+      expect((await c.get(job.name)).name).toBe(job.name);
+    }
+  } finally {
+    emu.setFaults({ throttleRate: 0, unavailableRate: 0 });
+  }
+  expect(slept.length).toBeGreaterThan(0);
+  expect(slept).toContain(1000); // the emulator's Retry-After: 1
+});
+
+test('persistent throttling surfaces as a retryable error for the activity policy', async () => {
+  const c = client({ tokens: tokens('good-token'), maxAttempts: 3 });
+  emu.setFaults({ throttleRate: 1 });
+  try {
+    const err = await c.get('whatever').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PipelineError);
+    expect(err).toMatchObject({ code: 'AmlThrottled', retryable: true, retryAfterMs: 1000 });
+  } finally {
+    emu.setFaults({ throttleRate: 0 });
+  }
+});
+
+test('auth failures are not retried and say what is missing', async () => {
+  const f = await stage('auth.csv', 'carat,cut,color,clarity\n0.3,Ideal,E,SI1\n');
+  await expect(client({ tokens: tokens('wrong') }).submit({ ...f, requestId: 'x' })).rejects.toMatchObject({
+    code: 'AmlAuth',
+    retryable: false,
+    message: expect.stringContaining('https://ml.azure.com'),
+  });
+  await expect(client({ tokens: tokens('no-role-token') }).submit({ ...f, requestId: 'x' })).rejects.toMatchObject({
+    code: 'AmlAuth',
+    message: expect.stringContaining('AzureML Data Scientist'),
+  });
+});
+
+test('validation errors come back as non-retryable AmlValidation with the service text', async () => {
+  const c = client({ tokens: tokens('good-token') });
+  const f = await stage('v.csv', 'carat,cut,color,clarity\n0.3,Ideal,E,SI1\n');
+  await expect(c.submit({ inputUri: 'azureml://datastores/nosuchstore/paths/x.csv', outputUri: f.outputUri, requestId: 'x' })).rejects.toMatchObject({
+    code: 'AmlValidation',
+    retryable: false,
+    message: expect.stringContaining('validation errors'),
+  });
+  await c.submit({ ...f, requestId: 'first' });
+  // The output path exists once the first job has written it: a second job to it is refused.
+  await waitFor(c, emu.jobs().at(-1)!.name, (s) => s === 'Completed');
+  await expect(c.submit({ ...f, requestId: 'second' })).rejects.toMatchObject({ code: 'AmlValidation' });
+});
+
+test('cancel goes to the management plane and the job ends Canceled', async () => {
+  const c = client({ tokens: tokens('good-token') });
+  emu.setFaults({ hangInQueued: true });
+  try {
+    const f = await stage('hang.csv', 'carat,cut,color,clarity\n0.3,Ideal,E,SI1\n');
+    const job = await c.submit({ ...f, requestId: 'h' });
+    expect(await waitFor(c, job.name, (s) => s === 'Queued')).toBe('Queued');
+    expect(await c.cancel(job.name)).toBe(true);
+    expect(await waitFor(c, job.name, (s) => s === 'Canceled')).toBe('Canceled');
+  } finally {
+    emu.setFaults({ hangInQueued: false });
+  }
+  expect(await new AmlClient({ scoringUri: `${emu.url}/jobs`, managementUri: emu.url, requestTimeoutMs: 1000, tokens: tokens() }).cancel('x')).toBe(false);
+});
+
+test('a failed job reports its error', async () => {
+  const c = client({ tokens: tokens('good-token') });
+  const f = await stage('bad.csv', 'carat,cut,color,clarity\nabc,Ideal,E,SI1\n');
+  const job = await c.submit({ ...f, requestId: 'b' });
+  expect(await waitFor(c, job.name, (s) => s === 'Completed' || s === 'Failed')).toBe('Failed');
+  expect((await c.get(job.name)).error).toMatch(/carat/);
+});
