@@ -1,0 +1,250 @@
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT, outputs, readBicep, INFRA_DIR } from './bicep';
+
+/** azure.yaml and the postdeploy hooks that create the Event Grid subscription. */
+
+type Yaml = { [k: string]: string | Yaml };
+
+/** Reads the block-mapping subset of YAML azure.yaml uses (no lists, no flow style, no multi-line scalars). */
+function parseSimpleYaml(text: string): Yaml {
+  const root: Yaml = {};
+  const stack: Array<{ indent: number; node: Yaml }> = [{ indent: -1, node: root }];
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/\s+#.*$/, '').replace(/^#.*$/, '');
+    if (!line.trim()) continue;
+    const indent = line.length - line.trimStart().length;
+    const m = /^([\w.-]+):(?:\s+(.*))?$/.exec(line.trim());
+    if (!m) throw new Error(`Unsupported YAML line: ${raw}`);
+    while (stack[stack.length - 1]!.indent >= indent) stack.pop();
+    const parent = stack[stack.length - 1]!.node;
+    if (m[2] === undefined || m[2] === '') {
+      const child: Yaml = {};
+      parent[m[1]!] = child;
+      stack.push({ indent, node: child });
+    } else parent[m[1]!] = m[2].replace(/^(['"])(.*)\1$/, '$2');
+  }
+  return root;
+}
+
+const azureYaml = parseSimpleYaml(readFileSync(join(REPO_ROOT, 'azure.yaml'), 'utf8'));
+const sh = readFileSync(join(INFRA_DIR, 'hooks/postdeploy.sh'), 'utf8');
+const ps1 = readFileSync(join(INFRA_DIR, 'hooks/postdeploy.ps1'), 'utf8');
+const API_NAMES = ['PutBlob', 'PutBlockList', 'CopyBlob', 'FlushWithClose'];
+
+describe('azure.yaml', () => {
+  test('one service: this folder, TypeScript, on Azure Functions, built locally', () => {
+    const services = azureYaml.services as Yaml;
+    expect(Object.keys(services)).toEqual(['pipeline']);
+    expect(services.pipeline).toEqual({
+      project: '.',
+      language: 'ts',
+      host: 'function',
+      remoteBuild: 'false',
+    });
+    expect((azureYaml.infra as Yaml).path).toBe('infra');
+    expect((azureYaml.infra as Yaml).module).toBe('main');
+  });
+
+  test('postdeploy hooks point at scripts that exist', () => {
+    const postdeploy = (azureYaml.hooks as Yaml).postdeploy as Yaml;
+    expect(postdeploy.posix).toMatchObject({
+      shell: 'sh',
+      run: 'infra/hooks/postdeploy.sh',
+      continueOnError: 'false',
+    });
+    expect(postdeploy.windows).toMatchObject({
+      shell: 'pwsh',
+      run: 'infra/hooks/postdeploy.ps1',
+      continueOnError: 'false',
+    });
+    for (const os of ['posix', 'windows']) {
+      expect(existsSync(join(REPO_ROOT, (postdeploy[os] as Yaml).run as string))).toBe(true);
+    }
+  });
+
+  test('.funcignore keeps what a local build produces (remoteBuild: false relies on it)', () => {
+    const funcignore = readFileSync(join(REPO_ROOT, '.funcignore'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim());
+    expect(funcignore).toContain('!dist');
+    expect(funcignore).not.toContain('node_modules');
+    expect(funcignore).toContain('infra');
+  });
+});
+
+describe.each([
+  ['postdeploy.sh', sh],
+  ['postdeploy.ps1', ps1],
+])('%s', (_, script) => {
+  test('subscribes the inbox container only, for the four blob-creating operations', () => {
+    expect(script).toContain('/blobServices/default/containers/');
+    expect(script).toMatch(/INBOX_CONTAINER\S* ['"]?inbox['"]?|INBOX_CONTAINER:-inbox/);
+    expect(script).toMatch(/subjectBeginsWith"?\s*[:=]\s*"\/blobServices\/default\/containers\/\$\w+\/"/i);
+    expect(script).toContain('Microsoft.Storage.BlobCreated');
+    expect(script).toContain('StringIn');
+    expect(script).toContain('data.api');
+    for (const api of API_NAMES) expect(script).toMatch(new RegExp(`["']${api}["']`));
+  });
+
+  test('delivers to the blob extension webhook of inboxTrigger with the blobs_extension key', () => {
+    expect(script).toContain('az functionapp keys list');
+    expect(script).toContain('systemKeys.blobs_extension');
+    expect(script).toMatch(/\/runtime\/webhooks\/blobs/);
+    expect(script).toMatch(/functionName=Host\.Functions\.\$\w+/);
+    expect(script).toMatch(
+      /\$(function_name|functionName)\s*=\s*['"]inboxTrigger['"]|function_name="inboxTrigger"/,
+    );
+  });
+
+  test('creates or updates in one idempotent PUT on the system topic', () => {
+    expect(script).toMatch(/az rest --method put/);
+    expect(script).toContain('Microsoft.EventGrid/systemTopics/');
+    expect(script).toContain('/eventSubscriptions/');
+    expect(script).not.toMatch(/event-subscription create/);
+  });
+
+  test('reads only Bicep outputs and azd/well-known variables from the environment', () => {
+    const main = readBicep(join(INFRA_DIR, 'main.bicep'));
+    const allowed = new Set([
+      ...outputs(main).keys(),
+      'AZURE_SUBSCRIPTION_ID',
+      'POSTDEPLOY_ATTEMPTS',
+      'POSTDEPLOY_RETRY_SECONDS',
+    ]);
+    const read = new Set<string>();
+    for (const m of script.matchAll(/\$\{([A-Z][A-Z0-9_]+)[:?}-]|Get-Setting '([A-Z][A-Z0-9_]+)'/g))
+      read.add((m[1] ?? m[2])!);
+    expect(read.size).toBeGreaterThan(4);
+    expect([...read].filter((v) => !allowed.has(v))).toEqual([]);
+  });
+});
+
+const posixShells = ['sh', 'bash'].filter((s) => spawnSync('sh', ['-c', `command -v ${s}`]).status === 0);
+const runnable = process.platform !== 'win32' && posixShells.length > 0;
+
+(runnable ? describe : describe.skip)('postdeploy.sh against a stub az', () => {
+  let dir: string;
+
+  /** A fake `az` (and `curl`) that logs its calls and answers like the real CLI would. */
+  function stubAz(keyAfterCalls: number): void {
+    writeFileSync(
+      join(dir, 'az'),
+      `#!/bin/sh
+echo "$*" >> "$STUB_DIR/calls.log"
+case "$*" in
+  "account show --output none") exit 0 ;;
+  "account show --query id --output tsv") echo "sub-from-cli"; exit 0 ;;
+  "cloud show"*) echo "https://management.azure.com/"; exit 0 ;;
+  "functionapp keys list"*)
+    n=$(cat "$STUB_DIR/keys.count" 2>/dev/null || echo 0); n=$((n + 1)); echo "$n" > "$STUB_DIR/keys.count"
+    if [ "$n" -ge ${keyAfterCalls} ]; then echo "k+y/Z=="; fi
+    exit 0 ;;
+  "rest --method put"*)
+    body=$(echo "$*" | sed -e 's/.*--body @\\([^ ]*\\).*/\\1/')
+    cp "$body" "$STUB_DIR/body.json"; echo "$body" > "$STUB_DIR/body.path"; exit 0 ;;
+  "rest --method get"*) echo "Succeeded"; exit 0 ;;
+esac
+echo "unexpected az call: $*" >&2; exit 2
+`,
+    );
+    writeFileSync(join(dir, 'curl'), '#!/bin/sh\necho "curl $*" >> "$STUB_DIR/calls.log"\n');
+    chmodSync(join(dir, 'az'), 0o755);
+    chmodSync(join(dir, 'curl'), 0o755);
+  }
+
+  function run(shell: string, extraEnv: Record<string, string> = {}) {
+    return spawnSync(shell, [join(INFRA_DIR, 'hooks/postdeploy.sh')], {
+      encoding: 'utf8',
+      env: {
+        PATH: `${dir}:${process.env.PATH}`,
+        STUB_DIR: dir,
+        RESOURCE_GROUP: 'rg-dev',
+        AZURE_FUNCTION_APP_NAME: 'func-abc',
+        AZURE_FUNCTION_APP_HOSTNAME: 'func-abc.azurewebsites.net',
+        EVENT_GRID_SYSTEM_TOPIC_NAME: 'egst-abc',
+        AZURE_SUBSCRIPTION_ID: '0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0',
+        POSTDEPLOY_RETRY_SECONDS: '0',
+        ...extraEnv,
+      },
+    });
+  }
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'postdeploy-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  test.each(posixShells)('with %s: waits for the key, then PUTs the filtered subscription', (shell) => {
+    stubAz(3);
+    const result = run(shell);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const calls = readFileSync(join(dir, 'calls.log'), 'utf8');
+    expect(calls.match(/functionapp keys list/g)).toHaveLength(3);
+    expect(calls).toContain(
+      'rest --method put --uri https://management.azure.com/subscriptions/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0/resourceGroups/rg-dev/providers/Microsoft.EventGrid/systemTopics/egst-abc/eventSubscriptions/inbox-blob-created?api-version=2022-06-15',
+    );
+    const body = JSON.parse(readFileSync(join(dir, 'body.json'), 'utf8')) as {
+      properties: {
+        destination: { endpointType: string; properties: { endpointUrl: string } };
+        filter: unknown;
+      };
+    };
+    expect(body.properties.destination.endpointType).toBe('WebHook');
+    expect(body.properties.destination.properties.endpointUrl).toBe(
+      'https://func-abc.azurewebsites.net/runtime/webhooks/blobs?functionName=Host.Functions.inboxTrigger&code=k%2By%2FZ%3D%3D',
+    );
+    expect(body.properties.filter).toEqual({
+      includedEventTypes: ['Microsoft.Storage.BlobCreated'],
+      subjectBeginsWith: '/blobServices/default/containers/inbox/',
+      advancedFilters: [{ operatorType: 'StringIn', key: 'data.api', values: API_NAMES }],
+    });
+    // The body file held the key: it must be gone, and the key must not be printed.
+    expect(existsSync(readFileSync(join(dir, 'body.path'), 'utf8').trim())).toBe(false);
+    expect(result.stdout).not.toContain('k+y/Z==');
+    expect(result.stdout).not.toContain('k%2By');
+  });
+
+  test('uses INBOX_CONTAINER when set', () => {
+    stubAz(1);
+    expect(run(posixShells[0]!, { INBOX_CONTAINER: 'drop-zone' }).status).toBe(0);
+    const body = JSON.parse(readFileSync(join(dir, 'body.json'), 'utf8')) as {
+      properties: { filter: { subjectBeginsWith: string } };
+    };
+    expect(body.properties.filter.subjectBeginsWith).toBe('/blobServices/default/containers/drop-zone/');
+  });
+
+  test('fails clearly when the key never appears', () => {
+    stubAz(99);
+    const result = run(posixShells[0]!, { POSTDEPLOY_ATTEMPTS: '2' });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(/no blobs_extension key after 2 attempts/);
+    expect(readFileSync(join(dir, 'calls.log'), 'utf8')).not.toContain('rest --method put');
+  });
+
+  test('fails clearly when an output is missing', () => {
+    stubAz(1);
+    const result = run(posixShells[0]!, { EVENT_GRID_SYSTEM_TOPIC_NAME: '' });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(/EVENT_GRID_SYSTEM_TOPIC_NAME/);
+  });
+});
+
+const pwsh = spawnSync('pwsh', ['-NoProfile', '-Command', 'exit 0']).status === 0;
+
+(pwsh ? test : test.skip)('postdeploy.ps1 parses (runs where PowerShell 7 is installed, e.g. in CI)', () => {
+  const result = spawnSync(
+    'pwsh',
+    [
+      '-NoProfile',
+      '-Command',
+      `$e = $null; [System.Management.Automation.Language.Parser]::ParseFile('${join(INFRA_DIR, 'hooks/postdeploy.ps1')}', [ref]$null, [ref]$e) | Out-Null; if ($e) { $e | ForEach-Object { $_.ToString() }; exit 1 }`,
+    ],
+    { encoding: 'utf8' },
+  );
+  expect(result.stdout).toBe('');
+  expect(result.status).toBe(0);
+});
