@@ -112,6 +112,11 @@ export function parseNumberBytes(buf: Buffer, s: number, e: number, integer: boo
   while (s < e && isBlank(buf[s] as number)) s++;
   while (e > s && isBlank(buf[e - 1] as number)) e--;
   if (s === e) return NaN;
+  return parseTrimmed(buf, s, e, integer);
+}
+
+/** parseNumberBytes on an already trimmed, non-empty range: the small, hot part. */
+function parseTrimmed(buf: Buffer, s: number, e: number, integer: boolean): number {
   let i = s;
   let neg = false;
   const first = buf[i] as number;
@@ -120,22 +125,22 @@ export function parseNumberBytes(buf: Buffer, s: number, e: number, integer: boo
     i++;
   } else if (first === 43) i++;
   let mant = 0;
-  let digits = 0;
-  let frac = 0;
-  let dot = false;
+  let dotAt = -1;
+  const start = i;
   for (; i < e; i++) {
     const c = buf[i] as number;
-    if (c >= 48 && c <= 57) {
-      mant = mant * 10 + (c - 48);
-      digits++;
-      if (dot) frac++;
-    } else if (c === 46 && !dot && !integer) dot = true;
+    const d = c - 48;
+    if (d >= 0 && d <= 9) mant = mant * 10 + d;
+    else if (c === 46 && dotAt < 0 && !integer) dotAt = i;
     else break;
   }
-  if (i === e && digits > 0 && digits <= 15) {
-    const v = frac === 0 ? mant : mant / (POW10[frac] as number);
-    return neg ? -v : v;
-  }
+  const digits = i - start - (dotAt < 0 ? 0 : 1);
+  if (i !== e || digits === 0 || digits > 15) return parseSlow(buf, s, e, integer);
+  const v = dotAt < 0 ? mant : mant / (POW10[e - dotAt - 1] as number);
+  return neg ? -v : v;
+}
+
+function parseSlow(buf: Buffer, s: number, e: number, integer: boolean): number {
   const text = buf.toString('latin1', s, e);
   if (!(integer ? INTEGER_RE : NUMBER_RE).test(text)) return NaN;
   return Number(text);
@@ -144,6 +149,32 @@ export function parseNumberBytes(buf: Buffer, s: number, e: number, integer: boo
 function quoteValue(v: string): string {
   const shown = v.length > 60 ? `${v.slice(0, 57)}...` : v;
   return JSON.stringify(shown);
+}
+
+/** The checks of one schema against one header; `check` runs them on a record. */
+export class RowChecker {
+  private readonly checks: CompiledCheck[];
+
+  constructor(checks: CompiledCheck[]) {
+    this.checks = checks;
+  }
+
+  static compile(rules: ColumnRule[], names: string[]): RowChecker {
+    return new RowChecker(compileChecks(rules, names));
+  }
+
+  /**
+   * Checks every rule on a record whose field count matches the header; calls `onProblem` for
+   * each failing value. (A method, so that the per-field calls stay module-local.)
+   */
+  check(rec: CsvRecord, onProblem: (rec: CsvRecord, c: CompiledCheck, message: string) => void): void {
+    const checks = this.checks;
+    for (let k = 0; k < checks.length; k++) {
+      const c = checks[k] as CompiledCheck;
+      const message = checkField(c, rec);
+      if (message !== undefined) onProblem(rec, c, message);
+    }
+  }
 }
 
 /** Checks one field; returns a problem message or undefined. Assumes rec.fieldCount > c.col. */
@@ -165,19 +196,18 @@ export function checkField(c: CompiledCheck, rec: CsvRecord): string | undefined
   while (s < e && isBlank(buf[s] as number)) s++;
   while (e > s && isBlank(buf[e - 1] as number)) e--;
   if (s === e) return c.required ? emptyProblem(c) : undefined;
-  const v = parseNumberBytes(buf, s, e, kind === K_INTEGER);
-  if (Number.isFinite(v) && (c.exclusiveMin ? v > c.lo : v >= c.lo) && v <= c.hi) return undefined;
+  const v = parseTrimmed(buf, s, e, kind === K_INTEGER);
+  // v - v === 0 is false for NaN and infinities.
+  if (v - v === 0 && (c.exclusiveMin ? v > c.lo : v >= c.lo) && v <= c.hi) return undefined;
   return numberProblem(c, rec, v);
 }
 
-/** Hash of a non-empty byte range from its length and three of its bytes. */
+/** Hash of a non-empty byte range from its length and three of its bytes (plain arithmetic: fast everywhere). */
 function enumHash(buf: Uint8Array, s: number, len: number): number {
-  return (
-    Math.imul(len, 0x9e3779b1) ^
-    Math.imul(buf[s] as number, 0x85ebca6b) ^
-    Math.imul(buf[s + len - 1] as number, 0xc2b2ae35) ^
-    Math.imul(buf[s + (len >> 1)] as number, 0x27d4eb2f)
-  );
+  const first = buf[s] as number;
+  const last = buf[s + len - 1] as number;
+  const mid = buf[s + (len >> 1)] as number;
+  return (((first * 31 + last) * 31 + mid) * 31 + len) | 0;
 }
 
 /** A collision-free table when one fits in 64k slots; otherwise values sharing a slot are chained by probing. */

@@ -28,10 +28,7 @@
 export type LineEnding = 'LF' | 'CRLF' | 'CR';
 
 export type CsvScanErrorCode =
-  | 'CSV_QUOTE_NOT_CLOSED'
-  | 'INVALID_OPENING_QUOTE'
-  | 'CSV_INVALID_CLOSING_QUOTE'
-  | 'CSV_MAX_RECORD_SIZE';
+  'CSV_QUOTE_NOT_CLOSED' | 'INVALID_OPENING_QUOTE' | 'CSV_INVALID_CLOSING_QUOTE' | 'CSV_MAX_RECORD_SIZE';
 
 /** A structural CSV error; `code` uses csv-parse's error codes, `line` is the physical line. */
 export class CsvScanError extends Error {
@@ -271,11 +268,11 @@ export class CsvScanner {
     if (this.failed) throw this.failed;
     if (this.done) return;
     this.done = true;
-    if (this.bomState === 0) {
-      const b = this.takeBom(Buffer.alloc(0), true);
-      if (b !== undefined && b.length > 0) this.feed(b);
-    }
     try {
+      if (this.bomState === 0) {
+        const b = this.takeBom(Buffer.alloc(0), true);
+        if (b !== undefined && b.length > 0) this.feed(b);
+      }
       this.scan(this.carry, this.carryLen, true);
       this.carryLen = 0;
     } catch (err) {

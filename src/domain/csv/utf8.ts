@@ -24,7 +24,8 @@ export class TextChecker {
       if (take < need) {
         // Still incomplete: all we can check is that continuation bytes continue it.
         const bad = firstInvalidUtf8(joined, true);
-        if (bad >= 0) fault = { offset: Math.max(0, bad - this.tail.length), kind: 'utf8', byte: joined[bad] };
+        if (bad >= 0)
+          fault = { offset: Math.max(0, bad - this.tail.length), kind: 'utf8', byte: joined[bad] };
         else this.tail = joined;
         return this.withNul(chunk, fault);
       }
@@ -132,8 +133,10 @@ export function sniffBinary(head: Uint8Array): string | undefined {
   const b = (i: number): number => head[i] ?? -1;
   if (b(0) === 0xff && b(1) === 0xfe) return 'it looks UTF-16 (little-endian) encoded';
   if (b(0) === 0xfe && b(1) === 0xff) return 'it looks UTF-16 (big-endian) encoded';
-  if (b(0) === 0x50 && b(1) === 0x4b && b(2) === 0x03 && b(3) === 0x04) return 'it looks like a ZIP or Excel (.xlsx) file';
-  if (b(0) === 0xd0 && b(1) === 0xcf && b(2) === 0x11 && b(3) === 0xe0) return 'it looks like an old Excel (.xls) file';
+  if (b(0) === 0x50 && b(1) === 0x4b && b(2) === 0x03 && b(3) === 0x04)
+    return 'it looks like a ZIP or Excel (.xlsx) file';
+  if (b(0) === 0xd0 && b(1) === 0xcf && b(2) === 0x11 && b(3) === 0xe0)
+    return 'it looks like an old Excel (.xls) file';
   if (b(0) === 0x1f && b(1) === 0x8b) return 'it looks gzip-compressed';
   if (b(0) === 0x25 && b(1) === 0x50 && b(2) === 0x44 && b(3) === 0x46) return 'it looks like a PDF';
   if (b(0) === 0x50 && b(1) === 0x41 && b(2) === 0x52 && b(3) === 0x31) return 'it looks like a Parquet file';

@@ -1,0 +1,114 @@
+/** Fault injection: settings a test can change at run time through PUT /_emulator/faults. */
+
+export interface EmulatorFaults {
+  /** false, or the message with which every job fails once it reaches Running. */
+  failJobs: false | string;
+  /** Share (0..1) of API requests answered 429 with Retry-After: 1. */
+  throttleRate: number;
+  /** Share (0..1) of API requests answered 503. */
+  unavailableRate: number;
+  /** Jobs that reach Queued stay there while this is true. */
+  hangInQueued: boolean;
+  /** Extra wait per scored row, to make Running long enough to cancel or observe. */
+  scoringDelayMsPerRow: number;
+  /** Error answers as plain text instead of JSON (the contract warns some real ones are not JSON). */
+  plainTextErrors: boolean;
+  /** Seed of the random source behind the rates; setting it restarts the sequence. */
+  seed: number;
+}
+
+export const DEFAULT_FAULTS: EmulatorFaults = {
+  failJobs: false,
+  throttleRate: 0,
+  unavailableRate: 0,
+  hangInQueued: false,
+  scoringDelayMsPerRow: 0,
+  plainTextErrors: false,
+  seed: 1,
+};
+
+export const DEFAULT_FAIL_MESSAGE = 'Injected failure: the job failed (failJobs fault is on).';
+
+/** Checks a partial faults object (from JSON or env); throws a message naming the bad field. */
+export function checkFaults(input: unknown): Partial<EmulatorFaults> {
+  if (typeof input !== 'object' || input === null || Array.isArray(input))
+    throw new Error('faults must be a JSON object');
+  const src = input as Record<string, unknown>;
+  const out: Partial<EmulatorFaults> = {};
+  for (const [k, v] of Object.entries(src)) {
+    switch (k) {
+      case 'failJobs':
+        if (v === false || v === null) out.failJobs = false;
+        else if (v === true) out.failJobs = DEFAULT_FAIL_MESSAGE;
+        else if (typeof v === 'string' && v.trim()) out.failJobs = v;
+        else throw new Error('failJobs must be false, true or a non-empty message');
+        break;
+      case 'throttleRate':
+      case 'unavailableRate':
+        if (typeof v !== 'number' || !(v >= 0 && v <= 1))
+          throw new Error(`${k} must be a number from 0 to 1`);
+        out[k] = v;
+        break;
+      case 'hangInQueued':
+      case 'plainTextErrors':
+        if (typeof v !== 'boolean') throw new Error(`${k} must be true or false`);
+        out[k] = v;
+        break;
+      case 'scoringDelayMsPerRow':
+        if (typeof v !== 'number' || !(v >= 0 && v <= 60_000))
+          throw new Error(`${k} must be a number of ms from 0 to 60000`);
+        out[k] = v;
+        break;
+      case 'seed':
+        if (typeof v !== 'number' || !Number.isInteger(v)) throw new Error('seed must be an integer');
+        out.seed = v;
+        break;
+      default:
+        throw new Error(`unknown fault "${k}" (known: ${Object.keys(DEFAULT_FAULTS).join(', ')})`);
+    }
+  }
+  return out;
+}
+
+/** mulberry32: seedable, so a given seed and rate hit the same requests on every run. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export class Faults {
+  private current: EmulatorFaults;
+  private random: () => number;
+
+  constructor(initial: Partial<EmulatorFaults> = {}) {
+    this.current = { ...DEFAULT_FAULTS, ...checkFaults(initial) };
+    this.random = prng(this.current.seed);
+  }
+
+  get(): EmulatorFaults {
+    return { ...this.current };
+  }
+
+  set(partial: Partial<EmulatorFaults>): EmulatorFaults {
+    const next = checkFaults(partial);
+    this.current = { ...this.current, ...next };
+    if (next.seed !== undefined) this.random = prng(next.seed);
+    return this.get();
+  }
+
+  /** One draw per API request: the first `unavailableRate` of [0,1) is 503, the next `throttleRate` is 429. */
+  draw(): 'unavailable' | 'throttle' | undefined {
+    const { unavailableRate, throttleRate } = this.current;
+    if (unavailableRate === 0 && throttleRate === 0) return undefined;
+    const r = this.random();
+    if (r < unavailableRate) return 'unavailable';
+    if (r < unavailableRate + throttleRate) return 'throttle';
+    return undefined;
+  }
+}

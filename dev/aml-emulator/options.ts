@@ -1,0 +1,25 @@
+import type { EmulatorFaults } from './faults';
+import type { EmulatorTimings } from './jobs';
+import type { Workspace } from './resource';
+
+export interface AmlEmulatorOptions {
+  /** Default 7072; 0 picks a free port. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** The storage account holding the datastore containers (Azurite). */
+  storageConnectionString: string;
+  /** Datastore name → blob container; default { workspaceblobstore: 'azureml-blobstore-local' }. */
+  datastores?: Record<string, string>;
+  /** Accept only this bearer token (others → 401). Without it any non-empty token is accepted. */
+  requiredToken?: string;
+  /** A token that is "valid but lacks the role" (→ 403). */
+  forbiddenToken?: string;
+  timings?: Partial<EmulatorTimings>;
+  faults?: Partial<EmulatorFaults>;
+  log?: (line: string) => void;
+  /** Deployment used without the azureml-model-deployment header; default 'diamond-v2'; null = none. */
+  defaultDeployment?: string | null;
+  /** Names used in resource ids; defaults match local.settings.sample.json. */
+  workspace?: Partial<Workspace>;
+}

@@ -1,0 +1,40 @@
+import type { EmulatorJob } from './jobs';
+import type { JobSpec } from './request';
+
+export interface Workspace {
+  subscriptionId: string;
+  resourceGroup: string;
+  workspaceName: string;
+  endpointName: string;
+}
+
+export function jobResourceId(ws: Workspace, name: string): string {
+  return `/subscriptions/${ws.subscriptionId}/resourceGroups/${ws.resourceGroup}/providers/Microsoft.MachineLearningServices/workspaces/${ws.workspaceName}/jobs/${name}`;
+}
+
+/** The job resource as POST /jobs and GET /jobs/{name} return it: `name` to poll, `id` ending in it, `properties.status`. */
+export function jobResource(ws: Workspace, job: EmulatorJob, spec: JobSpec): Record<string, unknown> {
+  const last = job.history[job.history.length - 1]!;
+  return {
+    id: jobResourceId(ws, job.name),
+    name: job.name,
+    type: 'Microsoft.MachineLearningServices/workspaces/jobs',
+    properties: {
+      jobType: 'Pipeline',
+      displayName: job.name,
+      experimentName: ws.endpointName,
+      status: job.status,
+      description: null,
+      tags: {},
+      properties: {
+        'azureml.batchrun': 'true',
+        'azureml.deploymentname': job.deployment,
+        'azureml.endpointname': ws.endpointName,
+      },
+      inputData: spec.inputData,
+      outputData: spec.outputData,
+      ...(job.error ? { error: job.error } : {}),
+    },
+    systemData: { createdAt: job.submittedAt, createdBy: 'aml-emulator', lastModifiedAt: last.at },
+  };
+}

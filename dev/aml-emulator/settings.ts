@@ -1,0 +1,149 @@
+import { checkFaults, type EmulatorFaults } from './faults';
+import { DEFAULT_TIMINGS, INSTANT_TIMINGS, checkTimings, type EmulatorTimings } from './jobs';
+import type { AmlEmulatorOptions } from './options';
+
+/** Every environment setting the emulator reads; README.md documents them. */
+export const ENV = {
+  port: 'AML_EMULATOR_PORT',
+  host: 'AML_EMULATOR_HOST',
+  storage: 'AML_EMULATOR_STORAGE',
+  datastores: 'AML_EMULATOR_DATASTORES',
+  requiredToken: 'AML_EMULATOR_REQUIRED_TOKEN',
+  forbiddenToken: 'AML_EMULATOR_FORBIDDEN_TOKEN',
+  defaultDeployment: 'AML_EMULATOR_DEFAULT_DEPLOYMENT',
+  subscriptionId: 'AML_EMULATOR_SUBSCRIPTION_ID',
+  resourceGroup: 'AML_EMULATOR_RESOURCE_GROUP',
+  workspaceName: 'AML_EMULATOR_WORKSPACE',
+  endpointName: 'AML_EMULATOR_ENDPOINT',
+  timings: 'AML_EMULATOR_TIMINGS',
+} as const;
+
+const TIMING_ENV: Record<keyof EmulatorTimings, string> = {
+  notStartedMs: 'AML_EMULATOR_NOT_STARTED_MS',
+  queuedMs: 'AML_EMULATOR_QUEUED_MS',
+  preparingMs: 'AML_EMULATOR_PREPARING_MS',
+  runningMs: 'AML_EMULATOR_RUNNING_MS',
+  finalizingMs: 'AML_EMULATOR_FINALIZING_MS',
+  cancelMs: 'AML_EMULATOR_CANCEL_MS',
+};
+
+const FAULT_ENV: Record<keyof EmulatorFaults, string> = {
+  failJobs: 'AML_EMULATOR_FAIL_JOBS',
+  throttleRate: 'AML_EMULATOR_THROTTLE_RATE',
+  unavailableRate: 'AML_EMULATOR_UNAVAILABLE_RATE',
+  hangInQueued: 'AML_EMULATOR_HANG_IN_QUEUED',
+  scoringDelayMsPerRow: 'AML_EMULATOR_SCORING_DELAY_MS_PER_ROW',
+  plainTextErrors: 'AML_EMULATOR_PLAIN_TEXT_ERRORS',
+  seed: 'AML_EMULATOR_SEED',
+};
+
+export const ENV_NAMES = [...Object.values(ENV), ...Object.values(TIMING_ENV), ...Object.values(FAULT_ENV)];
+
+function number(name: string, raw: string): number {
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n))
+    throw new Error(`Setting ${name} must be a number (got "${raw}")`);
+  return n;
+}
+
+function boolean(name: string, raw: string): boolean {
+  if (/^(true|1|yes)$/i.test(raw)) return true;
+  if (/^(false|0|no)$/i.test(raw)) return false;
+  throw new Error(`Setting ${name} must be true or false (got "${raw}")`);
+}
+
+/** `name=container,name2=container2` */
+function datastores(raw: string): Record<string, string> {
+  const map: Record<string, string> = {};
+  for (const pair of raw
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const [name, container, ...rest] = pair.split('=').map((s) => s.trim());
+    if (!name || !container || rest.length)
+      throw new Error(
+        `Setting ${ENV.datastores} must look like "workspaceblobstore=azureml-blobstore-local,other=container" (got "${raw}")`,
+      );
+    map[name] = container;
+  }
+  return map;
+}
+
+/** Reads the emulator's options from environment settings (unset or empty = default). */
+export function emulatorOptionsFromEnv(env: NodeJS.ProcessEnv): AmlEmulatorOptions {
+  const get = (name: string): string | undefined => (env[name]?.trim() ? env[name]!.trim() : undefined);
+  const opts: AmlEmulatorOptions = {
+    storageConnectionString: get(ENV.storage) ?? 'UseDevelopmentStorage=true',
+  };
+
+  const port = get(ENV.port);
+  if (port !== undefined) {
+    const n = number(ENV.port, port);
+    if (!Number.isInteger(n) || n < 0 || n > 65535)
+      throw new Error(`Setting ${ENV.port} must be a port number 0-65535 (got "${port}")`);
+    opts.port = n;
+  }
+  const host = get(ENV.host);
+  if (host) opts.host = host;
+  const ds = get(ENV.datastores);
+  if (ds) opts.datastores = datastores(ds);
+  const required = get(ENV.requiredToken);
+  if (required) opts.requiredToken = required;
+  const forbidden = get(ENV.forbiddenToken);
+  if (forbidden) opts.forbiddenToken = forbidden;
+  const deployment = get(ENV.defaultDeployment);
+  if (deployment) opts.defaultDeployment = deployment === 'none' ? null : deployment;
+  const sub = get(ENV.subscriptionId);
+  const rg = get(ENV.resourceGroup);
+  const ws = get(ENV.workspaceName);
+  const ep = get(ENV.endpointName);
+  if (sub || rg || ws || ep) {
+    opts.workspace = {
+      ...(sub ? { subscriptionId: sub } : {}),
+      ...(rg ? { resourceGroup: rg } : {}),
+      ...(ws ? { workspaceName: ws } : {}),
+      ...(ep ? { endpointName: ep } : {}),
+    };
+  }
+
+  const preset = get(ENV.timings) ?? 'default';
+  if (preset !== 'default' && preset !== 'instant') {
+    throw new Error(`Setting ${ENV.timings} must be "default" or "instant" (got "${preset}")`);
+  }
+  const timings: Partial<EmulatorTimings> = { ...(preset === 'instant' ? INSTANT_TIMINGS : DEFAULT_TIMINGS) };
+  for (const [key, name] of Object.entries(TIMING_ENV) as [keyof EmulatorTimings, string][]) {
+    const raw = get(name);
+    if (raw !== undefined)
+      Object.assign(
+        timings,
+        named(name, () => checkTimings({ [key]: number(name, raw) })),
+      );
+  }
+  opts.timings = timings;
+
+  const faults: Partial<EmulatorFaults> = {};
+  for (const [key, name] of Object.entries(FAULT_ENV) as [keyof EmulatorFaults, string][]) {
+    const raw = get(name);
+    if (raw === undefined) continue;
+    let value: unknown;
+    if (key === 'failJobs')
+      value = /^(false|0|no)$/i.test(raw) ? false : /^(true|1|yes)$/i.test(raw) ? true : raw;
+    else if (key === 'hangInQueued' || key === 'plainTextErrors') value = boolean(name, raw);
+    else value = number(name, raw);
+    Object.assign(
+      faults,
+      named(name, () => checkFaults({ [key]: value })),
+    );
+  }
+  opts.faults = faults;
+  return opts;
+}
+
+/** Re-throws a check's message under the name of the setting it came from. */
+function named<T>(name: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw new Error(`Setting ${name}: ${(err as Error).message}`);
+  }
+}

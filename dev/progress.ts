@@ -1,0 +1,82 @@
+import { TableClient } from '@azure/data-tables';
+
+/**
+ * Prints one line a person can follow each time a job changes: received, validated N rows, submitted
+ * as AML job X, AML status changes, published to outbox/..., or why it was rejected or failed. It reads
+ * the job records, the same source of truth as the API, so what it prints is what the API would say.
+ */
+interface Row {
+  rowKey: string;
+  status?: string;
+  sourceBlob?: string;
+  rowCount?: number;
+  amlJobName?: string;
+  amlStatus?: string;
+  outputBlob?: string;
+  quarantineBlob?: string;
+  error?: string;
+}
+
+function describe(r: Row, before: Row | undefined): string | undefined {
+  const tag = `[job ${r.rowKey.slice(-8)}] ${r.sourceBlob ?? ''}`;
+  if (!before) return `${tag}: received`;
+  const err = (): string => {
+    try {
+      const e = JSON.parse(r.error ?? '{}') as { code?: string; message?: string };
+      return `${e.code ?? ''}: ${e.message ?? ''}`;
+    } catch {
+      return r.error ?? '';
+    }
+  };
+  if (r.status !== before.status) {
+    switch (r.status) {
+      case 'Validating':
+        return r.rowCount !== undefined ? `${tag}: validated ${r.rowCount} rows, staged in the AML datastore` : `${tag}: validating`;
+      case 'Submitted':
+        return `${tag}: submitted as AML job ${r.amlJobName}`;
+      case 'Running':
+        return `${tag}: AML job ${r.amlJobName} is ${r.amlStatus}`;
+      case 'Publishing':
+        return `${tag}: AML job completed; publishing predictions`;
+      case 'Succeeded':
+        return `${tag}: Succeeded → ${r.outputBlob}`;
+      case 'Rejected':
+        return `${tag}: Rejected (${err()})${r.quarantineBlob ? ` → ${r.quarantineBlob}` : ''}`;
+      default:
+        return `${tag}: ${r.status} (${err()})`;
+    }
+  }
+  if (r.rowCount !== undefined && before.rowCount === undefined) return `${tag}: validated ${r.rowCount} rows, staged in the AML datastore`;
+  if (r.amlStatus !== before.amlStatus) return `${tag}: AML job ${r.amlJobName} is ${r.amlStatus}`;
+  return undefined;
+}
+
+export function watchJobs(connectionString: string, table: string, print: (line: string) => void, intervalMs = 1000): () => void {
+  const client = TableClient.fromConnectionString(connectionString, table, { allowInsecureConnection: true });
+  const seen = new Map<string, Row>();
+  let first = true;
+  let stopped = false;
+  const tick = async (): Promise<void> => {
+    try {
+      // Newest first: the first page holds every job that is moving.
+      const page = await client.listEntities<Row>().byPage({ maxPageSize: 200 }).next();
+      for (const r of (page.value ?? []) as Row[]) {
+        const before = seen.get(r.rowKey);
+        if (!first) {
+          const line = describe(r, before);
+          if (line) print(line);
+        }
+        seen.set(r.rowKey, { ...r });
+      }
+      first = false;
+    } catch {
+      // The table may not exist yet; the next tick tries again.
+    }
+    if (!stopped) timer = setTimeout(() => void tick(), intervalMs);
+  };
+  let timer = setTimeout(() => void tick(), 0);
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+}

@@ -1,0 +1,324 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { odata, TableClient } from '@azure/data-tables';
+import { BlobServiceClient, type BlobItem, type ContainerClient } from '@azure/storage-blob';
+import type { RpcParameterBinding, RpcTypedData } from './functionsCore';
+import type { Invoker, LineLog } from './invoke';
+import { MiniQueueClient } from './queue';
+import type { RegisteredFunction } from './registry';
+
+/**
+ * Blob trigger by container scan, the way the host's polling blob listener behaves: every blob version (name +
+ * ETag) that matches the trigger path is delivered at least once. Receipts (attempts, state) live in a table of the
+ * runtime's storage, written before the function runs, so a crash mid-invocation means the blob is delivered again
+ * after restart. After 5 failed attempts (crashes included) the blob goes to the `webjobs-blobtrigger-poison` queue
+ * and is not retried. `source: 'EventGrid'` is emulated by the same scan (no Event Grid locally).
+ */
+
+export const POISON_QUEUE = 'webjobs-blobtrigger-poison';
+export const MAX_ATTEMPTS = 5;
+
+type ReceiptState = 'running' | 'failed' | 'done' | 'poison';
+
+interface Receipt {
+  rowKey: string;
+  state: ReceiptState;
+  attempts: number;
+  container: string;
+  blobName: string;
+  etag: string;
+}
+
+export interface BlobWatcherOptions {
+  fn: RegisteredFunction;
+  /** Connection string of the account the trigger watches (resolved from the binding's `connection`). */
+  connectionString: string;
+  /** The runtime's own storage (AzureWebJobsStorage), where receipts are kept. */
+  runtimeConnectionString: string;
+  receiptsTable: string;
+  intervalMs: number;
+  concurrency: number;
+  invoker: Invoker;
+  log: LineLog;
+  extraInputs: (fn: RegisteredFunction) => RpcParameterBinding[];
+}
+
+interface PathPattern {
+  container: string;
+  prefix: string;
+  regex: RegExp;
+  params: string[];
+}
+
+export function parseBlobPath(path: string): PathPattern {
+  const slash = path.indexOf('/');
+  const container = slash < 0 ? path : path.slice(0, slash);
+  const rest = slash < 0 ? '' : path.slice(slash + 1);
+  if (!container || container.includes('{'))
+    throw new Error(`Blob trigger path "${path}" must start with a literal container name`);
+  const params: string[] = [];
+  let regex = '^';
+  for (const token of rest.split(/(\{[^}]*\})/).filter((t) => t !== '')) {
+    if (token.startsWith('{')) {
+      params.push(token.slice(1, -1));
+      regex += '(.+?)';
+    } else {
+      regex += token.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    }
+  }
+  regex += '$';
+  const brace = rest.indexOf('{');
+  return {
+    container,
+    prefix: brace < 0 ? rest : rest.slice(0, brace),
+    regex: new RegExp(rest === '' ? '^.+$' : regex),
+    params,
+  };
+}
+
+/** ETags as the host sees them (response header form, quoted); blob listings return them unquoted. */
+function quotedEtag(etag: string | undefined): string {
+  if (!etag) return '';
+  return etag.startsWith('"') ? etag : `"${etag}"`;
+}
+
+function receiptKey(container: string, name: string, etag: string): string {
+  return createHash('sha256').update(`${container}\n${name}\n${etag}`).digest('hex');
+}
+
+/** Azure.Storage.Blobs BlobProperties as the host serializes it into trigger metadata (the commonly used fields). */
+function blobProperties(b: BlobItem): Record<string, unknown> {
+  const p = b.properties;
+  return {
+    LastModified: p.lastModified?.toISOString(),
+    CreatedOn: p.createdOn?.toISOString(),
+    Metadata: b.metadata ?? {},
+    BlobType: p.blobType === 'AppendBlob' ? 'Append' : p.blobType === 'PageBlob' ? 'Page' : 'Block',
+    ContentLength: p.contentLength ?? 0,
+    ContentType: p.contentType ?? null,
+    ETag: quotedEtag(p.etag),
+    ContentHash: p.contentMD5 ? Buffer.from(p.contentMD5).toString('base64') : null,
+    ContentEncoding: p.contentEncoding ?? null,
+    ContentDisposition: p.contentDisposition ?? null,
+    ContentLanguage: p.contentLanguage ?? null,
+    CacheControl: p.cacheControl ?? null,
+    AccessTier: p.accessTier ?? null,
+    LeaseState: p.leaseState ?? null,
+    LeaseStatus: p.leaseStatus ?? null,
+    IsServerEncrypted: p.serverEncrypted ?? false,
+  };
+}
+
+export class BlobWatcher {
+  private readonly pattern: PathPattern;
+  private readonly container: ContainerClient;
+  private readonly receiptsTable: TableClient;
+  private readonly queue: MiniQueueClient;
+  private readonly receipts = new Map<string, Receipt>();
+  private readonly inFlight = new Map<string, Promise<void>>();
+  private timer: NodeJS.Timeout | undefined;
+  private scanning: Promise<void> | undefined;
+  private stopped = false;
+  private readonly partition: string;
+
+  constructor(private readonly opts: BlobWatcherOptions) {
+    const blob = opts.fn.blob!;
+    this.pattern = parseBlobPath(blob.path);
+    this.container = BlobServiceClient.fromConnectionString(opts.connectionString).getContainerClient(
+      this.pattern.container,
+    );
+    this.receiptsTable = TableClient.fromConnectionString(opts.runtimeConnectionString, opts.receiptsTable, {
+      allowInsecureConnection: true,
+    });
+    this.queue = new MiniQueueClient(opts.connectionString);
+    this.partition = encodeURIComponent(opts.fn.name);
+  }
+
+  async start(): Promise<void> {
+    await this.receiptsTable.createTable();
+    const filter = odata`PartitionKey eq ${this.partition}`;
+    for await (const e of this.receiptsTable.listEntities<Record<string, unknown>>({
+      queryOptions: { filter },
+    })) {
+      this.receipts.set(String(e.rowKey), {
+        rowKey: String(e.rowKey),
+        state: e.State as ReceiptState,
+        attempts: Number(e.Attempts ?? 0),
+        container: String(e.Container),
+        blobName: String(e.BlobName),
+        etag: String(e.ETag),
+      });
+    }
+    const source = this.opts.fn.blob!.source;
+    this.opts.log(
+      `blob trigger ${this.opts.fn.name}: scanning ${this.pattern.container}/${this.pattern.prefix}* every ${this.opts.intervalMs} ms` +
+        (source === 'EventGrid' ? ' (source EventGrid is emulated by the container scan)' : ''),
+    );
+    this.schedule(0);
+  }
+
+  /** Stops scanning; waits (up to `timeoutMs`) for running invocations. Unfinished ones are delivered again next start. */
+  async stop(timeoutMs = 10_000): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    const drained = (async () => {
+      await this.scanning?.catch(() => undefined);
+      await Promise.allSettled([...this.inFlight.values()]);
+    })();
+    await Promise.race([drained, new Promise((r) => setTimeout(r, timeoutMs).unref())]);
+  }
+
+  /** Runs one scan now (tests and benchmarks use it to avoid waiting for the interval). */
+  async scanNow(): Promise<void> {
+    await (this.scanning ??= this.scan().finally(() => (this.scanning = undefined)));
+  }
+
+  private schedule(delay: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.scanNow()
+        .catch((err: unknown) =>
+          this.opts.log(`ERROR blob trigger ${this.opts.fn.name}: scan failed: ${(err as Error).message}`),
+        )
+        .finally(() => this.schedule(this.opts.intervalMs));
+    }, delay);
+  }
+
+  private async scan(): Promise<void> {
+    try {
+      for await (const b of this.container.listBlobsFlat({
+        prefix: this.pattern.prefix || undefined,
+        includeMetadata: true,
+      })) {
+        if (this.stopped) return;
+        if (this.inFlight.size >= this.opts.concurrency) return; // the rest waits for the next scan
+        const m = this.pattern.regex.exec(b.name);
+        if (!m) continue;
+        const etag = quotedEtag(b.properties.etag);
+        const key = receiptKey(this.pattern.container, b.name, etag);
+        if (this.inFlight.has(key)) continue;
+        const r = this.receipts.get(key);
+        if (r && (r.state === 'done' || r.state === 'poison')) continue;
+        const params: Record<string, string> = {};
+        this.pattern.params.forEach((p, i) => (params[p] = m[i + 1] ?? ''));
+        const p = this.deliver(b, key, params).finally(() => this.inFlight.delete(key));
+        this.inFlight.set(key, p);
+      }
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) return; // container does not exist (yet)
+      throw err;
+    }
+  }
+
+  private async saveReceipt(r: Receipt, extra: Record<string, unknown> = {}): Promise<void> {
+    this.receipts.set(r.rowKey, r);
+    await this.receiptsTable.upsertEntity(
+      {
+        partitionKey: this.partition,
+        rowKey: r.rowKey,
+        State: r.state,
+        Attempts: r.attempts,
+        Container: r.container,
+        BlobName: r.blobName,
+        ETag: r.etag,
+        UpdatedAt: new Date().toISOString(),
+        ...extra,
+      },
+      'Replace',
+    );
+  }
+
+  private async deliver(b: BlobItem, key: string, params: Record<string, string>): Promise<void> {
+    const fn = this.opts.fn;
+    const container = this.pattern.container;
+    const etag = quotedEtag(b.properties.etag);
+    const previous = this.receipts.get(key);
+    const receipt: Receipt = {
+      rowKey: key,
+      state: 'running',
+      attempts: previous?.attempts ?? 0,
+      container,
+      blobName: b.name,
+      etag,
+    };
+    if (receipt.attempts >= MAX_ATTEMPTS) {
+      await this.poison(receipt, 'the runtime stopped during every attempt');
+      return;
+    }
+    receipt.attempts += 1;
+    await this.saveReceipt(receipt);
+
+    const blobClient = this.container.getBlobClient(b.name);
+    let data: RpcTypedData;
+    if (fn.blob!.sdkBinding) {
+      data = {
+        modelBindingData: {
+          version: '1.0',
+          source: 'AzureStorageBlobs',
+          contentType: 'application/json',
+          content: Buffer.from(
+            JSON.stringify({ Connection: fn.blob!.connection, ContainerName: container, BlobName: b.name }),
+          ),
+        },
+      };
+    } else {
+      data = { bytes: await blobClient.downloadToBuffer() };
+    }
+    const triggerMetadata: Record<string, RpcTypedData> = {
+      BlobTrigger: { string: `${container}/${b.name}` },
+      Uri: { string: blobClient.url },
+      Properties: { json: JSON.stringify(blobProperties(b)) },
+      Metadata: { json: JSON.stringify(b.metadata ?? {}) },
+      sys: {
+        json: JSON.stringify({
+          MethodName: fn.name,
+          UtcNow: new Date().toISOString(),
+          RandGuid: randomUUID(),
+        }),
+      },
+    };
+    for (const [k, v] of Object.entries(params)) triggerMetadata[k] = { string: v };
+
+    const started = Date.now();
+    try {
+      await this.opts.invoker.invoke(fn, {
+        inputData: [{ name: fn.trigger.name, data }, ...this.opts.extraInputs(fn)],
+        triggerMetadata,
+      });
+      receipt.state = 'done';
+      await this.saveReceipt(receipt);
+      this.opts.log(`blob trigger ${fn.name}: ${container}/${b.name} processed (${Date.now() - started} ms)`);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      if (receipt.attempts >= MAX_ATTEMPTS) {
+        await this.poison(receipt, message);
+      } else {
+        receipt.state = 'failed';
+        await this.saveReceipt(receipt, { LastError: message.slice(0, 4000) });
+        this.opts.log(
+          `blob trigger ${fn.name}: ${container}/${b.name} failed (attempt ${receipt.attempts}/${MAX_ATTEMPTS}): ${message.split('\n')[0]}`,
+        );
+      }
+    }
+  }
+
+  private async poison(receipt: Receipt, reason: string): Promise<void> {
+    const fn = this.opts.fn;
+    await this.queue.createIfNotExists(POISON_QUEUE);
+    await this.queue.sendMessage(
+      POISON_QUEUE,
+      JSON.stringify({
+        Type: 'BlobTrigger',
+        FunctionId: `Host.Functions.${fn.name}`,
+        BlobType: 'BlockBlob',
+        ContainerName: receipt.container,
+        BlobName: receipt.blobName,
+        ETag: receipt.etag,
+      }),
+    );
+    receipt.state = 'poison';
+    await this.saveReceipt(receipt, { LastError: reason.slice(0, 4000) });
+    this.opts.log(
+      `POISON blob trigger ${fn.name}: ${receipt.container}/${receipt.blobName} moved to queue ${POISON_QUEUE} after ${receipt.attempts} attempts: ${reason.split('\n')[0]}`,
+    );
+  }
+}

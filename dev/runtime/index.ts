@@ -1,0 +1,166 @@
+import { join } from 'node:path';
+import { BlobWatcher } from './blobWatcher';
+import { makeClock, type Clock, type ClockOption } from './clock';
+import { clientBindingData, DurableHttpApi } from './durable/clientRoutes';
+import { DurableEngine } from './durable/engine';
+import { DurableStore } from './durable/store';
+import type { RpcParameterBinding } from './functionsCore';
+import { HttpHost } from './httpServer';
+import { Invoker } from './invoke';
+import { loadApp, runAppTerminateHooks } from './loader';
+import { buildRegistry, describe, type RegisteredFunction, type RegisteredFunctionInfo } from './registry';
+import { normalizeConnectionString, readHostJson, resolveConnection, validateTaskHub } from './settings';
+
+export type { RegisteredFunctionInfo } from './registry';
+export { ManualClock, realClock, scaledClock, type Clock, type ClockOption } from './clock';
+export { MiniQueueClient } from './queue';
+export { POISON_QUEUE } from './blobWatcher';
+
+export interface LocalRuntimeOptions {
+  /** The app entry file (e.g. `src/index.ts`, loaded through tsx, or a built `.js`). */
+  entry: string;
+  /** Applied to process.env before the app is loaded. */
+  env?: Record<string, string>;
+  /** Default 7071; 0 picks a free port. */
+  httpPort?: number;
+  /** Interface to listen on (default 127.0.0.1). */
+  httpHost?: string;
+  /** The runtime's own state (AzureWebJobsStorage): durable task hub, blob receipts. */
+  storageConnectionString: string;
+  /** Default: host.json durableTask.hubName, else env DURABLE_TASK_HUB, else "localhub". */
+  taskHub?: string;
+  /** Blob trigger container scan interval (default 1000 ms). */
+  blobPollIntervalMs?: number;
+  /** Default: host.json maxConcurrentActivityFunctions, else 8. */
+  maxConcurrentActivities?: number;
+  /** Default: host.json maxConcurrentOrchestratorFunctions, else 20. */
+  maxConcurrentOrchestrations?: number;
+  /** Parallel blob trigger invocations per function (default: host.json blobs.maxDegreeOfParallelism, else 4). */
+  blobConcurrency?: number;
+  /** One line per significant runtime event, and the app's context.log lines. Default: console.log. */
+  log?: (line: string) => void;
+  /** A controllable clock for durable timers and orchestration time: a Clock, or `{ timeScale }`. */
+  clock?: ClockOption;
+  /** host.json to read (routePrefix, hub name, concurrency); default `<cwd>/host.json`; false = none. */
+  hostJson?: string | false;
+}
+
+export interface LocalRuntime {
+  /** http://127.0.0.1:<port> */
+  url: string;
+  functions: RegisteredFunctionInfo[];
+  taskHub: string;
+  clock: Clock;
+  /** Scans every blob-triggered container now instead of waiting for the next poll. */
+  scanBlobs(): Promise<void>;
+  /** Graceful: stops triggers, lets running invocations finish and record their results. */
+  stop(): Promise<void>;
+}
+
+function isDurableClient(type: string): boolean {
+  const t = type.toLowerCase();
+  return t === 'durableclient' || t === 'orchestrationclient';
+}
+
+export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<LocalRuntime> {
+  const log = opts.log ?? ((line: string) => console.log(line));
+  for (const [k, v] of Object.entries(opts.env ?? {})) process.env[k] = v;
+  const storage = normalizeConnectionString(opts.storageConnectionString);
+  process.env.AzureWebJobsStorage ??= opts.storageConnectionString;
+  process.env.FUNCTIONS_WORKER_RUNTIME ??= 'node';
+  const env = process.env;
+  const hostJson =
+    opts.hostJson === false ? {} : readHostJson(opts.hostJson ?? join(process.cwd(), 'host.json'), env);
+  const taskHub = validateTaskHub(opts.taskHub ?? hostJson.hubName ?? env.DURABLE_TASK_HUB ?? 'localhub');
+  const clock = makeClock(opts.clock);
+
+  const app = await loadApp(opts.entry, (level, message) => {
+    if (level === 'warning' || level === 'error' || level === 'critical') log(`worker ${level}: ${message}`);
+  });
+  const functions = buildRegistry(app.core, env, log);
+  const byKind = (k: RegisteredFunction['kind']): RegisteredFunction[] =>
+    functions.filter((f) => f.kind === k);
+  const invoker = new Invoker(app.core, log);
+
+  const store = new DurableStore(storage, taskHub);
+  const engine = new DurableEngine({
+    store,
+    invoker,
+    clock,
+    log,
+    orchestrations: byKind('orchestration'),
+    activities: byKind('activity'),
+    maxConcurrentActivities: opts.maxConcurrentActivities ?? hostJson.maxConcurrentActivityFunctions ?? 8,
+    maxConcurrentOrchestrations:
+      opts.maxConcurrentOrchestrations ?? hostJson.maxConcurrentOrchestratorFunctions ?? 20,
+  });
+
+  let baseUrl = '';
+  const clientData = (): string => JSON.stringify(clientBindingData(baseUrl, taskHub));
+  const extraInputs = (fn: RegisteredFunction): RpcParameterBinding[] =>
+    fn.extraInputs
+      .filter((b) => isDurableClient(b.type))
+      .map((b) => ({ name: b.name, data: { string: clientData() } }));
+
+  // Resolve blob trigger connections now: a missing setting fails start-up, not the first scan.
+  const watchers = byKind('blob').map(
+    (fn) =>
+      new BlobWatcher({
+        fn,
+        connectionString: resolveConnection(fn.blob!.connection, env, `function "${fn.name}"`),
+        runtimeConnectionString: storage,
+        receiptsTable: `${taskHub}BlobReceipts`,
+        intervalMs: opts.blobPollIntervalMs ?? 1000,
+        concurrency: opts.blobConcurrency ?? hostJson.blobMaxDegreeOfParallelism ?? 4,
+        invoker,
+        log,
+        extraInputs,
+      }),
+  );
+
+  const info = functions.map(describe);
+  const durableApi = new DurableHttpApi(engine, taskHub, () => baseUrl);
+  const http = new HttpHost({
+    port: opts.httpPort ?? 7071,
+    host: opts.httpHost ?? '127.0.0.1',
+    routePrefix: hostJson.routePrefix ?? 'api',
+    functions: byKind('http'),
+    invoker,
+    log,
+    info,
+    durable: durableApi,
+    extraInputs,
+    streamUri: app.httpStreamUri,
+  });
+
+  await engine.start();
+  const port = await http.start();
+  baseUrl = http.url;
+  // What the host sets; durable-functions' getClient rewrites client URLs to localhost:7071 when it is missing.
+  process.env.WEBSITE_HOSTNAME ??= `127.0.0.1:${port}`;
+  for (const w of watchers) await w.start();
+
+  log(
+    `local runtime listening on ${baseUrl} (task hub ${taskHub}, ${functions.length} functions` +
+      `${app.httpStreamUri ? ', HTTP streaming' : ''}): ${functions.map((f) => `${f.name} [${f.trigger.type}]`).join(', ')}`,
+  );
+
+  let stopping: Promise<void> | undefined;
+  return {
+    url: baseUrl,
+    functions: info,
+    taskHub,
+    clock,
+    scanBlobs: async () => {
+      await Promise.all(watchers.map((w) => w.scanNow()));
+    },
+    stop: () =>
+      (stopping ??= (async () => {
+        await Promise.all(watchers.map((w) => w.stop()));
+        await http.stop();
+        await engine.stop();
+        await runAppTerminateHooks(app.core);
+        log('local runtime stopped');
+      })()),
+  };
+}

@@ -1,0 +1,224 @@
+import { PipelineError } from '../errors';
+import { isBlankRecord } from './blank';
+import { CsvRecord, CsvScanError, CsvScanner, DEFAULT_MAX_RECORD_BYTES } from './scanner';
+
+/**
+ * Reads Azure ML's MLflow batch output (`predictions.csv`): no header, one line per scored row,
+ * `row,prediction,file_name`, where `row` is the 0-based index of the input data row. Hands out
+ * predictions by row index, tolerating rows that arrive out of order within a bounded window.
+ *
+ * Each prediction is kept as the bytes to write into an output CSV field: an unquoted field as it
+ * stands, a quoted one unescaped and quoted again only when it needs it. The predictions of one
+ * chunk live in one reused arena buffer (no object per row); only out-of-order ones are copied.
+ * A stray CR/LF (mixed line endings) is tolerated: it either merges lines, which the field count
+ * catches, or leaves a CR at the end of file_name, which is not used.
+ */
+export class PredictionReader {
+  /** The value found by the last successful `take`: bytes [valueStart, valueEnd) of valueBuf. */
+  valueBuf: Buffer = Buffer.alloc(0);
+  valueStart = 0;
+  valueEnd = 0;
+
+  private readonly iter: AsyncIterator<Buffer>;
+  private readonly scanner: CsvScanner;
+  private readonly window: number;
+  /** Out-of-order predictions waiting for their row, and their lines in the file. */
+  private readonly pending = new Map<number, Buffer>();
+  private readonly pendingLine = new Map<number, number>();
+  // Predictions parsed from the latest chunk, in file order.
+  private arena: Buffer = Buffer.allocUnsafe(64 * 1024);
+  private arenaUsed = 0;
+  private qRows = new Float64Array(4096);
+  private qPos = new Int32Array(2 * 4096);
+  private qLines = new Float64Array(4096);
+  private qLen = 0;
+  private qHead = 0;
+  private done = false;
+
+  constructor(iter: AsyncIterator<Buffer>, window: number, maxRecordBytes = DEFAULT_MAX_RECORD_BYTES) {
+    this.iter = iter;
+    this.window = window;
+    this.scanner = new CsvScanner((rec) => this.onRecord(rec), { maxRecordBytes });
+  }
+
+  /**
+   * Looks up the prediction for `row`; on success sets valueBuf/valueStart/valueEnd and returns
+   * true. False means more of the file must be read first (`fill`).
+   */
+  take(row: number): boolean {
+    if (this.pending.size > 0) {
+      const v = this.pending.get(row);
+      if (v !== undefined) {
+        this.pending.delete(row);
+        this.pendingLine.delete(row);
+        this.valueBuf = v;
+        this.valueStart = 0;
+        this.valueEnd = v.length;
+        return true;
+      }
+    }
+    const rows = this.qRows;
+    const pos = this.qPos;
+    while (this.qHead < this.qLen) {
+      const k = this.qHead++;
+      const r = rows[k] as number;
+      if (r === row) {
+        this.valueBuf = this.arena;
+        this.valueStart = pos[2 * k] as number;
+        this.valueEnd = pos[2 * k + 1] as number;
+        return true;
+      }
+      const line = this.qLines[k] as number;
+      if (r < row || this.pending.has(r)) {
+        throw invalid(`Duplicate prediction for row ${r} at line ${line} of the predictions file`);
+      }
+      this.pending.set(r, Buffer.from(this.arena.subarray(pos[2 * k] as number, pos[2 * k + 1] as number)));
+      this.pendingLine.set(r, line);
+      if (this.pending.size > this.window) {
+        throw invalid(
+          `Predictions are too far out of order: more than ${this.window} rows arrived before the prediction for row ${row}`,
+        );
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Reads the next chunk of the predictions file; false at its end. Call only once `take` has
+   * returned false (the queue is used up, so its arena is reused).
+   */
+  async fill(): Promise<boolean> {
+    if (this.done) return false;
+    const r = await this.iter.next();
+    this.qLen = 0;
+    this.qHead = 0;
+    this.arenaUsed = 0;
+    try {
+      if (r.done) {
+        this.done = true;
+        this.scanner.end();
+      } else {
+        this.scanner.push(r.value);
+      }
+    } catch (err) {
+      if (err instanceof CsvScanError) {
+        throw invalid(`The predictions file is not valid CSV at line ${err.line}: ${err.message}`);
+      }
+      throw err;
+    }
+    return true;
+  }
+
+  /** After the last input row: every prediction must have been used. */
+  async finish(rows: number): Promise<void> {
+    let extra = this.pending.size;
+    let first = Infinity;
+    let firstLine = 0;
+    for (const [r, line] of this.pendingLine) {
+      if (r < first) {
+        first = r;
+        firstLine = line;
+      }
+    }
+    for (;;) {
+      for (let k = this.qHead; k < this.qLen; k++) {
+        extra++;
+        const r = this.qRows[k] as number;
+        if (r < first) {
+          first = r;
+          firstLine = this.qLines[k] as number;
+        }
+      }
+      this.qHead = this.qLen;
+      if (!(await this.fill())) break;
+    }
+    if (extra > 0) {
+      const what = first < rows ? 'a second prediction' : 'a prediction';
+      throw invalid(
+        `${extra} extra ${extra === 1 ? 'prediction' : 'predictions'}: the input has ${rows} rows but there is ${what} for row ${first} (line ${firstLine} of the predictions file)`,
+      );
+    }
+  }
+
+  /** Stops reading (on errors). */
+  async close(): Promise<void> {
+    await this.iter.return?.();
+  }
+
+  private onRecord(rec: CsvRecord): void {
+    // Only one-field records can be blank (checked first: it skips a call per row).
+    if (rec.fieldCount === 1 && isBlankRecord(rec)) return;
+    if (rec.fieldCount !== 3) {
+      throw invalid(
+        `Line ${rec.line} of the predictions file has ${rec.fieldCount} fields; expected 3 (row,prediction,file_name)`,
+      );
+    }
+    const row = parseIndex(rec);
+    if (row < 0) {
+      const shown = JSON.stringify(rec.field(0).slice(0, 40));
+      throw invalid(
+        `Row index ${shown} at line ${rec.line} of the predictions file is not a non-negative integer`,
+      );
+    }
+    const k = this.qLen++;
+    if (k >= this.qRows.length) this.growQueue();
+    this.qRows[k] = row;
+    this.qLines[k] = rec.line;
+    const start = this.arenaUsed;
+    if (rec.isQuoted(1)) this.appendArena(Buffer.from(csvQuote(rec.field(1)), 'utf8'), 0, -1);
+    else this.appendArena(rec.buf, rec.fieldStart(1), rec.fieldEnd(1));
+    this.qPos[2 * k] = start;
+    this.qPos[2 * k + 1] = this.arenaUsed;
+  }
+
+  private appendArena(src: Buffer, s: number, e: number): void {
+    const end = e < 0 ? src.length : e;
+    const len = end - s;
+    if (this.arenaUsed + len > this.arena.length) {
+      const next = Buffer.allocUnsafe(Math.max(this.arena.length * 2, this.arenaUsed + len));
+      this.arena.copy(next, 0, 0, this.arenaUsed);
+      this.arena = next;
+    }
+    src.copy(this.arena, this.arenaUsed, s, end);
+    this.arenaUsed += len;
+  }
+
+  private growQueue(): void {
+    const cap = this.qRows.length * 2;
+    const rows = new Float64Array(cap);
+    const pos = new Int32Array(2 * cap);
+    const lines = new Float64Array(cap);
+    rows.set(this.qRows);
+    pos.set(this.qPos);
+    lines.set(this.qLines);
+    this.qRows = rows;
+    this.qPos = pos;
+    this.qLines = lines;
+  }
+}
+
+function invalid(message: string): PipelineError {
+  return new PipelineError('PredictionsInvalid', message);
+}
+
+/** Field 0 as a non-negative safe integer (digits only), or -1. */
+function parseIndex(rec: CsvRecord): number {
+  const buf = rec.buf;
+  const s = rec.fieldStart(0);
+  const e = rec.fieldEnd(0);
+  if (e === s || e - s > 15 || rec.hasEscapes(0)) return -1;
+  let v = 0;
+  for (let i = s; i < e; i++) {
+    const c = buf[i] as number;
+    if (c < 48 || c > 57) return -1;
+    v = v * 10 + (c - 48);
+  }
+  return v;
+}
+
+const NEEDS_QUOTES = /[",\r\n]/;
+
+/** A value as a CSV field: quoted (inner quotes doubled) only when it contains `"`, `,`, CR or LF. */
+export function csvQuote(value: string): string {
+  return NEEDS_QUOTES.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+}

@@ -1,0 +1,162 @@
+import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { startAmlEmulator, type AmlEmulator } from '../../dev/aml-emulator';
+import { freePort } from '../support/azurite';
+import { testConnectionString, uniqueName } from '../support/storage';
+
+/**
+ * The whole local stack as a user runs it: `dev/start.ts` (what `npm start` runs) in a child
+ * process, talking to the test Azurite and to an AML emulator in this process — external to the app,
+ * like the real service, so it outlives a crash of the app and the tests can inject faults into it.
+ * Tests talk to the stack only through public clients: the storage SDK and HTTP.
+ */
+export interface Stack {
+  api: string;
+  emulator: AmlEmulator;
+  inbox: ContainerClient;
+  outbox: ContainerClient;
+  quarantine: ContainerClient;
+  output: string[];
+  env: Record<string, string>;
+  restart(): Promise<void>;
+  kill(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const root = join(__dirname, '..', '..');
+
+export async function startStack(env: Record<string, string> = {}): Promise<Stack> {
+  const cs = testConnectionString();
+  const datastore = uniqueName('ds');
+  const emulator = await startAmlEmulator({
+    port: 0,
+    storageConnectionString: cs,
+    datastores: { workspaceblobstore: datastore },
+    timings: { notStartedMs: 100, queuedMs: 200, preparingMs: 200, runningMs: 200, finalizingMs: 100, cancelMs: 100 },
+  });
+  const httpPort = await freePort();
+  const fullEnv: Record<string, string> = {
+    STORAGE_CONNECTION_STRING: cs,
+    FUNCTIONS_HTTP_PORT: String(httpPort),
+    AML_SCORING_URI: `${emulator.url}/jobs`,
+    AML_MANAGEMENT_URI: emulator.url,
+    AML_AUTH: 'emulator',
+    AML_DATASTORE_CONTAINER: datastore,
+    INBOX_CONTAINER: uniqueName('inbox'),
+    OUTBOX_CONTAINER: uniqueName('outbox'),
+    QUARANTINE_CONTAINER: uniqueName('quar'),
+    JOBS_TABLE: uniqueName('jobs'),
+    DURABLE_TASK_HUB: uniqueName('hub'),
+    POLL_FIRST_DELAY_SECONDS: '0.3',
+    POLL_BACKOFF_FACTOR: '1.5',
+    POLL_MAX_DELAY_SECONDS: '1',
+    JOB_DEADLINE_SECONDS: '600',
+    ...env,
+  };
+  const blobs = BlobServiceClient.fromConnectionString(cs);
+  const output: string[] = [];
+  let child: ChildProcess | undefined;
+
+  const launch = async (): Promise<void> => {
+    // A user's shell, not a jest worker's: the child must not think it runs inside jest.
+    const { JEST_WORKER_ID: _w, ...parentEnv } = process.env;
+    // `node --import tsx`, not the tsx CLI: the CLI's extra parent process would outlive a SIGKILL.
+    const c = spawn(process.execPath, ['--import', 'tsx', join(root, 'dev', 'start.ts')], {
+      cwd: root,
+      env: { ...parentEnv, ...fullEnv },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child = c;
+    const collect = (b: Buffer): void => void output.push(...b.toString('utf8').split('\n').filter(Boolean));
+    c.stdout!.on('data', collect);
+    c.stderr!.on('data', collect);
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      if (c.exitCode !== null) throw new Error(`npm start exited ${c.exitCode}:\n${output.join('\n')}`);
+      const ok = await fetch(`http://127.0.0.1:${httpPort}/api/jobs?top=1`).then((r) => r.ok, () => false);
+      if (ok) return;
+      if (Date.now() > deadline) throw new Error(`npm start did not serve the API within 60 s:\n${output.join('\n')}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+  const exit = (signal: NodeJS.Signals): Promise<void> =>
+    new Promise((resolve) => {
+      const c = child;
+      if (!c || c.exitCode !== null || c.signalCode !== null) return resolve();
+      c.once('exit', () => resolve());
+      c.kill(signal);
+    });
+
+  await launch();
+  return {
+    api: `http://127.0.0.1:${httpPort}/api`,
+    emulator,
+    inbox: blobs.getContainerClient(fullEnv.INBOX_CONTAINER!),
+    outbox: blobs.getContainerClient(fullEnv.OUTBOX_CONTAINER!),
+    quarantine: blobs.getContainerClient(fullEnv.QUARANTINE_CONTAINER!),
+    output,
+    env: fullEnv,
+    restart: launch,
+    async kill() {
+      await exit('SIGKILL');
+      // Make sure the app really is gone, so a restart cannot be mistaken for the old process.
+      const alive = await fetch(`http://127.0.0.1:${httpPort}/api/jobs?top=1`).then(() => true, () => false);
+      if (alive) throw new Error('the killed app still answers');
+    },
+    async stop() {
+      await exit('SIGTERM');
+      await emulator.close();
+    },
+  };
+}
+
+export interface JobView {
+  jobId: string;
+  status: string;
+  rowCount?: number;
+  amlJobName?: string;
+  amlStatus?: string;
+  outputBlob?: string;
+  quarantineBlob?: string;
+  sourceBlob: string;
+  error?: { code: string; message: string; problems?: { line: number; column?: string }[]; problemCount?: number };
+}
+
+const TERMINAL = ['Succeeded', 'Rejected', 'Failed', 'TimedOut', 'Canceled'];
+
+export async function listJobs(stack: Stack): Promise<JobView[]> {
+  const r = await fetch(`${stack.api}/jobs?top=1000`);
+  return ((await r.json()) as { jobs: JobView[] }).jobs;
+}
+
+/** Waits (bounded) until the blob's job exists and has ended; returns it. */
+export async function jobForBlob(stack: Stack, blob: string, timeoutMs = 60_000, until = TERMINAL): Promise<JobView> {
+  const deadline = Date.now() + timeoutMs;
+  let last: JobView | undefined;
+  for (;;) {
+    last = (await listJobs(stack)).find((j) => j.sourceBlob === blob);
+    if (last && until.includes(last.status)) return last;
+    if (Date.now() > deadline) {
+      throw new Error(`job for ${blob} did not reach ${until.join('/')} (last: ${JSON.stringify(last)})\n${stack.output.slice(-40).join('\n')}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+export async function waitJob(stack: Stack, jobId: string, until = TERMINAL, timeoutMs = 60_000): Promise<JobView> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await fetch(`${stack.api}/jobs/${jobId}`);
+    if (r.ok) {
+      const j = (await r.json()) as JobView;
+      if (until.includes(j.status)) return j;
+    }
+    if (Date.now() > deadline) throw new Error(`job ${jobId} did not reach ${until.join('/')}\n${stack.output.slice(-40).join('\n')}`);
+    await new Promise((r2) => setTimeout(r2, 200));
+  }
+}
+
+export async function download(c: ContainerClient, name: string): Promise<string> {
+  return (await c.getBlobClient(name).downloadToBuffer()).toString('utf8');
+}

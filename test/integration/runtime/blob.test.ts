@@ -1,0 +1,153 @@
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+import { MiniQueueClient, POISON_QUEUE } from '../../../dev/runtime';
+import { testConnectionString, uniqueName } from '../../support/storage';
+import { post, spawnRuntime, stateDir, waitFor, waitForStatus, type RuntimeProcess } from './support';
+
+jest.setTimeout(40_000);
+
+interface Delivery {
+  name: string;
+  attempt: number;
+  text: string;
+  blobTrigger: string;
+  uri: string;
+  etag: string;
+  contentLength: number;
+  modelBindingData: { version: string; source: string; contentType: string; content: Record<string, string> };
+  taskHub: string;
+}
+
+let rt: RuntimeProcess | undefined;
+let dir: string;
+let container: ContainerClient;
+let env: Record<string, string>;
+const hub = uniqueName('bt');
+
+function deliveries(name?: string): Delivery[] {
+  const file = join(dir, 'blobs.log');
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Delivery)
+    .filter((d) => name === undefined || d.name === name);
+}
+
+async function upload(name: string, text: string): Promise<string> {
+  const r = await container.getBlockBlobClient(name).upload(text, Buffer.byteLength(text));
+  return r.etag!;
+}
+
+/** Uploads a marker blob and waits until it is processed: every blob uploaded before was seen by a later scan. */
+async function settle(): Promise<void> {
+  const marker = `marker-${uniqueName('m')}.txt`;
+  await upload(marker, 'marker');
+  await waitFor(async () => (deliveries(marker).length > 0 ? true : undefined), `marker ${marker}`);
+}
+
+beforeAll(async () => {
+  dir = stateDir();
+  const containerName = uniqueName('inbox');
+  container =
+    BlobServiceClient.fromConnectionString(testConnectionString()).getContainerClient(containerName);
+  await container.create();
+  env = {
+    AzureWebJobsStorage: testConnectionString(),
+    FixtureStorage: testConnectionString(),
+    FIXTURE_BLOB_CONTAINER: containerName,
+    FIXTURE_STATE_DIR: dir,
+    DURABLE_TASK_HUB: hub,
+    LOCAL_RUNTIME_BLOB_POLL_MS: '150',
+    LOCAL_RUNTIME_TIME_SCALE: '200', // durable time runs 200x faster in this runtime
+  };
+  rt = await spawnRuntime(env);
+}, 40_000);
+
+afterAll(async () => {
+  await rt?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+it('delivers new and changed blobs once each, as a deferred-binding reference with host-shaped metadata', async () => {
+  const etag1 = await upload('a.txt', 'v1');
+  const first = await waitFor(async () => deliveries('a.txt')[0], 'a.txt v1');
+  expect(first).toMatchObject({
+    attempt: 1,
+    text: 'v1',
+    blobTrigger: `${container.containerName}/a.txt`,
+    uri: `${container.url}/a.txt`,
+    etag: etag1,
+    contentLength: 2,
+    taskHub: hub, // the blob function's durable client input works too
+  });
+  expect(first.modelBindingData).toEqual({
+    version: '1.0',
+    source: 'AzureStorageBlobs',
+    contentType: 'application/json',
+    content: { Connection: 'FixtureStorage', ContainerName: container.containerName, BlobName: 'a.txt' },
+  });
+
+  const etag2 = await upload('a.txt', 'v2 changed');
+  expect(etag2).not.toBe(etag1);
+  const second = await waitFor(async () => deliveries('a.txt')[1], 'a.txt v2');
+  expect(second).toMatchObject({ text: 'v2 changed', etag: etag2 });
+
+  await settle();
+  expect(deliveries('a.txt')).toHaveLength(2);
+});
+
+it('passes the bytes to a blob trigger without deferred binding', async () => {
+  await upload('bytes/b1.txt', 'raw bytes');
+  const line = await waitFor(async () => {
+    const file = join(dir, 'bytes.log');
+    return existsSync(file) ? readFileSync(file, 'utf8').split('\n').find(Boolean) : undefined;
+  }, 'bytes/b1.txt');
+  expect(JSON.parse(line)).toEqual({ file: 'b1.txt', isBuffer: true, text: 'raw bytes' });
+});
+
+it('moves a blob that keeps failing to the poison queue after 5 attempts and stops retrying it', async () => {
+  await upload('fail-1.txt', 'bad');
+  await rt!.waitForLine(
+    /POISON blob trigger onBlob: .*\/fail-1\.txt moved to queue webjobs-blobtrigger-poison after 5 attempts/,
+  );
+  expect(deliveries('fail-1.txt').map((d) => d.attempt)).toEqual([1, 2, 3, 4, 5]);
+  const messages = (await new MiniQueueClient(testConnectionString()).peekMessages(POISON_QUEUE)).map(
+    (m) => JSON.parse(m) as Record<string, string>,
+  );
+  expect(messages).toContainEqual(
+    expect.objectContaining({
+      Type: 'BlobTrigger',
+      FunctionId: 'Host.Functions.onBlob',
+      ContainerName: container.containerName,
+      BlobName: 'fail-1.txt',
+    }),
+  );
+  await settle();
+  expect(deliveries('fail-1.txt')).toHaveLength(5);
+});
+
+it('delivers a blob again after the runtime is killed mid-invocation (at least once)', async () => {
+  await upload('hang-1.txt', 'slow');
+  await waitFor(async () => {
+    const file = join(dir, 'hang.log');
+    return existsSync(file) && readFileSync(file, 'utf8').includes('hang-1.txt') ? true : undefined;
+  }, 'hang-1.txt invocation to start');
+  await rt!.kill();
+  rt = await spawnRuntime(env);
+  const again = await waitFor(async () => deliveries('hang-1.txt')[1], 'hang-1.txt redelivery');
+  expect(again.attempt).toBe(2);
+  await rt.waitForLine(/blob trigger onBlob: .*\/hang-1\.txt processed/);
+  // blobs finished before the crash are not delivered again
+  await settle();
+  expect(deliveries('a.txt')).toHaveLength(2);
+  expect(deliveries('fail-1.txt')).toHaveLength(5);
+});
+
+it('runs durable timers on the scaled clock (LOCAL_RUNTIME_TIME_SCALE)', async () => {
+  const id = uniqueName('scaled');
+  await post(`${rt!.url}/api/orchestrators/approval/${id}`, 60_000); // a one-minute timer
+  const done = await waitForStatus(rt!.url, id, ['Completed'], 15_000);
+  expect(done.output).toEqual({ approved: false, timedOut: true });
+});

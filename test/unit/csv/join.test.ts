@@ -1,0 +1,235 @@
+import { parse } from 'csv-parse/sync';
+import { Readable } from 'node:stream';
+import { joinPredictions, type JoinOptions } from '../../../src/domain/csv';
+import { PipelineError } from '../../../src/domain/errors';
+import { chunksOf, iterate, randomChunks, rng } from './support';
+
+async function join(
+  input: string | Buffer,
+  predictions: string | Buffer,
+  opts: JoinOptions & { inChunk?: number; predChunk?: number } = {},
+): Promise<{ text: string; rows: number; bytes: number; chunks: number }> {
+  const parts: Buffer[] = [];
+  const res = await joinPredictions(
+    iterate(chunksOf(Buffer.from(input), opts.inChunk ?? 65536)),
+    iterate(chunksOf(Buffer.from(predictions), opts.predChunk ?? 65536)),
+    (chunk) => {
+      parts.push(Buffer.from(chunk));
+    },
+    opts,
+  );
+  const out = Buffer.concat(parts);
+  expect(res.bytes).toBe(out.length);
+  return { text: out.toString('utf8'), rows: res.rows, bytes: res.bytes, chunks: parts.length };
+}
+
+async function joinError(input: string, predictions: string, opts: JoinOptions = {}): Promise<PipelineError> {
+  try {
+    await join(input, predictions, opts);
+  } catch (err) {
+    expect(err).toBeInstanceOf(PipelineError);
+    return err as PipelineError;
+  }
+  throw new Error('expected an error');
+}
+
+function preds(values: (string | number)[], eol = '\n'): string {
+  return values.map((v, i) => `${i},${v},input.csv${eol}`).join('');
+}
+
+describe('joinPredictions', () => {
+  test('appends the prediction column row by row', async () => {
+    const res = await join('a,b\n1,2\n3,4\n5,6\n', preds([10.5, 11, 12]));
+    expect(res).toMatchObject({ text: 'a,b,prediction\n1,2,10.5\n3,4,11\n5,6,12\n', rows: 3 });
+  });
+
+  test('keeps quoted multi-line records byte for byte, the BOM, and the CRLF line ending', async () => {
+    const input = '\ufeffid,"note, long"\r\n1,"line one\r\nline ""two"""\r\n2,plain\r\n3,"x\ny"';
+    const predictions = '0,"[1, 2]",f.csv\n1,"3.5",f.csv\r\n2,"say ""hi""",f.csv';
+    const res = await join(input, predictions);
+    expect(res.text).toBe(
+      '\ufeffid,"note, long",prediction\r\n' +
+        '1,"line one\r\nline ""two""","[1, 2]"\r\n' +
+        '2,plain,3.5\r\n' +
+        '3,"x\ny","say ""hi"""\r\n',
+    );
+    // The output is CSV that csv-parse reads back as the input columns plus the predictions.
+    expect(parse(res.text, { bom: true })).toEqual([
+      ['id', 'note, long', 'prediction'],
+      ['1', 'line one\r\nline "two"', '[1, 2]'],
+      ['2', 'plain', '3.5'],
+      ['3', 'x\ny', 'say "hi"'],
+    ]);
+  });
+
+  test('the same output for any chunking of either file, 1-byte chunks included', async () => {
+    const r = rng(21);
+    const lines = ['id,text'];
+    const values: string[] = [];
+    for (let i = 0; i < 200; i++) {
+      lines.push(i % 3 === 0 ? `${i},"a,""b""\r\nc"` : `${i},t${i}`);
+      values.push(i % 5 === 0 ? `"${i},x"` : String(i * 1.5));
+    }
+    const input = Buffer.from(`${lines.join('\r\n')}\r\n`);
+    const predictions = Buffer.from(preds(values));
+    const expected = (await join(input, predictions)).text;
+    for (let t = 0; t < 6; t++) {
+      const parts: Buffer[] = [];
+      const inChunks = t === 0 ? chunksOf(input, 1) : randomChunks(input, r, 1 + t * 20);
+      const predChunks = t === 1 ? chunksOf(predictions, 1) : randomChunks(predictions, r, 1 + t * 30);
+      const res = await joinPredictions(
+        iterate(inChunks),
+        iterate(predChunks),
+        (c) => void parts.push(Buffer.from(c)),
+      );
+      expect(Buffer.concat(parts).toString()).toBe(expected);
+      expect(res.rows).toBe(200);
+    }
+  });
+
+  test('predictions out of order within the window are put in place', async () => {
+    const r = rng(4);
+    const n = 1000;
+    const rows = Array.from({ length: n }, (_, i) => i);
+    // Shuffle within blocks of 50.
+    for (let b = 0; b < n; b += 50) {
+      for (let i = b + 49; i > b; i--) {
+        const j = b + Math.floor(r() * (i - b + 1));
+        [rows[i], rows[j]] = [rows[j]!, rows[i]!];
+      }
+    }
+    const input = `x\n${Array.from({ length: n }, (_, i) => `v${i}`).join('\n')}\n`;
+    const predictions = rows.map((i) => `${i},p${i},f.csv\n`).join('');
+    const res = await join(input, predictions, { reorderWindow: 60, predChunk: 97 });
+    expect(res.text).toBe(`x,prediction\n${Array.from({ length: n }, (_, i) => `v${i},p${i}\n`).join('')}`);
+  });
+
+  test('predictions further out of order than the window fail', async () => {
+    const n = 100;
+    const input = `x\n${'v\n'.repeat(n)}`;
+    const reversed = Array.from({ length: n }, (_, i) => `${n - 1 - i},p,f.csv\n`).join('');
+    expect((await join(input, reversed, { reorderWindow: n })).rows).toBe(n);
+    const err = await joinError(input, reversed, { reorderWindow: 10 });
+    expect(err.code).toBe('PredictionsInvalid');
+    expect(err.message).toBe(
+      'Predictions are too far out of order: more than 10 rows arrived before the prediction for row 0',
+    );
+  });
+
+  test('a missing prediction', async () => {
+    const err = await joinError('a\n1\n2\n3\n', preds(['x', 'y']));
+    expect(err).toMatchObject({
+      code: 'PredictionsInvalid',
+      message: 'No prediction for row 2 (input line 4); the predictions file ends early',
+    });
+    const gap = await joinError('a\n1\n2\n3\n', '0,x,f\n2,z,f\n');
+    expect(gap.message).toBe('No prediction for row 1 (input line 3); the predictions file ends early');
+  });
+
+  test('extra predictions', async () => {
+    const err = await joinError('a\n1\n2\n', preds(['x', 'y', 'z', 'w']));
+    expect(err).toMatchObject({
+      code: 'PredictionsInvalid',
+      message:
+        '2 extra predictions: the input has 2 rows but there is a prediction for row 2 (line 3 of the predictions file)',
+    });
+  });
+
+  test('duplicate predictions', async () => {
+    const before = await joinError('a\n1\n2\n3\n', '0,x,f\n1,y,f\n0,x,f\n2,z,f\n');
+    expect(before).toMatchObject({
+      code: 'PredictionsInvalid',
+      message: 'Duplicate prediction for row 0 at line 3 of the predictions file',
+    });
+    const ahead = await joinError('a\n1\n2\n3\n', '0,x,f\n2,y,f\n2,z,f\n1,w,f\n');
+    expect(ahead.message).toBe('Duplicate prediction for row 2 at line 3 of the predictions file');
+    const atEnd = await joinError('a\n1\n', '0,x,f\n0,x,f\n');
+    expect(atEnd.message).toContain(
+      '1 extra prediction: the input has 1 rows but there is a second prediction for row 0',
+    );
+  });
+
+  test.each([['1.0'], ['abc'], ['-1'], [''], ['"1"""']])('row index %j is not an integer', async (index) => {
+    const err = await joinError('a\n1\n', `${index},x,f\n`);
+    expect(err.code).toBe('PredictionsInvalid');
+    expect(err.message).toMatch(
+      /^Row index .* at line 1 of the predictions file is not a non-negative integer$/,
+    );
+  });
+
+  test('a predictions line without three fields, and a broken predictions file', async () => {
+    const err = await joinError('a\n1\n', '0,x\n');
+    expect(err.message).toBe(
+      'Line 1 of the predictions file has 2 fields; expected 3 (row,prediction,file_name)',
+    );
+    const broken = await joinError('a\n1\n', '0,"x,f\n');
+    expect(broken.code).toBe('PredictionsInvalid');
+    expect(broken.message).toContain('not valid CSV');
+  });
+
+  test('blank input lines are skipped, as in validation', async () => {
+    const res = await join('a,b\n\n1,2\n  \n3,4\n\n', preds(['x', 'y']));
+    expect(res).toMatchObject({ text: 'a,b,prediction\n1,2,x\n3,4,y\n', rows: 2 });
+  });
+
+  test('predictions with a BOM, CRLF and blank lines', async () => {
+    const res = await join('a\n1\n2\n', '\ufeff0,x,f\r\n\r\n1,y,f\r\n');
+    expect(res.text).toBe('a,prediction\n1,x\n2,y\n');
+  });
+
+  test('an existing prediction column gets a unique name', async () => {
+    const res = await join('prediction,prediction_2\n1,2\n', preds(['x']));
+    expect(res.text).toBe('prediction,prediction_2,prediction_3\n1,2,x\n');
+    const custom = await join('a\n1\n', preds(['x']), { column: 'price, predicted' });
+    expect(custom.text).toBe('a,"price, predicted"\n1,x\n');
+  });
+
+  test('header-only input with no predictions', async () => {
+    expect(await join('a,b\n', '')).toMatchObject({ text: 'a,b,prediction\n', rows: 0 });
+  });
+
+  test('an empty input fails', async () => {
+    expect((await joinError('', '')).code).toBe('InputEmpty');
+  });
+
+  test('an input row that does not match the header fails', async () => {
+    const err = await joinError('a,b\n1,2\n3\n', preds(['x', 'y']));
+    expect(err.code).toBe('InputNotCsv');
+  });
+
+  test('awaits out (backpressure) and hands out bounded chunks', async () => {
+    const n = 20_000;
+    const input = `id\n${Array.from({ length: n }, (_, i) => String(i)).join('\n')}\n`;
+    let inFlight = 0;
+    let maxInFlight = 0;
+    let maxChunk = 0;
+    let bytes = 0;
+    const res = await joinPredictions(
+      Readable.from(chunksOf(Buffer.from(input), 4096)),
+      Readable.from(chunksOf(Buffer.from(preds(Array.from({ length: n }, () => 'p'))), 3000)),
+      async (chunk) => {
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        maxChunk = Math.max(maxChunk, chunk.length);
+        bytes += chunk.length;
+        await new Promise((r) => setTimeout(r, 1));
+        inFlight--;
+      },
+      { chunkBytes: 8192 },
+    );
+    expect(res).toEqual({ rows: n, bytes });
+    expect(maxInFlight).toBe(1);
+    expect(maxChunk).toBeLessThanOrEqual(8192);
+  });
+
+  test('a failure stops reading the predictions stream', async () => {
+    const predStream = Readable.from(
+      chunksOf(Buffer.from(preds(Array.from({ length: 5000 }, () => 'p'))), 100),
+    );
+    await expect(
+      joinPredictions(iterate([Buffer.from('a\n1\n2\n3,4\n')]), predStream, () => undefined),
+    ).rejects.toMatchObject({ code: 'InputNotCsv' });
+    await new Promise((r) => setImmediate(r));
+    expect(predStream.destroyed).toBe(true);
+  });
+});
