@@ -17,9 +17,15 @@ interface Row {
   error?: string;
 }
 
-function describe(r: Row, before: Row | undefined): string | undefined {
+function describe(r: Row, before: Row | undefined): string[] {
   const tag = `[job ${r.rowKey.slice(-8)}] ${r.sourceBlob ?? ''}`;
-  if (!before) return `${tag}: received`;
+  // A quick job can pass several states between two reads: say where it is now, not only that it came.
+  if (!before) return [`${tag}: received`, ...describe(r, { rowKey: r.rowKey, status: 'Received' })];
+  const line = change(r, before, tag);
+  return line ? [line] : [];
+}
+
+function change(r: Row, before: Row, tag: string): string | undefined {
   const err = (): string => {
     try {
       const e = JSON.parse(r.error ?? '{}') as { code?: string; message?: string };
@@ -31,7 +37,9 @@ function describe(r: Row, before: Row | undefined): string | undefined {
   if (r.status !== before.status) {
     switch (r.status) {
       case 'Validating':
-        return r.rowCount !== undefined ? `${tag}: validated ${r.rowCount} rows, staged in the AML datastore` : `${tag}: validating`;
+        return r.rowCount !== undefined
+          ? `${tag}: validated ${r.rowCount} rows, staged in the AML datastore`
+          : `${tag}: validating`;
       case 'Submitted':
         return `${tag}: submitted as AML job ${r.amlJobName}`;
       case 'Running':
@@ -46,12 +54,18 @@ function describe(r: Row, before: Row | undefined): string | undefined {
         return `${tag}: ${r.status} (${err()})`;
     }
   }
-  if (r.rowCount !== undefined && before.rowCount === undefined) return `${tag}: validated ${r.rowCount} rows, staged in the AML datastore`;
+  if (r.rowCount !== undefined && before.rowCount === undefined)
+    return `${tag}: validated ${r.rowCount} rows, staged in the AML datastore`;
   if (r.amlStatus !== before.amlStatus) return `${tag}: AML job ${r.amlJobName} is ${r.amlStatus}`;
   return undefined;
 }
 
-export function watchJobs(connectionString: string, table: string, print: (line: string) => void, intervalMs = 1000): () => void {
+export function watchJobs(
+  connectionString: string,
+  table: string,
+  print: (line: string) => void,
+  intervalMs = 1000,
+): () => void {
   const client = TableClient.fromConnectionString(connectionString, table, { allowInsecureConnection: true });
   const seen = new Map<string, Row>();
   let first = true;
@@ -62,10 +76,7 @@ export function watchJobs(connectionString: string, table: string, print: (line:
       const page = await client.listEntities<Row>().byPage({ maxPageSize: 200 }).next();
       for (const r of (page.value ?? []) as Row[]) {
         const before = seen.get(r.rowKey);
-        if (!first) {
-          const line = describe(r, before);
-          if (line) print(line);
-        }
+        if (!first) for (const line of describe(r, before)) print(line);
         seen.set(r.rowKey, { ...r });
       }
       first = false;

@@ -42,7 +42,11 @@ async function main(): Promise<void> {
     connectionString = process.env.STORAGE_CONNECTION_STRING;
   } else if (await listening(ports.blob)) {
     log(`Azurite already listening on ${ports.blob}: using it`);
-    connectionString = devConnectionString({ blobPort: ports.blob, queuePort: ports.queue, tablePort: ports.table });
+    connectionString = devConnectionString({
+      blobPort: ports.blob,
+      queuePort: ports.queue,
+      tablePort: ports.table,
+    });
   } else {
     azurite = await startAzurite({
       blobPort: ports.blob,
@@ -69,7 +73,11 @@ async function main(): Promise<void> {
   }
 
   const blobs = BlobServiceClient.fromConnectionString(settings.DataStorage!);
-  for (const c of [settings.INBOX_CONTAINER || 'inbox', settings.OUTBOX_CONTAINER || 'outbox', settings.QUARANTINE_CONTAINER || 'quarantine']) {
+  for (const c of [
+    settings.INBOX_CONTAINER || 'inbox',
+    settings.OUTBOX_CONTAINER || 'outbox',
+    settings.QUARANTINE_CONTAINER || 'quarantine',
+  ]) {
     await blobs.getContainerClient(c).createIfNotExists();
   }
   const table = settings.JOBS_TABLE || 'jobs';
@@ -84,7 +92,10 @@ async function main(): Promise<void> {
       ...emulatorOptionsFromEnv(process.env),
       port: ports.aml,
       storageConnectionString: settings.AmlDatastoreStorage!,
-      datastores: { [settings.AML_DATASTORE_NAME || 'workspaceblobstore']: settings.AML_DATASTORE_CONTAINER || 'azureml-blobstore-local' },
+      datastores: {
+        [settings.AML_DATASTORE_NAME || 'workspaceblobstore']:
+          settings.AML_DATASTORE_CONTAINER || 'azureml-blobstore-local',
+      },
       log: (l) => log(`[aml] ${l}`),
     });
   }

@@ -8,7 +8,9 @@ beforeAll(async () => {
   stack = await startStack();
 }, 90_000);
 afterAll(async () => stack?.stop());
-afterEach(() => stack.emulator.setFaults({ failJobs: false, throttleRate: 0, unavailableRate: 0, hangInQueued: false }));
+afterEach(() =>
+  stack.emulator.setFaults({ failJobs: false, throttleRate: 0, unavailableRate: 0, hangInQueued: false }),
+);
 
 test('the emulator failing a job → Failed with its reason', async () => {
   stack.emulator.setFaults({ failJobs: 'Out of memory on compute node (simulated)' });

@@ -33,7 +33,14 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
     port: 0,
     storageConnectionString: cs,
     datastores: { workspaceblobstore: datastore },
-    timings: { notStartedMs: 100, queuedMs: 200, preparingMs: 200, runningMs: 200, finalizingMs: 100, cancelMs: 100 },
+    timings: {
+      notStartedMs: 100,
+      queuedMs: 200,
+      preparingMs: 200,
+      runningMs: 200,
+      finalizingMs: 100,
+      cancelMs: 100,
+    },
   });
   const httpPort = await freePort();
   const fullEnv: Record<string, string> = {
@@ -74,9 +81,13 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
     const deadline = Date.now() + 60_000;
     for (;;) {
       if (c.exitCode !== null) throw new Error(`npm start exited ${c.exitCode}:\n${output.join('\n')}`);
-      const ok = await fetch(`http://127.0.0.1:${httpPort}/api/jobs?top=1`).then((r) => r.ok, () => false);
+      const ok = await fetch(`http://127.0.0.1:${httpPort}/api/jobs?top=1`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) return;
-      if (Date.now() > deadline) throw new Error(`npm start did not serve the API within 60 s:\n${output.join('\n')}`);
+      if (Date.now() > deadline)
+        throw new Error(`npm start did not serve the API within 60 s:\n${output.join('\n')}`);
       await new Promise((r) => setTimeout(r, 200));
     }
   };
@@ -101,7 +112,10 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
     async kill() {
       await exit('SIGKILL');
       // Make sure the app really is gone, so a restart cannot be mistaken for the old process.
-      const alive = await fetch(`http://127.0.0.1:${httpPort}/api/jobs?top=1`).then(() => true, () => false);
+      const alive = await fetch(`http://127.0.0.1:${httpPort}/api/jobs?top=1`).then(
+        () => true,
+        () => false,
+      );
       if (alive) throw new Error('the killed app still answers');
     },
     async stop() {
@@ -120,7 +134,12 @@ export interface JobView {
   outputBlob?: string;
   quarantineBlob?: string;
   sourceBlob: string;
-  error?: { code: string; message: string; problems?: { line: number; column?: string }[]; problemCount?: number };
+  error?: {
+    code: string;
+    message: string;
+    problems?: { line: number; column?: string }[];
+    problemCount?: number;
+  };
 }
 
 const TERMINAL = ['Succeeded', 'Rejected', 'Failed', 'TimedOut', 'Canceled'];
@@ -131,20 +150,32 @@ export async function listJobs(stack: Stack): Promise<JobView[]> {
 }
 
 /** Waits (bounded) until the blob's job exists and has ended; returns it. */
-export async function jobForBlob(stack: Stack, blob: string, timeoutMs = 60_000, until = TERMINAL): Promise<JobView> {
+export async function jobForBlob(
+  stack: Stack,
+  blob: string,
+  timeoutMs = 60_000,
+  until = TERMINAL,
+): Promise<JobView> {
   const deadline = Date.now() + timeoutMs;
   let last: JobView | undefined;
   for (;;) {
     last = (await listJobs(stack)).find((j) => j.sourceBlob === blob);
     if (last && until.includes(last.status)) return last;
     if (Date.now() > deadline) {
-      throw new Error(`job for ${blob} did not reach ${until.join('/')} (last: ${JSON.stringify(last)})\n${stack.output.slice(-40).join('\n')}`);
+      throw new Error(
+        `job for ${blob} did not reach ${until.join('/')} (last: ${JSON.stringify(last)})\n${stack.output.slice(-40).join('\n')}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 200));
   }
 }
 
-export async function waitJob(stack: Stack, jobId: string, until = TERMINAL, timeoutMs = 60_000): Promise<JobView> {
+export async function waitJob(
+  stack: Stack,
+  jobId: string,
+  until = TERMINAL,
+  timeoutMs = 60_000,
+): Promise<JobView> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const r = await fetch(`${stack.api}/jobs/${jobId}`);
@@ -152,7 +183,8 @@ export async function waitJob(stack: Stack, jobId: string, until = TERMINAL, tim
       const j = (await r.json()) as JobView;
       if (until.includes(j.status)) return j;
     }
-    if (Date.now() > deadline) throw new Error(`job ${jobId} did not reach ${until.join('/')}\n${stack.output.slice(-40).join('\n')}`);
+    if (Date.now() > deadline)
+      throw new Error(`job ${jobId} did not reach ${until.join('/')}\n${stack.output.slice(-40).join('\n')}`);
     await new Promise((r2) => setTimeout(r2, 200));
   }
 }

@@ -8,9 +8,16 @@ import { testConnectionString, uniqueName } from '../../support/storage';
 /** The app's AML client against the local batch endpoint emulator, over real HTTP. */
 let emu: AmlEmulator;
 let container: string;
-const store = BlobStore.fromConnection({ kind: 'connectionString', connectionString: testConnectionString() });
+const store = BlobStore.fromConnection({
+  kind: 'connectionString',
+  connectionString: testConnectionString(),
+});
 const tokens = (t = 'any-token'): TokenSource => ({ token: async () => t });
-const workspace = { subscriptionId: '00000000-0000-0000-0000-000000000000', resourceGroup: 'local-rg', workspaceName: 'local-ws' };
+const workspace = {
+  subscriptionId: '00000000-0000-0000-0000-000000000000',
+  resourceGroup: 'local-rg',
+  workspaceName: 'local-ws',
+};
 
 function client(opts: Partial<ConstructorParameters<typeof AmlClient>[0]> = {}): AmlClient {
   return new AmlClient({
@@ -39,17 +46,31 @@ beforeAll(async () => {
     port: 0,
     storageConnectionString: testConnectionString(),
     datastores: { workspaceblobstore: container },
-    timings: { notStartedMs: 20, queuedMs: 20, preparingMs: 20, runningMs: 20, finalizingMs: 20, cancelMs: 20 },
+    timings: {
+      notStartedMs: 20,
+      queuedMs: 20,
+      preparingMs: 20,
+      runningMs: 20,
+      finalizingMs: 20,
+      cancelMs: 20,
+    },
     requiredToken: 'good-token',
     forbiddenToken: 'no-role-token',
   });
 });
 afterAll(async () => emu.close());
 
-async function stage(name: string, body: string): Promise<{ inputUri: string; outputUri: string; outputPath: string }> {
+async function stage(
+  name: string,
+  body: string,
+): Promise<{ inputUri: string; outputUri: string; outputPath: string }> {
   await store.putText(container, `in/${name}`, body, 'text/csv');
   const outputPath = `out/${uniqueName('o')}/predictions.csv`;
-  return { inputUri: datastoreUri('workspaceblobstore', `in/${name}`, workspace), outputUri: datastoreUri('workspaceblobstore', outputPath), outputPath };
+  return {
+    inputUri: datastoreUri('workspaceblobstore', `in/${name}`, workspace),
+    outputUri: datastoreUri('workspaceblobstore', outputPath),
+    outputPath,
+  };
 }
 
 test('submit, poll to Completed, read MLflow-format predictions', async () => {
@@ -59,7 +80,8 @@ test('submit, poll to Completed, read MLflow-format predictions', async () => {
   expect(job.status).toBe('NotStarted');
   expect(await waitFor(c, job.name, (s) => s === 'Completed' || s === 'Failed')).toBe('Completed');
   const chunks: Buffer[] = [];
-  for await (const ch of await store.openRead(container, f.outputPath)) chunks.push(Buffer.from(ch as Buffer));
+  for await (const ch of await store.openRead(container, f.outputPath))
+    chunks.push(Buffer.from(ch as Buffer));
   const lines = Buffer.concat(chunks).toString('utf8').trim().split('\n');
   expect(lines).toHaveLength(2);
   expect(lines.map((l) => l.split(',')[0])).toEqual(['0', '1']);
@@ -70,7 +92,10 @@ test('submit, poll to Completed, read MLflow-format predictions', async () => {
 test('the deployment header routes to another model', async () => {
   const f1 = await stage('b.csv', 'carat,cut,color,clarity\n1.0,Good,H,SI2\n');
   const f2 = await stage('b2.csv', 'carat,cut,color,clarity\n1.0,Good,H,SI2\n');
-  const v1 = await client({ tokens: tokens('good-token'), deploymentName: 'diamond-v1' }).submit({ ...f1, requestId: 'r' });
+  const v1 = await client({ tokens: tokens('good-token'), deploymentName: 'diamond-v1' }).submit({
+    ...f1,
+    requestId: 'r',
+  });
   const v2 = await client({ tokens: tokens('good-token') }).submit({ ...f2, requestId: 'r' });
   expect(emu.jobs().find((j) => j.name === v1.name)?.deployment).toBe('diamond-v1');
   expect(emu.jobs().find((j) => j.name === v2.name)?.deployment).toBe('diamond-v2');
@@ -78,7 +103,11 @@ test('the deployment header routes to another model', async () => {
 
 test('429 and 503 are retried inside the client, honouring Retry-After, then succeed', async () => {
   const slept: number[] = [];
-  const c = client({ tokens: tokens('good-token'), sleep: async (ms) => void slept.push(ms), maxAttempts: 50 });
+  const c = client({
+    tokens: tokens('good-token'),
+    sleep: async (ms) => void slept.push(ms),
+    maxAttempts: 50,
+  });
   emu.setFaults({ throttleRate: 0.5, unavailableRate: 0.3 });
   try {
     for (let i = 0; i < 5; i++) {
@@ -112,7 +141,9 @@ test('auth failures are not retried and say what is missing', async () => {
     retryable: false,
     message: expect.stringContaining('https://ml.azure.com'),
   });
-  await expect(client({ tokens: tokens('no-role-token') }).submit({ ...f, requestId: 'x' })).rejects.toMatchObject({
+  await expect(
+    client({ tokens: tokens('no-role-token') }).submit({ ...f, requestId: 'x' }),
+  ).rejects.toMatchObject({
     code: 'AmlAuth',
     message: expect.stringContaining('AzureML Data Scientist'),
   });
@@ -121,7 +152,13 @@ test('auth failures are not retried and say what is missing', async () => {
 test('validation errors come back as non-retryable AmlValidation with the service text', async () => {
   const c = client({ tokens: tokens('good-token') });
   const f = await stage('v.csv', 'carat,cut,color,clarity\n0.3,Ideal,E,SI1\n');
-  await expect(c.submit({ inputUri: 'azureml://datastores/nosuchstore/paths/x.csv', outputUri: f.outputUri, requestId: 'x' })).rejects.toMatchObject({
+  await expect(
+    c.submit({
+      inputUri: 'azureml://datastores/nosuchstore/paths/x.csv',
+      outputUri: f.outputUri,
+      requestId: 'x',
+    }),
+  ).rejects.toMatchObject({
     code: 'AmlValidation',
     retryable: false,
     message: expect.stringContaining('validation errors'),
@@ -144,7 +181,14 @@ test('cancel goes to the management plane and the job ends Canceled', async () =
   } finally {
     emu.setFaults({ hangInQueued: false });
   }
-  expect(await new AmlClient({ scoringUri: `${emu.url}/jobs`, managementUri: emu.url, requestTimeoutMs: 1000, tokens: tokens() }).cancel('x')).toBe(false);
+  expect(
+    await new AmlClient({
+      scoringUri: `${emu.url}/jobs`,
+      managementUri: emu.url,
+      requestTimeoutMs: 1000,
+      tokens: tokens(),
+    }).cancel('x'),
+  ).toBe(false);
 });
 
 test('a failed job reports its error', async () => {
