@@ -108,7 +108,9 @@ async function main(): Promise<void> {
     taskHub: settings.DURABLE_TASK_HUB || 'amlbatchlocal',
     log: (l) => log(`[func] ${l}`),
   });
-  const stopWatching = watchJobs(settings.DataStorage!, table, log);
+  // LOCAL_PROGRESS=off silences the progress lines (benchmarks count storage requests without them).
+  const stopWatching =
+    process.env.LOCAL_PROGRESS === 'off' ? () => undefined : watchJobs(settings.DataStorage!, table, log);
 
   console.log(`
   AML batch-scoring pipeline, running locally

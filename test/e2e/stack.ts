@@ -26,8 +26,16 @@ export interface Stack {
 
 const root = join(__dirname, '..', '..');
 
-export async function startStack(env: Record<string, string> = {}): Promise<Stack> {
-  const cs = testConnectionString();
+export interface StackOptions {
+  /** Storage for everything; default the test run's Azurite. */
+  connectionString?: string;
+  /** What the app's data connections use, e.g. a counting proxy in front of the same Azurite. */
+  appDataConnectionString?: string;
+  emulatorTimings?: Parameters<typeof startAmlEmulator>[0]['timings'];
+}
+
+export async function startStack(env: Record<string, string> = {}, o: StackOptions = {}): Promise<Stack> {
+  const cs = o.connectionString ?? testConnectionString();
   const datastore = uniqueName('ds');
   const emulator = await startAmlEmulator({
     port: 0,
@@ -45,6 +53,7 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
   const httpPort = await freePort();
   const fullEnv: Record<string, string> = {
     STORAGE_CONNECTION_STRING: cs,
+    ...(o.appDataConnectionString ? { DataStorage: o.appDataConnectionString, AmlDatastoreStorage: o.appDataConnectionString } : {}),
     FUNCTIONS_HTTP_PORT: String(httpPort),
     AML_SCORING_URI: `${emulator.url}/jobs`,
     AML_MANAGEMENT_URI: emulator.url,

@@ -53,7 +53,8 @@ interface Action {
 }
 
 export type ActivityOutcome = { result: unknown } | { error: string };
-export type ActivityFn = (name: string, input: unknown, call: number) => ActivityOutcome;
+/** `at` is the simulated time at which the activity runs. */
+export type ActivityFn = (name: string, input: unknown, call: number, at: Date) => ActivityOutcome;
 
 export interface SimOptions {
   instanceId: string;
@@ -294,7 +295,7 @@ export async function simulate(handler: OrchestrationHandler, o: SimOptions): Pr
       if (next.kind === 'activity') {
         const a = next.action!;
         activityCalls.push({ name: a.functionName!, input: a.input, at: new Date(clock).toISOString() });
-        const outcome = o.activities(a.functionName!, a.input, ++callCount);
+        const outcome = o.activities(a.functionName!, a.input, ++callCount, new Date(clock));
         if ('result' in outcome) {
           history.push(
             ev(E.TaskCompleted, { TaskScheduledId: next.id, Result: JSON.stringify(outcome.result) }),
