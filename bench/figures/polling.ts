@@ -2,7 +2,7 @@ import { ACTIVITY } from '../../src/orchestration/names';
 import { scoreJobOrchestrator } from '../../src/orchestration/scoreJob';
 import type { ScoreJobInput } from '../../src/orchestration/contracts';
 import type { PollSchedule } from '../../src/domain/pollSchedule';
-import { simulate, type ActivityFn } from '../../test/support/orchestrationSimulator';
+import { simulate } from '../../test/support/orchestrationSimulator';
 import type { BenchRow, Figure } from '../types';
 
 /**

@@ -1,3 +1,4 @@
+import { mulberry32 as prng } from '../random';
 /** Fault injection: settings a test can change at run time through PUT /_emulator/faults. */
 
 export interface EmulatorFaults {
@@ -68,18 +69,6 @@ export function checkFaults(input: unknown): Partial<EmulatorFaults> {
     }
   }
   return out;
-}
-
-/** mulberry32: seedable, so a given seed and rate hit the same requests on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export class Faults {

@@ -2,6 +2,9 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import { parseDiamond } from './predict';
 import type { Diamond } from './types';
+import { mulberry32 } from '../random';
+
+export { mulberry32 };
 
 /** One labelled row: the raw record (for writing samples) and its validated 4Cs and price. */
 export interface LabelledRow {
@@ -23,18 +26,6 @@ export function readLabelledCsv(path: string): { columns: string[]; rows: Labell
     return { record, diamond: parseDiamond(record), price };
   });
   return { columns, rows };
-}
-
-/** mulberry32: a tiny seedable PRNG, so the split and everything derived from it are reproducible. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

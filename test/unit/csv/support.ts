@@ -1,16 +1,8 @@
 import type { InputSchema } from '../../../src/domain/schema';
+import { mulberry32 } from '../../../dev/random';
 
-/** Small deterministic PRNG (mulberry32) so failures reproduce. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Small deterministic PRNG, so failures reproduce. */
+export const rng = mulberry32;
 
 export function pick<T>(r: () => number, items: readonly T[]): T {
   return items[Math.floor(r() * items.length)] as T;

@@ -27,9 +27,9 @@ const input: ScoreJobInput = {
 /** Activities by name; `statuses` is what AML reports at each successive check. */
 function world(statuses: string[], overrides: Partial<Record<string, ActivityFn>> = {}): ActivityFn {
   let checks = 0;
-  return (name, inp, call) => {
+  return (name, inp, call, at) => {
     const o = overrides[name];
-    if (o) return o(name, inp, call);
+    if (o) return o(name, inp, call, at);
     switch (name) {
       case ACTIVITY.validateAndStage:
         return { result: { ok: true, staged } };
@@ -128,7 +128,7 @@ describe('scoreJob orchestration (real durable-functions replay engine)', () => 
       instanceId: 'j1',
       input,
       start,
-      activities: (name, inp, call) => {
+      activities: (name, inp, call, at) => {
         if (name === ACTIVITY.recordOutcome) recorded.push(inp);
         if (name === ACTIVITY.checkAmlJob && call > 3)
           return {
@@ -139,7 +139,7 @@ describe('scoreJob orchestration (real durable-functions replay engine)', () => 
               cancelRequested: false,
             },
           };
-        return base(name, inp, call);
+        return base(name, inp, call, at);
       },
     });
     expect(r.output).toMatchObject({ status: 'Failed', error: { code: 'AmlJobFailed' } });
@@ -191,12 +191,12 @@ describe('scoreJob orchestration (real durable-functions replay engine)', () => 
       instanceId: 'j1',
       input,
       start,
-      activities: (name, inp, call) => {
+      activities: (name, inp, call, at) => {
         if (name === ACTIVITY.validateAndStage && ++validateCalls <= 2)
           return { error: 'StorageUnavailable: Azurite hiccup' };
         if (name === ACTIVITY.checkAmlJob && checkFailures++ < 1)
           return { error: 'AmlThrottled: AML throttled (429)' };
-        return base(name, inp, call);
+        return base(name, inp, call, at);
       },
     });
     expect(r.output).toMatchObject({ status: 'Succeeded' });
@@ -214,10 +214,10 @@ describe('scoreJob orchestration (real durable-functions replay engine)', () => 
       instanceId: 'j1',
       input,
       start,
-      activities: (name, inp, call) => {
+      activities: (name, inp, call, at) => {
         if (name === ACTIVITY.submitAmlJob) return { error: 'AmlUnavailable: AML answered 503' };
         if (name === ACTIVITY.recordOutcome) recorded.push(inp);
-        return base(name, inp, call);
+        return base(name, inp, call, at);
       },
     });
     expect(r.output).toMatchObject({ status: 'Failed', error: { code: 'AmlUnavailable' } });
@@ -237,9 +237,9 @@ describe('scoreJob orchestration (real durable-functions replay engine)', () => 
       instanceId: 'j1',
       input,
       start,
-      activities: (name, inp, call) => {
+      activities: (name, inp, call, at) => {
         if (name === ACTIVITY.recordOutcome) recorded.push(inp as { status: string });
-        return base(name, inp, call);
+        return base(name, inp, call, at);
       },
     });
     expect(r.output).toMatchObject({ status: 'TimedOut', error: { code: 'TimedOut' } });
@@ -278,10 +278,10 @@ describe('scoreJob orchestration (real durable-functions replay engine)', () => 
       instanceId: 'j1',
       input,
       start,
-      activities: (name, inp, call) =>
+      activities: (name, inp, call, at) =>
         name === ACTIVITY.checkAmlJob
           ? { result: { ok: true, amlStatus: 'Queued', cancelRequested: true } }
-          : base(name, inp, call),
+          : base(name, inp, call, at),
     });
     expect(r.output).toMatchObject({ status: 'Canceled' });
     expect(names(r.activityCalls)).toContain(ACTIVITY.cancelAmlJob);
