@@ -1,3 +1,4 @@
+import { isAmlStatus } from '../domain/amlStatus';
 import { PipelineError, toErrorInfo } from '../domain/errors';
 import type { SubmitInput, SubmitResult } from '../orchestration/contracts';
 import type { Deps } from './deps';
