@@ -209,44 +209,23 @@ export async function simulate(handler: OrchestrationHandler, o: SimOptions): Pr
       const flat = flatten(r.actions).filter((a) => a.actionType !== A.WaitForExternalEvent);
       const fresh = flat.slice(known);
       known = flat.length;
-      if (r.error) {
-        history.push(ev(E.OrchestratorCompleted));
-        histories.push(history);
-        episodeActions.push(execActions);
-        return {
-          status: 'Failed',
-          output: undefined,
-          error: r.error,
-          executions: execution,
-          episodes,
-          activityCalls,
-          customStatuses,
-          histories,
-          episodeActions,
-          finishedAt: new Date(clock),
-          maxHistoryLength,
-        };
-      }
       const can = fresh.find((a) => a.actionType === A.ContinueAsNew);
-      if (r.isDone && can) {
+      if (r.isDone || r.error) {
+        // The execution ends here: keep its history for the caller's determinism checks.
         history.push(ev(E.OrchestratorCompleted));
         histories.push(history);
         episodeActions.push(execActions);
         maxHistoryLength = Math.max(maxHistoryLength, history.length);
+      }
+      if (!r.error && r.isDone && can) {
         input = can.input;
         // Events not yet delivered carry over to the new execution.
         for (const p of pending.filter((x) => x.kind === 'event'))
           events.push({ at: new Date(p.at), name: p.name!, data: p.data });
         break;
       }
-      if (r.isDone) {
-        history.push(ev(E.OrchestratorCompleted));
-        histories.push(history);
-        episodeActions.push(execActions);
-        maxHistoryLength = Math.max(maxHistoryLength, history.length);
-        return {
-          status: 'Completed',
-          output: r.output,
+      if (r.isDone || r.error) {
+        const end = {
           executions: execution,
           episodes,
           activityCalls,
@@ -256,6 +235,9 @@ export async function simulate(handler: OrchestrationHandler, o: SimOptions): Pr
           finishedAt: new Date(clock),
           maxHistoryLength,
         };
+        return r.error
+          ? { status: 'Failed', output: undefined, error: r.error, ...end }
+          : { status: 'Completed', output: r.output, ...end };
       }
       for (const a of fresh) {
         const id = nextTaskId++;
