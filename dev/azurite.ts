@@ -105,6 +105,7 @@ export async function startAzurite(
       '--skipApiVersionCheck',
       '--loose',
       '--disableProductStyleUrl',
+      '--disableTelemetry',
       ...(opts.silent === false ? [] : ['--silent']),
     ],
     { stdio: opts.silent === false ? 'inherit' : 'ignore' },

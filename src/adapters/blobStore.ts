@@ -164,7 +164,12 @@ export class BlobStore {
   ): Promise<CopyMethod> {
     const target = this.container(dst.container).getBlockBlobClient(dst.name);
     try {
-      const url = await source.readUrl(src.container, src.name);
+      // Within one account the copy request's own authorization covers the source: no SAS to mint
+      // (and Azurite, which reads a SAS-authorized source whole, fails on files over ~512 MiB).
+      const sameAccount = source.service.url === this.service.url;
+      const url = sameAccount
+        ? source.blob(src.container, src.name).url
+        : await source.readUrl(src.container, src.name);
       const poller = await target.beginCopyFromURL(url, { sourceConditions: { ifMatch: src.etag } });
       const result = await poller.pollUntilDone();
       if (result.copyStatus === 'success') return 'server-side';
@@ -173,9 +178,9 @@ export class BlobStore {
       });
     } catch (err) {
       const e = translateStorageError(err, `copy ${src.container}/${src.name}`);
-      // A changed source or a transient fault is the caller's to handle; anything else means this pair of
-      // accounts cannot copy server-side (no SAS permission, an emulator without the API): stream instead.
-      if (e.code === 'InputChanged' || e.code === 'InputNotFound' || e.retryable) throw e;
+      // A changed or missing source is final. Any other failure (no SAS permission, an emulator's
+      // limit, a copy that did not finish) still leaves the streamed copy, which has its own retries.
+      if (e.code === 'InputChanged' || e.code === 'InputNotFound') throw e;
     }
     const body = await source.openRead(src.container, src.name, src.etag);
     await this.upload(dst.container, dst.name, body);
