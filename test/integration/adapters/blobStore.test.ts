@@ -79,3 +79,36 @@ test('missing blobs and unreachable accounts are typed errors', async () => {
   expect(err).toBeInstanceOf(PipelineError);
   expect(err).toMatchObject({ code: 'StorageUnavailable', retryable: true });
 }, 60_000);
+
+test('a server-side copy that cannot be made falls back to a streamed copy of the same version', async () => {
+  await store.putText(src, 'x.csv', 'a,b\n1,2\n', 'text/csv');
+  const info = await store.info(src, 'x.csv');
+  // Another account (by URL) whose copy source cannot be authorized: the SAS step fails.
+  const other = new (class extends BlobStore {
+    override async readUrl(): Promise<string> {
+      throw new PipelineError('StorageUnavailable', 'cannot mint a SAS here', { retryable: true });
+    }
+  })(
+    BlobStore.fromConnection({
+      kind: 'connectionString',
+      connectionString: testConnectionString().replace(/127\.0\.0\.1/g, 'localhost'),
+    }).service,
+  );
+  expect(
+    await store.copyFrom(
+      other,
+      { container: src, name: 'x.csv', etag: info.etag },
+      { container: dst, name: 'y.csv' },
+    ),
+  ).toBe('streamed');
+  expect(await text(await store.openRead(dst, 'y.csv'))).toBe('a,b\n1,2\n');
+  // A changed source stays an error on the streamed path too.
+  await store.putText(src, 'x.csv', 'changed');
+  await expect(
+    store.copyFrom(
+      other,
+      { container: src, name: 'x.csv', etag: info.etag },
+      { container: dst, name: 'z.csv' },
+    ),
+  ).rejects.toMatchObject({ code: 'InputChanged' });
+});
