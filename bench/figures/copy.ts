@@ -70,7 +70,7 @@ export const copy: Figure = async (ctx) => {
         compare:
           `${run.stage.method} in ${run.stage.seconds.toFixed(2)} s` +
           (run.stage.method === 'server-side'
-            ? ' (on Azurite: its SAS copy-source check reads the whole blob, then block references are copied)'
+            ? ' (same account, no SAS: on Azurite only block references are copied; across accounts in Azure the service copies the bytes)'
             : '') +
           `; ${vsPlain(staging)}`,
         target: target(staging),
