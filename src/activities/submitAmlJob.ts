@@ -13,7 +13,7 @@ export async function submitAmlJob(input: SubmitInput, d: Deps): Promise<SubmitR
     return {
       ok: true,
       amlJobName: existing.amlJobName,
-      amlStatus: (existing.amlStatus as never) ?? 'NotStarted',
+      amlStatus: existing.amlStatus && isAmlStatus(existing.amlStatus) ? existing.amlStatus : 'NotStarted',
     };
   }
   try {

@@ -53,7 +53,9 @@ export async function startStack(env: Record<string, string> = {}, o: StackOptio
   const httpPort = await freePort();
   const fullEnv: Record<string, string> = {
     STORAGE_CONNECTION_STRING: cs,
-    ...(o.appDataConnectionString ? { DataStorage: o.appDataConnectionString, AmlDatastoreStorage: o.appDataConnectionString } : {}),
+    ...(o.appDataConnectionString
+      ? { DataStorage: o.appDataConnectionString, AmlDatastoreStorage: o.appDataConnectionString }
+      : {}),
     FUNCTIONS_HTTP_PORT: String(httpPort),
     AML_SCORING_URI: `${emulator.url}/jobs`,
     AML_MANAGEMENT_URI: emulator.url,
