@@ -47,19 +47,23 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Whether something accepts connections on this loopback port. */
+export function isListening(port: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const s = new Socket();
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+    s.connect(port, '127.0.0.1');
+  });
+}
+
 async function waitForPort(port: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = new Socket();
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-      s.connect(port, '127.0.0.1');
-    });
-    if (ok) return;
+    if (await isListening(port)) return;
     if (Date.now() > deadline) throw new Error(`Azurite did not open port ${port} within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -1,9 +1,8 @@
 import { TableClient } from '@azure/data-tables';
 import { BlobServiceClient } from '@azure/storage-blob';
-import { createConnection } from 'node:net';
 import { join, resolve } from 'node:path';
 import { emulatorOptionsFromEnv, startAmlEmulator, type AmlEmulator } from './aml-emulator';
-import { devConnectionString, startAzurite, type AzuriteInstance } from './azurite';
+import { devConnectionString, isListening, startAzurite, type AzuriteInstance } from './azurite';
 import { localAppSettings } from './localSettings';
 import { watchJobs } from './progress';
 import { startLocalRuntime } from './runtime';
@@ -23,14 +22,6 @@ const ports = {
   http: num('FUNCTIONS_HTTP_PORT', 7071),
 };
 
-function listening(port: number): Promise<boolean> {
-  return new Promise((r) => {
-    const s = createConnection({ port, host: '127.0.0.1' });
-    s.once('connect', () => (s.destroy(), r(true)));
-    s.once('error', () => r(false));
-  });
-}
-
 function log(line: string): void {
   console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
 }
@@ -40,7 +31,7 @@ async function main(): Promise<void> {
   let connectionString: string;
   if (process.env.STORAGE_CONNECTION_STRING) {
     connectionString = process.env.STORAGE_CONNECTION_STRING;
-  } else if (await listening(ports.blob)) {
+  } else if (await isListening(ports.blob)) {
     log(`Azurite already listening on ${ports.blob}: using it`);
     connectionString = devConnectionString({
       blobPort: ports.blob,

@@ -37,10 +37,6 @@ export function safeUploadName(raw: string | null): string | { error: string } {
   return /\.csv$/i.test(name) ? name : `${name}.csv`;
 }
 
-function publicRecord(r: JobRecord): Record<string, unknown> {
-  return { ...r };
-}
-
 export async function submitJob(req: HttpRequest, d: Deps, orch: Orchestrations): Promise<HttpResponseInit> {
   const type = (req.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
   const inbox = d.settings.inboxContainer;
@@ -133,7 +129,7 @@ export async function getJob(id: string, d: Deps): Promise<HttpResponseInit> {
       `No job "${id}" (job ids look like j1234567890123-0123456789abcdef0123).`,
     );
   const rec = await d.jobs.get(id);
-  return rec ? json(200, publicRecord(rec)) : problem(404, 'JobNotFound', `No job "${id}".`);
+  return rec ? json(200, rec) : problem(404, 'JobNotFound', `No job "${id}".`);
 }
 
 export async function listJobs(req: HttpRequest, d: Deps): Promise<HttpResponseInit> {
@@ -162,7 +158,7 @@ export async function listJobs(req: HttpRequest, d: Deps): Promise<HttpResponseI
         return u.toString();
       })()
     : undefined;
-  return json(200, { jobs: page.jobs.map(publicRecord), ...(next ? { nextLink: next } : {}) });
+  return json(200, { jobs: page.jobs, ...(next ? { nextLink: next } : {}) });
 }
 
 export async function cancelJob(id: string, d: Deps, orch: Orchestrations): Promise<HttpResponseInit> {

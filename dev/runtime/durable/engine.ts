@@ -218,30 +218,28 @@ export class DurableEngine {
   }
 
   async raiseEvent(instanceId: string, eventName: string, inputText: string | null): Promise<void> {
-    const row = await this.store.getInstance(instanceId);
-    if (!row) throw new ClientError(404, `No instance with ID '${instanceId}' found.`);
-    if (TERMINAL.has(row.runtimeStatus))
-      throw new ClientError(410, `Instance '${instanceId}' is ${row.runtimeStatus}.`);
-    await this.store.addMessage({
-      id: newMessageId(),
-      instanceId,
-      kind: 'eventRaised',
-      payload: { name: eventName, input: inputText, at: this.clock.now() },
+    await this.sendToLive(instanceId, 'eventRaised', {
+      name: eventName,
+      input: inputText,
+      at: this.clock.now(),
     });
-    this.wake(instanceId);
   }
 
   async terminate(instanceId: string, reason: string | null): Promise<void> {
+    await this.sendToLive(instanceId, 'terminate', { reason, at: this.clock.now() });
+  }
+
+  /** Queues a message for an instance that exists and has not ended (404 / 410 otherwise, as the extension). */
+  private async sendToLive(
+    instanceId: string,
+    kind: 'eventRaised' | 'terminate',
+    payload: InboxMessage['payload'],
+  ): Promise<void> {
     const row = await this.store.getInstance(instanceId);
     if (!row) throw new ClientError(404, `No instance with ID '${instanceId}' found.`);
     if (TERMINAL.has(row.runtimeStatus))
       throw new ClientError(410, `Instance '${instanceId}' is ${row.runtimeStatus}.`);
-    await this.store.addMessage({
-      id: newMessageId(),
-      instanceId,
-      kind: 'terminate',
-      payload: { reason, at: this.clock.now() },
-    });
+    await this.store.addMessage({ id: newMessageId(), instanceId, kind, payload } as InboxMessage);
     this.wake(instanceId);
   }
 

@@ -16,6 +16,9 @@ async function text(s: Readable): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+const copy = (from: BlobStore, name: string, etag: string, to: string) =>
+  store.copyFrom(from, { container: src, name, etag }, { container: dst, name: to });
+
 beforeEach(async () => {
   src = uniqueName('src');
   dst = uniqueName('dst');
@@ -38,29 +41,13 @@ test('upload streams, info reports the version, openRead pins it', async () => {
 test('copyFrom copies server-side, is repeatable, and refuses a changed source', async () => {
   await store.putText(src, 'in put.csv', 'x,y\n1,2\n', 'text/csv');
   const info = await store.info(src, 'in put.csv');
-  expect(
-    await store.copyFrom(
-      store,
-      { container: src, name: 'in put.csv', etag: info.etag },
-      { container: dst, name: 'job/in put.csv' },
-    ),
-  ).toBe('server-side');
-  expect(
-    await store.copyFrom(
-      store,
-      { container: src, name: 'in put.csv', etag: info.etag },
-      { container: dst, name: 'job/in put.csv' },
-    ),
-  ).toBe('server-side');
+  expect(await copy(store, 'in put.csv', info.etag, 'job/in put.csv')).toBe('server-side');
+  expect(await copy(store, 'in put.csv', info.etag, 'job/in put.csv')).toBe('server-side');
   expect(await text(await store.openRead(dst, 'job/in put.csv'))).toBe('x,y\n1,2\n');
   await store.putText(src, 'in put.csv', 'new');
-  await expect(
-    store.copyFrom(
-      store,
-      { container: src, name: 'in put.csv', etag: info.etag },
-      { container: dst, name: 'other.csv' },
-    ),
-  ).rejects.toMatchObject({ code: 'InputChanged' });
+  await expect(copy(store, 'in put.csv', info.etag, 'other.csv')).rejects.toMatchObject({
+    code: 'InputChanged',
+  });
 });
 
 test('missing blobs and unreachable accounts are typed errors', async () => {
@@ -94,21 +81,9 @@ test('a server-side copy that cannot be made falls back to a streamed copy of th
       connectionString: testConnectionString().replace(/127\.0\.0\.1/g, 'localhost'),
     }).service,
   );
-  expect(
-    await store.copyFrom(
-      other,
-      { container: src, name: 'x.csv', etag: info.etag },
-      { container: dst, name: 'y.csv' },
-    ),
-  ).toBe('streamed');
+  expect(await copy(other, 'x.csv', info.etag, 'y.csv')).toBe('streamed');
   expect(await text(await store.openRead(dst, 'y.csv'))).toBe('a,b\n1,2\n');
   // A changed source stays an error on the streamed path too.
   await store.putText(src, 'x.csv', 'changed');
-  await expect(
-    store.copyFrom(
-      other,
-      { container: src, name: 'x.csv', etag: info.etag },
-      { container: dst, name: 'z.csv' },
-    ),
-  ).rejects.toMatchObject({ code: 'InputChanged' });
+  await expect(copy(other, 'x.csv', info.etag, 'z.csv')).rejects.toMatchObject({ code: 'InputChanged' });
 });
