@@ -24,7 +24,7 @@ import { cpus } from 'node:os';
 import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
-import { buildDeps } from '../../src/activities/deps';
+import { buildDeps } from '../../src/app/deps';
 import { publishPredictions } from '../../src/activities/publishPredictions';
 import { validateAndStage } from '../../src/activities/validateAndStage';
 import { BlobStore, type CopyMethod } from '../../src/adapters/blobStore';

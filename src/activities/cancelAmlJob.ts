@@ -1,6 +1,6 @@
 import { PipelineError, toErrorInfo } from '../domain/errors';
 import type { CancelInput, CancelResult } from '../orchestration/contracts';
-import type { Deps } from './deps';
+import type { Deps } from '../app/deps';
 
 /** Asks AML to cancel (management plane); without workspace coordinates there is no cancel to call. */
 export async function cancelAmlJob(input: CancelInput, d: Deps): Promise<CancelResult> {

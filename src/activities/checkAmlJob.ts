@@ -1,7 +1,7 @@
 import { isAmlRunning } from '../domain/amlStatus';
 import { PipelineError, toErrorInfo } from '../domain/errors';
 import type { CheckInput, CheckResult } from '../orchestration/contracts';
-import type { Deps } from './deps';
+import type { Deps } from '../app/deps';
 
 /** One status check. The record is written only when something a person would see has changed. */
 export async function checkAmlJob(input: CheckInput, d: Deps): Promise<CheckResult> {

@@ -3,7 +3,7 @@ import { outboxName } from '../domain/amlUris';
 import { joinPredictions } from '../domain/csv';
 import { PipelineError, toErrorInfo } from '../domain/errors';
 import type { PublishInput, PublishResult } from '../orchestration/contracts';
-import type { Deps } from './deps';
+import type { Deps } from '../app/deps';
 
 /**
  * Writes `outbox/<input without .csv>_predictions.csv`: every input column plus `prediction`,

@@ -1,7 +1,7 @@
 import type { ValidationReport } from '../domain/csv';
 import type { ErrorInfo } from '../domain/errors';
 import type { SourceBlob } from '../orchestration/contracts';
-import type { Deps } from './deps';
+import type { Deps } from '../app/deps';
 
 /**
  * Keeps a rejected file where people look for them: `quarantine/<name>` (a copy; the inbox original

@@ -1,5 +1,5 @@
 import type { OutcomeInput } from '../orchestration/contracts';
-import type { Deps } from './deps';
+import type { Deps } from '../app/deps';
 
 /** Writes a terminal state decided by the orchestrator (AML failed, timed out, canceled). */
 export async function recordOutcome(input: OutcomeInput, d: Deps): Promise<void> {

@@ -1,7 +1,7 @@
 import { isAmlStatus } from '../domain/amlStatus';
 import { PipelineError, toErrorInfo } from '../domain/errors';
 import type { SubmitInput, SubmitResult } from '../orchestration/contracts';
-import type { Deps } from './deps';
+import type { Deps } from '../app/deps';
 
 /**
  * Starts the AML batch job and saves its name on the record before returning: a retried activity

@@ -2,7 +2,7 @@ import { datastoreUri, stagingPaths } from '../domain/amlUris';
 import { validateCsvStream, type ValidationReport } from '../domain/csv';
 import { PipelineError, toErrorInfo, type ErrorInfo } from '../domain/errors';
 import type { ValidateInput, ValidateResult } from '../orchestration/contracts';
-import type { Deps } from './deps';
+import type { Deps } from '../app/deps';
 import { quarantine } from './quarantine';
 
 /**

@@ -3,6 +3,9 @@ import defaultSchema from '../domain/schemas/diamonds.json';
 import { parseSchema, type InputSchema } from '../domain/schema';
 import type { PollSchedule } from '../domain/pollSchedule';
 import { PipelineError } from '../domain/errors';
+import type { WorkspaceCoordinates } from '../domain/amlUris';
+
+export type { WorkspaceCoordinates };
 
 /**
  * Every setting the app reads, read and validated once. A wrong or missing setting fails at start-up
@@ -25,12 +28,6 @@ export type AmlAuth =
   | { kind: 'azure'; clientId?: string }
   /** Local emulator only: a fixed bearer token, refused unless the scoring URI is on loopback. */
   | { kind: 'emulator'; token: string };
-
-export interface WorkspaceCoordinates {
-  subscriptionId: string;
-  resourceGroup: string;
-  workspaceName: string;
-}
 
 export interface Settings {
   dataStorage: StorageConnection;

@@ -1,4 +1,9 @@
-import type { WorkspaceCoordinates } from '../config/settings';
+/** Where the AML workspace lives: the long `azureml://` form and the management plane need it. */
+export interface WorkspaceCoordinates {
+  subscriptionId: string;
+  resourceGroup: string;
+  workspaceName: string;
+}
 
 /**
  * Datastore URIs for batch endpoint inputs and outputs. Only two forms work: the long

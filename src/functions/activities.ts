@@ -2,7 +2,7 @@ import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { cancelAmlJob } from '../activities/cancelAmlJob';
 import { checkAmlJob } from '../activities/checkAmlJob';
-import { deps, type Deps } from '../activities/deps';
+import { deps, type Deps } from '../app/deps';
 import { publishPredictions } from '../activities/publishPredictions';
 import { recordOutcome } from '../activities/recordOutcome';
 import { submitAmlJob } from '../activities/submitAmlJob';

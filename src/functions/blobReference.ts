@@ -1,15 +1,12 @@
 import { ResourceFactoryResolver, type ModelBindingData } from '@azure/functions-extensions-base';
+import type { BlobReference } from '../handlers/inbox';
 
 /**
  * With `sdkBinding: true` the host sends a reference to the blob (ModelBindingData from the
  * `AzureStorageBlobs` source) instead of its bytes. This factory turns it into a plain reference;
  * the app then streams the blob through its own client and identity.
  */
-export interface BlobReference {
-  connection: string;
-  containerName: string;
-  blobName: string;
-}
+export type { BlobReference };
 
 export const BLOB_SOURCE = 'AzureStorageBlobs';
 

@@ -1,6 +1,6 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import { deps } from '../activities/deps';
+import { deps } from '../app/deps';
 import { durableOrchestrations } from '../adapters/orchestrations';
 import { PipelineError } from '../domain/errors';
 import { cancelJob, getJob, getPredictions, listJobs, submitJob } from '../handlers/api';

@@ -1,6 +1,6 @@
 import { app, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import { deps } from '../activities/deps';
+import { deps } from '../app/deps';
 import { durableOrchestrations } from '../adapters/orchestrations';
 import { settings } from '../config/settings';
 import { onInboxBlob } from '../handlers/inbox';

@@ -2,7 +2,7 @@ import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import type { Deps } from '../activities/deps';
+import type { Deps } from '../app/deps';
 import type { Orchestrations } from '../adapters/orchestrations';
 import { PipelineError } from '../domain/errors';
 import { isJobId } from '../domain/jobId';

@@ -1,7 +1,13 @@
-import type { Deps } from '../activities/deps';
+import type { Deps } from '../app/deps';
 import type { Orchestrations } from '../adapters/orchestrations';
-import type { BlobReference } from '../functions/blobReference';
 import { startJob, type StartedJob } from './startJob';
+
+/** What the blob trigger's deferred binding names: the blob, not its bytes. */
+export interface BlobReference {
+  connection: string;
+  containerName: string;
+  blobName: string;
+}
 
 interface TriggerMetadata {
   properties?: { eTag?: string; ETag?: string; lastModified?: string; LastModified?: string };

@@ -1,4 +1,4 @@
-import type { Deps } from '../activities/deps';
+import type { Deps } from '../app/deps';
 import type { Orchestrations } from '../adapters/orchestrations';
 import { deriveJobId, normalizeEtag } from '../domain/jobId';
 import { isTerminal, type JobRecord } from '../domain/jobRecord';

@@ -1,4 +1,4 @@
-import { buildDeps, type Deps } from '../../src/activities/deps';
+import { buildDeps, type Deps } from '../../src/app/deps';
 import { loadSettings } from '../../src/config/settings';
 import { testConnectionString, uniqueName } from './storage';
 

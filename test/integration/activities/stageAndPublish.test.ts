@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import type { Deps } from '../../../src/activities/deps';
+import type { Deps } from '../../../src/app/deps';
 import { publishPredictions } from '../../../src/activities/publishPredictions';
 import { validateAndStage } from '../../../src/activities/validateAndStage';
 import type { Orchestrations } from '../../../src/adapters/orchestrations';

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { startAmlEmulator, type AmlEmulator } from '../../../dev/aml-emulator';
 import { cancelAmlJob } from '../../../src/activities/cancelAmlJob';
 import { checkAmlJob } from '../../../src/activities/checkAmlJob';
-import type { Deps } from '../../../src/activities/deps';
+import type { Deps } from '../../../src/app/deps';
 import { submitAmlJob } from '../../../src/activities/submitAmlJob';
 import { validateAndStage } from '../../../src/activities/validateAndStage';
 import type { Orchestrations } from '../../../src/adapters/orchestrations';

@@ -1,5 +1,5 @@
 import { HttpRequest, type HttpResponseInit } from '@azure/functions';
-import type { Deps } from '../../../src/activities/deps';
+import type { Deps } from '../../../src/app/deps';
 import type { Orchestrations } from '../../../src/adapters/orchestrations';
 import {
   cancelJob,

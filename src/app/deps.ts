@@ -32,7 +32,3 @@ export function deps(): Deps {
   current ??= buildDeps(settings());
   return current;
 }
-
-export function setDeps(d: Deps | undefined): void {
-  current = d;
-}
