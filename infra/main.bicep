@@ -29,8 +29,44 @@ targetScope = 'subscription'
 @description('Name of the azd environment; names the resource group and is the azd-env-name tag.')
 param environmentName string
 
+// Only regions that offer Flex Consumption (the list of the Azure-Samples Flex quickstart,
+// functions-quickstart-typescript-azd infra/main.bicep; check with: az functionapp list-flexconsumption-locations).
+// To move to another region, create a new azd environment (`azd env new`): names are salted with the region.
 @minLength(1)
-@description('Region for all new resources. It must offer Flex Consumption: az functionapp list-flexconsumption-locations -o table')
+@description('Region for all new resources; only regions that offer Flex Consumption.')
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
 @metadata({
   azd: {
     type: 'location'
@@ -130,6 +166,17 @@ param maximumInstanceCount int = 100
 @description('Memory per Flex Consumption instance, in MB.')
 param instanceMemoryMB int = 2048
 
+@minValue(0)
+@description('Always-ready instances for the Durable Functions group (orchestrators, activities, entities). 0 scales to zero; the Durable docs suggest 1 on Flex Consumption for steady latency, at the price of an instance that is always billed.')
+param durableAlwaysReadyInstances int = 0
+
+@allowed([
+  'AzureStorage'
+  'DurableTaskScheduler'
+])
+@description('Durable Functions backend: the Azure Storage provider in the runtime account, or a Durable Task Scheduler (Consumption SKU) with its task hub. docs/deploy.md says when to choose which.')
+param durableBackend string = 'AzureStorage'
+
 // ---------------------------------------------------------------------------------------------------------------
 // Names
 // ---------------------------------------------------------------------------------------------------------------
@@ -148,6 +195,8 @@ var inboxContainerName = 'inbox'
 var outboxContainerName = 'outbox'
 var quarantineContainerName = 'quarantine'
 var jobsTableName = 'jobs'
+// Event Grid writes events it could not deliver here (deadLetterWithResourceIdentity in infra/hooks/postdeploy.*).
+var deadLetterContainerName = 'deadletter'
 var durableTaskHubName = 'amlbatch'
 var deploymentContainerName = 'app-package'
 
@@ -158,6 +207,9 @@ var dataStorageAccountName = '${abbrs.storageStorageAccounts}data${resourceToken
 var effectiveAmlSubscriptionId = empty(amlSubscriptionId) ? subscription().subscriptionId : amlSubscriptionId
 var effectiveAmlDatastoreResourceGroup = empty(amlDatastoreResourceGroup) ? amlResourceGroup : amlDatastoreResourceGroup
 var amlDatastoreBlobServiceUri = 'https://${amlDatastoreAccount}.blob.${environment().suffixes.storage}'
+// The management plane of the cloud this is deployed to (sovereign clouds differ), for the app's job cancel calls.
+var amlManagementUri = environment().resourceManager
+var useDurableTaskScheduler = durableBackend == 'DurableTaskScheduler'
 
 // ---------------------------------------------------------------------------------------------------------------
 // Resources
@@ -215,6 +267,7 @@ module dataStorage 'app/storage.bicep' = {
       inboxContainerName
       outboxContainerName
       quarantineContainerName
+      deadLetterContainerName
     ]
     tables: [
       jobsTableName
@@ -232,6 +285,22 @@ module eventGrid 'app/event-grid.bicep' = {
     location: location
     tags: tags
     storageAccountName: dataStorage.outputs.name
+    deadLetterContainerName: deadLetterContainerName
+  }
+}
+
+// Only with durableBackend = 'DurableTaskScheduler': the scheduler, its task hub and the app identity's role.
+module durableTaskScheduler 'app/durable-task-scheduler.bicep' = if (useDurableTaskScheduler) {
+  name: 'durable-task-scheduler'
+  scope: rg
+  params: {
+    name: '${abbrs.durableTaskSchedulers}${resourceToken}'
+    location: location
+    tags: tags
+    taskHubName: durableTaskHubName
+    appPrincipalId: identity.outputs.principalId
+    userPrincipalId: principalId
+    userPrincipalType: principalType
   }
 }
 
@@ -249,6 +318,9 @@ module rbacData 'app/rbac-data.bicep' = {
 
 // In the Azure ML workspace's resource group (possibly another subscription). The deployment name carries the
 // resource token so two azd environments pointing at the same workspace do not overwrite each other's record.
+// A module scoped to another resource group is a nested deployment THERE: it needs
+// Microsoft.Resources/deployments/write on that resource group besides roleAssignments/write, so the deployer
+// needs Owner, or Contributor + Role Based Access Control Administrator, on it (docs/deploy.md, Permissions).
 module rbacAml 'app/rbac-aml.bicep' = {
   name: 'rbac-aml-${resourceToken}'
   scope: resourceGroup(effectiveAmlSubscriptionId, amlResourceGroup)
@@ -279,9 +351,8 @@ module functionApp 'app/function-app.bicep' = {
     name: functionAppName
     planName: '${abbrs.webServerFarms}${resourceToken}'
     location: location
-    tags: union(tags, {
-      'azd-service-name': serviceName
-    })
+    tags: tags
+    serviceName: serviceName
     identityId: identity.outputs.id
     identityClientId: identity.outputs.clientId
     runtimeBlobEndpoint: runtimeStorage.outputs.blobEndpoint
@@ -297,11 +368,15 @@ module functionApp 'app/function-app.bicep' = {
     quarantineContainerName: quarantineContainerName
     jobsTableName: jobsTableName
     durableTaskHubName: durableTaskHubName
+    durableBackend: durableBackend
+    durableTaskSchedulerEndpoint: useDurableTaskScheduler ? durableTaskScheduler!.outputs.endpoint : ''
+    durableAlwaysReadyInstances: durableAlwaysReadyInstances
     amlScoringUri: amlScoringUri
     amlDeploymentName: amlDeploymentName
     amlSubscriptionId: effectiveAmlSubscriptionId
     amlResourceGroup: amlResourceGroup
     amlWorkspaceName: amlWorkspaceName
+    amlManagementUri: amlManagementUri
     amlDatastoreName: amlDatastoreName
     amlDatastoreBlobServiceUri: amlDatastoreBlobServiceUri
     amlDatastoreContainer: amlDatastoreContainer
@@ -312,6 +387,18 @@ module functionApp 'app/function-app.bicep' = {
     jobDeadlineSeconds: jobDeadlineSeconds
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
+  }
+}
+
+// The dashboard (served by the app at /api/ui) uploads straight to the inbox with a user delegation SAS from
+// POST /api/uploads: a cross-origin PUT, so the data account's blob service allows the app's origin. The app's
+// host name exists only once the app does, hence a step after it.
+module dataBlobCors 'app/blob-cors.bicep' = {
+  name: 'data-blob-cors'
+  scope: rg
+  params: {
+    storageAccountName: dataStorage.outputs.name
+    allowedOrigin: 'https://${functionApp.outputs.defaultHostName}'
   }
 }
 
@@ -327,6 +414,7 @@ output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
 output AZURE_FUNCTION_APP_HOSTNAME string = functionApp.outputs.defaultHostName
 output AZURE_MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output AZURE_STORAGE_ACCOUNT_NAME string = dataStorage.outputs.name
+output AZURE_STORAGE_ACCOUNT_ID string = dataStorage.outputs.id
 output AZURE_RUNTIME_STORAGE_ACCOUNT_NAME string = runtimeStorage.outputs.name
 output EVENT_GRID_SYSTEM_TOPIC_NAME string = eventGrid.outputs.name
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
@@ -334,3 +422,6 @@ output INBOX_CONTAINER string = inboxContainerName
 output OUTBOX_CONTAINER string = outboxContainerName
 output QUARANTINE_CONTAINER string = quarantineContainerName
 output JOBS_TABLE string = jobsTableName
+output DEADLETTER_CONTAINER string = deadLetterContainerName
+output DURABLE_BACKEND string = durableBackend
+output DURABLE_TASK_SCHEDULER_DASHBOARD string = useDurableTaskScheduler ? durableTaskScheduler!.outputs.dashboardUrl : ''

@@ -1,4 +1,6 @@
-// The function app on the Flex Consumption plan (Linux, Node 20), running as one user-assigned identity.
+// The function app on the Flex Consumption plan (Linux, Node 22), running as one user-assigned identity.
+// Node 22 because Node 20 reached end of life on 2026-04-30; the code stays on what Node 20 and 22 share
+// (package.json engines >=20, CI runs both).
 // Every connection is identity-based: no storage keys, no connection strings with AccountKey, no AML keys.
 
 @description('Name of the function app.')
@@ -10,8 +12,11 @@ param planName string
 @description('Region of the plan and the app.')
 param location string
 
-@description('Tags for the plan and the app; the app\'s must include azd-service-name.')
+@description('Tags for the plan and the app.')
 param tags object
+
+@description('azd service name (azure.yaml): tagged as azd-service-name on the app only. On the plan too, older azd fails to tell which resource to deploy to.')
+param serviceName string
 
 @description('Resource id of the user-assigned managed identity the app runs as.')
 param identityId string
@@ -57,6 +62,22 @@ param jobsTableName string
 
 @description('Durable Functions task hub name (host.json reads %DURABLE_TASK_HUB%).')
 param durableTaskHubName string
+
+@description('Durable Functions backend: AzureStorage (host.json as is) or DurableTaskScheduler.')
+@allowed([
+  'AzureStorage'
+  'DurableTaskScheduler'
+])
+param durableBackend string
+
+@description('Endpoint of the Durable Task Scheduler when durableBackend is DurableTaskScheduler.')
+param durableTaskSchedulerEndpoint string = ''
+
+@description('Always-ready instances for the durable group; 0 for none.')
+param durableAlwaysReadyInstances int = 0
+
+@description('Management-plane endpoint of this cloud (environment().resourceManager).')
+param amlManagementUri string
 
 @description('Scoring URI of the existing batch endpoint.')
 param amlScoringUri string
@@ -120,7 +141,9 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 resource site 'Microsoft.Web/sites@2024-04-01' = {
   name: name
   location: location
-  tags: tags
+  tags: union(tags, {
+    'azd-service-name': serviceName
+  })
   kind: 'functionapp,linux'
   identity: {
     type: 'UserAssigned'
@@ -148,14 +171,35 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       scaleAndConcurrency: {
         maximumInstanceCount: maximumInstanceCount
         instanceMemoryMB: instanceMemoryMB
+        alwaysReady: durableAlwaysReadyInstances > 0
+          ? [
+              {
+                name: 'durable'
+                instanceCount: durableAlwaysReadyInstances
+              }
+            ]
+          : []
       }
       runtime: {
         name: 'node'
-        version: '20'
+        version: '22'
       }
     }
   }
 }
+
+// The Durable Task Scheduler backend, set through host.json overrides in app settings (the Functions host reads
+// AzureFunctionsJobHost__<path> as host.json's <path>; Learn functions-host-json, "Override host.json values").
+// Provider type and connection setting name from Learn durable-task-scheduler ("Configure identity-based
+// authentication"): type azureManaged, connection string Endpoint=...;Authentication=ManagedIdentity;ClientID=...
+// hubName stays %DURABLE_TASK_HUB%, which is the scheduler's task hub name.
+var durableTaskSchedulerSettings = durableBackend != 'DurableTaskScheduler'
+  ? {}
+  : {
+      AzureFunctionsJobHost__extensions__durableTask__storageProvider__type: 'azureManaged'
+      AzureFunctionsJobHost__extensions__durableTask__storageProvider__connectionStringName: 'DURABLE_TASK_SCHEDULER_CONNECTION_STRING'
+      DURABLE_TASK_SCHEDULER_CONNECTION_STRING: 'Endpoint=${durableTaskSchedulerEndpoint};Authentication=ManagedIdentity;ClientID=${identityClientId}'
+    }
 
 // Every setting src/config/settings.ts and host.json read, and nothing else (test/unit/infra checks both ways).
 // Flex Consumption rejects FUNCTIONS_WORKER_RUNTIME, FUNCTIONS_EXTENSION_VERSION and WEBSITE_RUN_FROM_PACKAGE:
@@ -163,7 +207,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
 resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   parent: site
   name: 'appsettings'
-  properties: {
+  properties: union(durableTaskSchedulerSettings, {
     // Host storage: keys, locks, blob trigger receipts, the Durable Functions task hub.
     AzureWebJobsStorage__blobServiceUri: runtimeBlobEndpoint
     AzureWebJobsStorage__queueServiceUri: runtimeQueueEndpoint
@@ -194,6 +238,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     AML_SUBSCRIPTION_ID: amlSubscriptionId
     AML_RESOURCE_GROUP: amlResourceGroup
     AML_WORKSPACE_NAME: amlWorkspaceName
+    AML_MANAGEMENT_URI: amlManagementUri
     AML_DATASTORE_NAME: amlDatastoreName
     AML_DATASTORE_CONTAINER: amlDatastoreContainer
     AML_DATASTORE_PATH_PREFIX: amlDatastorePathPrefix
@@ -206,7 +251,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     POLL_MAX_DELAY_SECONDS: string(pollMaxDelaySeconds)
     JOB_DEADLINE_SECONDS: string(jobDeadlineSeconds)
     PUBLISH_MODE: 'join'
-  }
+  })
 }
 
 output name string = site.name

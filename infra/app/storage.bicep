@@ -51,7 +51,9 @@ resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   }
 }
 
-resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+// The blob service exists with the account. Declared `existing` so that provisioning again does not reset its
+// properties (blob-cors.bicep sets CORS on the data account after the app exists).
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' existing = {
   parent: account
   name: 'default'
 }

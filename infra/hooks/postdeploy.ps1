@@ -3,8 +3,10 @@
 # Same steps as postdeploy.sh; see there for the why.
 #
 # Inputs (azd passes its environment to hooks; without azd, set them yourself, see docs/deploy.md):
-#   RESOURCE_GROUP, AZURE_FUNCTION_APP_NAME, EVENT_GRID_SYSTEM_TOPIC_NAME   required (Bicep outputs)
-#   AZURE_FUNCTION_APP_HOSTNAME, INBOX_CONTAINER, AZURE_SUBSCRIPTION_ID     optional (looked up / defaulted)
+#   RESOURCE_GROUP, AZURE_FUNCTION_APP_NAME, EVENT_GRID_SYSTEM_TOPIC_NAME,
+#   AZURE_STORAGE_ACCOUNT_ID                                                required (Bicep outputs)
+#   AZURE_FUNCTION_APP_HOSTNAME, INBOX_CONTAINER, DEADLETTER_CONTAINER,
+#   AZURE_SUBSCRIPTION_ID                                                   optional (looked up / defaulted)
 #   POSTDEPLOY_ATTEMPTS (default 20), POSTDEPLOY_RETRY_SECONDS (default 15)  optional retry tuning
 # Needs the Azure CLI, signed in (`az login`). The subscription body goes through a file and `az rest`, not
 # through `az eventgrid ... --endpoint <url>`: on Windows az is a .cmd script and the '&' in the webhook URL
@@ -27,14 +29,17 @@ function Get-Setting([string] $name, [string] $default = '') {
 $resourceGroup = Get-Setting 'RESOURCE_GROUP'
 $functionAppName = Get-Setting 'AZURE_FUNCTION_APP_NAME'
 $systemTopicName = Get-Setting 'EVENT_GRID_SYSTEM_TOPIC_NAME'
+$storageAccountId = Get-Setting 'AZURE_STORAGE_ACCOUNT_ID'
 foreach ($required in @(
         @('RESOURCE_GROUP', $resourceGroup),
         @('AZURE_FUNCTION_APP_NAME', $functionAppName),
-        @('EVENT_GRID_SYSTEM_TOPIC_NAME', $systemTopicName))) {
+        @('EVENT_GRID_SYSTEM_TOPIC_NAME', $systemTopicName),
+        @('AZURE_STORAGE_ACCOUNT_ID', $storageAccountId))) {
     if (-not $required[1]) { Fail "$($required[0]) is not set (an output of infra/main.bicep)" }
 }
 
 $inboxContainer = Get-Setting 'INBOX_CONTAINER' 'inbox'
+$deadLetterContainer = Get-Setting 'DEADLETTER_CONTAINER' 'deadletter'
 $functionName = 'inboxTrigger'
 $subscriptionName = 'inbox-blob-created'
 $apiVersion = '2022-06-15'
@@ -81,7 +86,9 @@ $arm = (az cloud show --query endpoints.resourceManager --output tsv).Trim().Tri
 $subscriptionUri = "$arm/subscriptions/$subscriptionId/resourceGroups/$resourceGroup/providers/Microsoft.EventGrid/systemTopics/$systemTopicName/eventSubscriptions/$($subscriptionName)?api-version=$apiVersion"
 
 # Only blobs created in the inbox container, and only by the operations that finish writing a blob:
-# PutBlob (single upload), PutBlockList (commit of a block upload), CopyBlob, FlushWithClose (ADLS Gen2 / SFTP).
+# PutBlob (single upload), PutBlockList (commit of a block upload), CopyBlob, FlushWithClose (ADLS Gen2),
+# SftpCommit (SFTP upload). Events still undelivered after the retries are written, as the system topic's own
+# identity, to the dead-letter container (infra/app/event-grid.bicep grants that identity its role there).
 $body = @{
     properties = @{
         destination         = @{
@@ -99,9 +106,19 @@ $body = @{
                 @{
                     operatorType = 'StringIn'
                     key          = 'data.api'
-                    values       = @('PutBlob', 'PutBlockList', 'CopyBlob', 'FlushWithClose')
+                    values       = @('PutBlob', 'PutBlockList', 'CopyBlob', 'FlushWithClose', 'SftpCommit')
                 }
             )
+        }
+        deadLetterWithResourceIdentity = @{
+            identity              = @{ type = 'SystemAssigned' }
+            deadLetterDestination = @{
+                endpointType = 'StorageBlob'
+                properties   = @{
+                    resourceId        = $storageAccountId
+                    blobContainerName = $deadLetterContainer
+                }
+            }
         }
         eventDeliverySchema = 'EventGridSchema'
         retryPolicy         = @{

@@ -7,8 +7,10 @@
 # `az functionapp keys list`, then PUT the subscription (a PUT creates or updates: running this again is safe).
 #
 # Inputs (azd passes its environment to hooks; without azd, export them yourself, see docs/deploy.md):
-#   RESOURCE_GROUP, AZURE_FUNCTION_APP_NAME, EVENT_GRID_SYSTEM_TOPIC_NAME   required (Bicep outputs)
-#   AZURE_FUNCTION_APP_HOSTNAME, INBOX_CONTAINER, AZURE_SUBSCRIPTION_ID     optional (looked up / defaulted)
+#   RESOURCE_GROUP, AZURE_FUNCTION_APP_NAME, EVENT_GRID_SYSTEM_TOPIC_NAME,
+#   AZURE_STORAGE_ACCOUNT_ID                                                required (Bicep outputs)
+#   AZURE_FUNCTION_APP_HOSTNAME, INBOX_CONTAINER, DEADLETTER_CONTAINER,
+#   AZURE_SUBSCRIPTION_ID                                                   optional (looked up / defaulted)
 #   POSTDEPLOY_ATTEMPTS (default 20), POSTDEPLOY_RETRY_SECONDS (default 15)  optional retry tuning
 # Needs the Azure CLI, signed in (`az login`) to the tenant of the deployment: azd's own sign-in is separate.
 set -eu
@@ -21,8 +23,10 @@ fail() {
 : "${RESOURCE_GROUP:?RESOURCE_GROUP is not set (an output of infra/main.bicep)}"
 : "${AZURE_FUNCTION_APP_NAME:?AZURE_FUNCTION_APP_NAME is not set (an output of infra/main.bicep)}"
 : "${EVENT_GRID_SYSTEM_TOPIC_NAME:?EVENT_GRID_SYSTEM_TOPIC_NAME is not set (an output of infra/main.bicep)}"
+: "${AZURE_STORAGE_ACCOUNT_ID:?AZURE_STORAGE_ACCOUNT_ID is not set (an output of infra/main.bicep)}"
 
 inbox_container="${INBOX_CONTAINER:-inbox}"
+deadletter_container="${DEADLETTER_CONTAINER:-deadletter}"
 function_name="inboxTrigger"
 subscription_name="inbox-blob-created"
 api_version="2022-06-15"
@@ -82,7 +86,9 @@ trap 'rm -f "$body"' EXIT
 trap 'exit 1' HUP INT TERM
 chmod 600 "$body"
 # Only blobs created in the inbox container, and only by the operations that finish writing a blob:
-# PutBlob (single upload), PutBlockList (commit of a block upload), CopyBlob, FlushWithClose (ADLS Gen2 / SFTP).
+# PutBlob (single upload), PutBlockList (commit of a block upload), CopyBlob, FlushWithClose (ADLS Gen2),
+# SftpCommit (SFTP upload). Events still undelivered after the retries are written, as the system topic's own
+# identity, to the dead-letter container (infra/app/event-grid.bicep grants that identity its role there).
 cat >"$body" <<EOF
 {
   "properties": {
@@ -101,9 +107,19 @@ cat >"$body" <<EOF
         {
           "operatorType": "StringIn",
           "key": "data.api",
-          "values": ["PutBlob", "PutBlockList", "CopyBlob", "FlushWithClose"]
+          "values": ["PutBlob", "PutBlockList", "CopyBlob", "FlushWithClose", "SftpCommit"]
         }
       ]
+    },
+    "deadLetterWithResourceIdentity": {
+      "identity": { "type": "SystemAssigned" },
+      "deadLetterDestination": {
+        "endpointType": "StorageBlob",
+        "properties": {
+          "resourceId": "$AZURE_STORAGE_ACCOUNT_ID",
+          "blobContainerName": "$deadletter_container"
+        }
+      }
     },
     "eventDeliverySchema": "EventGridSchema",
     "retryPolicy": {
