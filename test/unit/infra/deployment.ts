@@ -216,8 +216,10 @@ export function evaluate(expr: string): unknown {
       let s = '';
       for (i++; ; i++) {
         if (i >= expr.length) throw new Error(`unterminated string in ${expr}`);
-        if (expr[i] === "'" && expr[i + 1] === "'") ((s += "'"), i++);
-        else if (expr[i] === "'") break;
+        if (expr[i] === "'" && expr[i + 1] === "'") {
+          s += "'";
+          i++;
+        } else if (expr[i] === "'") break;
         else s += expr[i];
       }
       i++;
