@@ -35,6 +35,7 @@ export default tseslint.config(
       '.bench/**',
       '.tools/**',
       'web/dist/**',
+      '.artifacts/**',
     ],
   },
   ...tseslint.configs.recommended,

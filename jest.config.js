@@ -3,6 +3,8 @@ const base = {
   preset: 'ts-jest',
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
+  // The staged deployment package (npm run package) holds a copy of package.json.
+  modulePathIgnorePatterns: ['<rootDir>/.artifacts/'],
 };
 
 module.exports = {

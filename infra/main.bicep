@@ -12,9 +12,13 @@
 //     function keys (stored as blobs in AzureWebJobsStorage), (2) the Event Grid system topic and the inbox
 //     lifecycle rule see only pipeline data, never the task hub's constant blob churn, and (3) each account's
 //     roles can be argued separately (app/rbac-data.bicep). A second Standard_LRS account costs nothing at rest.
-//   - an Event Grid system topic on the data account (app/event-grid.bicep); its BlobCreated subscription is
+//   - an Event Grid system topic on the data account, with its own identity that may write undeliverable events
+//     to the data account's deadletter container (app/event-grid.bicep); its BlobCreated subscription is
 //     created by infra/hooks/postdeploy.(sh|ps1) because it needs the deployed app's blobs_extension key
-//   - the function app on Flex Consumption (app/function-app.bicep)
+//   - the function app on Flex Consumption, Node 22 (app/function-app.bicep), and CORS on the data account for
+//     the dashboard's direct uploads (app/blob-cors.bicep)
+//   - only with durableBackend = 'DurableTaskScheduler': a Durable Task Scheduler and its task hub
+//     (app/durable-task-scheduler.bicep)
 // and role assignments on the EXISTING Azure ML workspace and its datastore container, in their own resource
 // group (app/rbac-aml.bicep, app/rbac-aml-datastore.bicep).
 

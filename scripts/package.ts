@@ -20,7 +20,8 @@ const sh = (cmd: string, args: string[], cwd = root, env: NodeJS.ProcessEnv = pr
 // azd has built already, but `npm run package` alone must not ship a stale dist/.
 sh(npm, ['run', 'build']);
 sh(npm, ['run', 'build:web', '--if-present']);
-if (!existsSync(join(root, 'dist', 'src', 'index.js'))) throw new Error('dist/src/index.js is missing after the build');
+if (!existsSync(join(root, 'dist', 'src', 'index.js')))
+  throw new Error('dist/src/index.js is missing after the build');
 
 rmSync(stage, { recursive: true, force: true });
 mkdirSync(stage, { recursive: true });
