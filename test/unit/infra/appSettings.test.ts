@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadSettings, SETTING_NAMES } from '../../../src/config/settings';
-import { AZD_ENV, bicep, deploy, runtimeValue, type Deployment } from './deployment';
+import { AZD_ENV, OTHER_AML_ENV, bicep, deploy, runtimeValue, type Deployment } from './deployment';
 import { REPO_ROOT } from './tools';
 
 /**
@@ -61,10 +61,15 @@ function filesUnder(dir: string, ext: string): string[] {
 }
 
 (bicep ? describe : describe.skip)('function app settings in infra/', () => {
-  const main = deploy();
-  const env = appSettings(main);
-  const identity = main.one('Microsoft.ManagedIdentity/userAssignedIdentities');
-  const clientId = runtimeValue(identity.id).clientId as string;
+  let main: Deployment;
+  let env: Record<string, string>;
+  let clientId: string;
+  beforeAll(() => {
+    main = deploy();
+    env = appSettings(main);
+    clientId = runtimeValue(main.one('Microsoft.ManagedIdentity/userAssignedIdentities').id)
+      .clientId as string;
+  }, 300_000);
   const isIdentityConnection = (name: string) => Object.keys(env).some((k) => k.startsWith(`${name}__`));
 
   test('every value is a string', () => {
@@ -154,13 +159,7 @@ function filesUnder(dir: string, ext: string): string[] {
   });
 
   test('a deployment name and another AML subscription flow through to the app', () => {
-    const other = appSettings(
-      deploy({
-        ...AZD_ENV,
-        AML_DEPLOYMENT_NAME: 'diamonds-mlflow',
-        AML_SUBSCRIPTION_ID: '99999999-8888-7777-6666-555555555555',
-      }),
-    );
+    const other = appSettings(deploy(OTHER_AML_ENV));
     const s = loadSettings(other);
     expect(s.aml.deploymentName).toBe('diamonds-mlflow');
     expect(s.aml.workspace?.subscriptionId).toBe('99999999-8888-7777-6666-555555555555');

@@ -1,6 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AZD_ENV, bicep, build, deploy, lint, readParametersFile, type ArmResource } from './deployment';
+import {
+  AZD_ENV,
+  bicep,
+  build,
+  deploy,
+  lint,
+  readParametersFile,
+  type ArmResource,
+  type Deployment,
+} from './deployment';
 import { REPO_ROOT } from './tools';
 
 /**
@@ -63,8 +72,12 @@ import { REPO_ROOT } from './tools';
 });
 
 (bicep ? describe : describe.skip)('the deployment azd would run', () => {
-  const storage = deploy();
-  const dts = deploy(AZD_ENV, { durableBackend: 'DurableTaskScheduler' });
+  let storage: Deployment;
+  let dts: Deployment;
+  beforeAll(() => {
+    storage = deploy();
+    dts = deploy(AZD_ENV, { durableBackend: 'DurableTaskScheduler' });
+  }, 300_000);
 
   test('no preview API versions', () => {
     for (const r of [...storage.resources, ...dts.resources]) {

@@ -28,6 +28,13 @@ export const AZD_ENV: Record<string, string> = {
   AML_DATASTORE_ACCOUNT: 'stmlwdiamonds0123',
   AML_DATASTORE_CONTAINER: 'azureml-blobstore-0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b',
 };
+/** The same, with a named batch deployment and the workspace in another subscription. */
+export const OTHER_AML_ENV: Record<string, string> = {
+  ...AZD_ENV,
+  AML_DEPLOYMENT_NAME: 'diamonds-mlflow',
+  AML_SUBSCRIPTION_ID: '99999999-8888-7777-6666-555555555555',
+};
+
 export const TENANT_ID = '72f988bf-0000-0000-0000-000000000000';
 
 /** azd's substitution of `${VAR}` and `${VAR=default}` in main.parameters.json. */

@@ -1,6 +1,8 @@
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
+  closeSync,
+  openSync,
   existsSync,
   mkdirSync,
   readFileSync,
@@ -9,7 +11,7 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { homedir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 
 /**
@@ -101,7 +103,14 @@ export function tool(name: keyof typeof finders): Tool | undefined {
       shellcheck: 'apt-get install shellcheck',
     }[name];
     if (process.env.CI === 'true') throw new Error(`CI=true and ${name} is missing: ${how}`);
-    process.stderr.write(`infra tests: ${name} not found, its tests are skipped (${how}).\n`);
+    // One line per jest run, not per test file: the files share the parent process (jest, or the shell when
+    // jest runs in band), so the first to claim the marker prints.
+    try {
+      closeSync(openSync(join(tmpdir(), `aml-infra-skip-${process.ppid}-${name}`), 'wx'));
+      process.stderr.write(`infra tests: ${name} not found, its tests are skipped (${how}).\n`);
+    } catch {
+      // already said
+    }
   }
   return t;
 }
