@@ -157,6 +157,9 @@ param pollMaxDelaySeconds int = 300
 @description('Seconds after which a job still running is cancelled and reported as timed out.')
 param jobDeadlineSeconds int = 86400
 
+@description('NCRONTAB schedule (6 fields, UTC) of the reconcile timer that sweeps for missed events and stuck jobs.')
+param reconcileSchedule string = '0 */5 * * * *'
+
 @minValue(1)
 @maxValue(1000)
 @description('Most instances the Flex Consumption plan may scale out to.')
@@ -389,6 +392,7 @@ module functionApp 'app/function-app.bicep' = {
     pollBackoffFactor: pollBackoffFactor
     pollMaxDelaySeconds: pollMaxDelaySeconds
     jobDeadlineSeconds: jobDeadlineSeconds
+    reconcileSchedule: reconcileSchedule
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
   }

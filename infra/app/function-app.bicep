@@ -118,6 +118,9 @@ param pollMaxDelaySeconds int
 @description('Seconds after which a job still running is cancelled and reported as timed out.')
 param jobDeadlineSeconds int
 
+@description('NCRONTAB schedule of the reconcile timer (the function binds %RECONCILE_SCHEDULE%).')
+param reconcileSchedule string
+
 @description('Most instances the plan may scale out to.')
 param maximumInstanceCount int
 
@@ -251,6 +254,8 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     POLL_MAX_DELAY_SECONDS: string(pollMaxDelaySeconds)
     JOB_DEADLINE_SECONDS: string(jobDeadlineSeconds)
     PUBLISH_MODE: 'join'
+    // The reconcile timer's schedule: the host resolves %RECONCILE_SCHEDULE% when it indexes the function.
+    RECONCILE_SCHEDULE: reconcileSchedule
   })
 }
 
