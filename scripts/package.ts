@@ -11,7 +11,9 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-const root = resolve(__dirname, '..');
+// --root <dir> packages another project (the test packages a small fixture); default: this repository.
+const rootArg = process.argv.indexOf('--root');
+const root = rootArg > 0 ? resolve(process.argv[rootArg + 1]!) : resolve(__dirname, '..');
 const stage = join(root, '.artifacts', 'package');
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const sh = (cmd: string, args: string[], cwd = root, env: NodeJS.ProcessEnv = process.env) =>
