@@ -3,6 +3,7 @@ import { BlobWatcher } from './blobWatcher';
 import { makeClock, type Clock, type ClockOption } from './clock';
 import { clientBindingData, DurableHttpApi } from './durable/clientRoutes';
 import { DurableEngine } from './durable/engine';
+import { replaySchema, type ReplaySchema } from './durable/replay';
 import { DurableStore } from './durable/store';
 import type { RpcParameterBinding } from './functionsCore';
 import { HttpHost } from './httpServer';
@@ -41,6 +42,8 @@ export interface LocalRuntimeOptions {
   log?: (line: string) => void;
   /** A controllable clock for durable timers and orchestration time: a Clock, or `{ timeScale }`. */
   clock?: ClockOption;
+  /** Replay schema the Durable host advertises (default env LOCAL_RUNTIME_REPLAY_SCHEMA, else V3). */
+  replaySchema?: ReplaySchema;
   /** host.json to read (routePrefix, hub name, concurrency); default `<cwd>/host.json`; false = none. */
   hostJson?: string | false;
 }
@@ -93,6 +96,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
     maxConcurrentActivities: opts.maxConcurrentActivities ?? hostJson.maxConcurrentActivityFunctions ?? 8,
     maxConcurrentOrchestrations:
       opts.maxConcurrentOrchestrations ?? hostJson.maxConcurrentOrchestratorFunctions ?? 20,
+    schema: opts.replaySchema ?? replaySchema(env.LOCAL_RUNTIME_REPLAY_SCHEMA),
   });
 
   let baseUrl = '';

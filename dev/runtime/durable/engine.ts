@@ -14,6 +14,7 @@ import {
   orchestrationTriggerInput,
   pickBatch,
   type ActivityRequest,
+  type ReplaySchema,
 } from './replay';
 import {
   emptyHostState,
@@ -55,12 +56,14 @@ export interface DurableEngineOptions {
   activities: RegisteredFunction[];
   maxConcurrentActivities: number;
   maxConcurrentOrchestrations: number;
+  schema: ReplaySchema;
 }
 
 export class ClientError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    readonly exceptionType = 'System.ArgumentException',
   ) {
     super(message);
   }
@@ -95,8 +98,10 @@ export class DurableEngine {
   private runningOrchestrations = 0;
   private readonly slotWaiters: (() => void)[] = [];
   private stopped = false;
+  private readonly schema: ReplaySchema;
 
   constructor(opts: DurableEngineOptions) {
+    this.schema = opts.schema;
     this.store = opts.store;
     this.invoker = opts.invoker;
     this.clock = opts.clock;
@@ -157,8 +162,10 @@ export class DurableEngine {
   // ---- client operations -------------------------------------------------------------------------------------
 
   /**
-   * Starts an instance. Like the extension's default (OverridableExistingInstanceStates = NonRunningStates): an id
-   * that is Pending/Running is a conflict, a Completed/Failed/Terminated one is overwritten with a fresh history.
+   * Starts an instance, like DurableClient.StartNewAsync with the default OverridableExistingInstanceStates =
+   * NonRunningStates (OverridableStates.cs): an id that is Running/Pending/ContinuedAsNew/Suspended makes DTFx throw
+   * OrchestrationAlreadyExistsException, which the HTTP API answers with 500 (the client throws); a
+   * Completed/Failed/Terminated one is overwritten with a fresh history.
    */
   async startNew(name: string, instanceId: string | undefined, inputText: string | null): Promise<string> {
     const fn = this.hasOrchestration(name);
@@ -173,8 +180,9 @@ export class DurableEngine {
       const row = await this.store.getInstance(id);
       if (row && !TERMINAL.has(row.runtimeStatus)) {
         throw new ClientError(
-          409,
+          500,
           `An Orchestration instance with the status ${row.runtimeStatus} already exists.`,
+          'DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException',
         );
       }
       const now = this.clock.now();
@@ -211,7 +219,11 @@ export class DurableEngine {
         row?.etag ?? 'new',
       );
       if (!ok)
-        throw new ClientError(409, `An Orchestration instance with the id ${id} was created concurrently.`);
+        throw new ClientError(
+          500,
+          `An Orchestration instance with the id ${id} was created concurrently.`,
+          'DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException',
+        );
       this.wake(id);
       return id;
     });
@@ -243,36 +255,8 @@ export class DurableEngine {
     this.wake(instanceId);
   }
 
-  /** Deletes a terminal instance and its history. */
-  async purge(instanceId: string): Promise<boolean> {
-    return this.withLock(instanceId, async () => {
-      const row = await this.store.getInstance(instanceId);
-      if (!row) return false;
-      if (!TERMINAL.has(row.runtimeStatus)) {
-        throw new ClientError(
-          412,
-          `Only orchestrations in a terminal state can be purged, but the orchestration with instance ID ${instanceId} has status ${row.runtimeStatus}`,
-        );
-      }
-      this.executions.delete(instanceId);
-      await this.store.purgeInstance(instanceId);
-      return true;
-    });
-  }
-
   getInstance(instanceId: string): Promise<InstanceRecord | undefined> {
     return this.store.getInstance(instanceId);
-  }
-
-  listInstances(): Promise<InstanceRecord[]> {
-    return this.store.listInstances();
-  }
-
-  /** The history of the instance's current execution. */
-  async getHistory(row: InstanceRecord): Promise<HistoryEvent[]> {
-    const cached = this.executions.get(row.instanceId);
-    if (cached && cached.executionId === row.executionId) return cached.history;
-    return (await this.store.readExecution(row.instanceId, row.executionId)).flatMap((e) => e.events);
   }
 
   // ---- scheduling --------------------------------------------------------------------------------------------
@@ -462,7 +446,8 @@ export class DurableEngine {
         instanceId: exec.instanceId,
         past: exec.history,
         current: incoming,
-        inputText: started && typeof started.Input === 'string' ? started.Input : null,
+        input: started && typeof started.Input === 'string' ? JSON.parse(started.Input) : null,
+        schema: this.schema,
       });
       await this.acquireSlot();
       try {

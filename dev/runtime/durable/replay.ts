@@ -1,21 +1,35 @@
 import type { ActivityWork } from './activities';
 import { ActionType, actionName, actionSignature, decodeActionInput, type RawAction } from './actions';
 import { events, type HistoryEvent, type TaskFailure } from './history';
-import type { HostState, InboxMessage, RetryGroup } from './store';
 
 /**
- * The deterministic part of an episode, free of I/O: which messages make up the next episode, which events they
- * become, and what the orchestrator's actions schedule. Mirrors the Durable extension's out-of-proc shim on top of
- * DTFx: every atomic action, in the order the SDK lists them (Task.all / Task.any children in order), is one
- * scheduling call that takes the next sequence number (`EventId`); CallActivityWithRetry runs DTFx's
- * RetryInterceptor host-side (attempt, failure, retry timer, next attempt, each with its own sequence number);
- * timers beyond maximumShortTimerDuration are split into segments. This reproduces the ids the SDK's
- * TaskOrchestrationExecutor assigns, which is what lets its replay match completions to tasks.
+ * The one model of the Durable host's scheduling, free of I/O, shared by the runtime's engine (engine.ts) and the
+ * in-memory host (memoryHost.ts): which messages make up the next episode, which events they become, and what the
+ * orchestrator's actions schedule. Mirrors the extension's out-of-proc shim on top of DTFx
+ * (azure-functions-durable-extension `Listener/OutOfProcOrchestrationShim.cs`): every atomic action, in the order
+ * the SDK lists them (Task.all / Task.any children in order), is one scheduling call that takes the next sequence
+ * number (`EventId`); CallActivityWithRetry runs DTFx's RetryInterceptor host-side (attempt, failure, retry timer,
+ * next attempt, each with its own sequence number); timers beyond maximumShortTimerDuration are split into segments.
  */
 
-/** What the current extension (bundle v4) advertises: `upperSchemaVersion` V2 (=1) and `upperSchemaVersionNew` V4 (=3). */
+/**
+ * Replay schema the host advertises. Released extensions send `upperSchemaVersion` V2 (=1) and
+ * `upperSchemaVersionNew` V3 (=2) (`Bindings/OrchestrationTriggerAttributeBindingProvider.cs`,
+ * `OrchestrationContextToString`; enum values in `OutOfProcOrchestrationShim.SchemaVersion`); the raise to V4 (=3)
+ * is recent. durable-functions takes `upperSchemaVersionNew` when present. Configurable so the app is tested under
+ * both: env `LOCAL_RUNTIME_REPLAY_SCHEMA` = V3 (default) | V4.
+ */
+export type ReplaySchema = 'V3' | 'V4';
 export const UPPER_SCHEMA_VERSION = 1;
-export const UPPER_SCHEMA_VERSION_NEW = 3;
+const SCHEMA_VALUE: Record<ReplaySchema, number> = { V3: 2, V4: 3 };
+
+export function replaySchema(value: string | undefined): ReplaySchema {
+  const v = (value ?? 'V3').toUpperCase();
+  if (v !== 'V3' && v !== 'V4')
+    throw new Error(`LOCAL_RUNTIME_REPLAY_SCHEMA must be V3 or V4 (got ${value})`);
+  return v;
+}
+
 /** Azure Storage provider timer limits, as the extension passes them to out-of-proc SDKs. */
 export const MAXIMUM_SHORT_TIMER = '6.00:00:00';
 export const LONG_RUNNING_TIMER_INTERVAL = '3.00:00:00';
@@ -24,6 +38,62 @@ export const MAXIMUM_SHORT_TIMER_MS = 6 * DAY;
 export const LONG_RUNNING_TIMER_INTERVAL_MS = 3 * DAY;
 export const DEFAULT_HTTP_ASYNC_SLEEP_MS = 30_000;
 const MAX_BATCH = 50;
+
+export type InboxKind = 'start' | 'taskCompleted' | 'taskFailed' | 'timerFired' | 'eventRaised' | 'terminate';
+
+export interface InboxMessage {
+  id: string;
+  instanceId: string;
+  kind: InboxKind;
+  /** Completions and starts target one execution; raised events and terminate target the instance. */
+  executionId?: string;
+  payload: Record<string, unknown>;
+}
+
+/** The runtime's bookkeeping for one execution, saved with every episode (only the latest one matters). */
+export interface HostState {
+  nextId: number;
+  actionCount: number;
+  actionSigs: string[];
+  retries: Record<string, RetryGroup>;
+  /** Current sub-timer id -> long timer (fireAt beyond maximumShortTimerDuration). */
+  longTimers: Record<string, { finalFireAt: string; actionIndex: number }>;
+  /** Index of a CreateTimer action -> the timer id currently pending for it. */
+  timerByAction: Record<string, number>;
+  cancelledTimers: number[];
+}
+
+export interface RetryGroup {
+  name: string;
+  input: string | null;
+  options: {
+    firstRetryIntervalInMilliseconds: number;
+    maxNumberOfAttempts: number;
+    backoffCoefficient?: number;
+    maxRetryIntervalInMilliseconds?: number;
+    retryTimeoutInMilliseconds?: number;
+  };
+  /** durable-functions' RetryableTask.attemptNumber: 1 before the first failure. */
+  attempt: number;
+  firstAttemptAt: number;
+  taskIds: number[];
+  timerIds: number[];
+  /** The retry timeout expired: remaining attempts fail without running (see README). */
+  gaveUp?: boolean;
+  lastFailure?: Record<string, unknown>;
+}
+
+export function emptyHostState(): HostState {
+  return {
+    nextId: 0,
+    actionCount: 0,
+    actionSigs: [],
+    retries: {},
+    longTimers: {},
+    timerByAction: {},
+    cancelledTimers: [],
+  };
+}
 
 export type ActivityRequest = Omit<ActivityWork, 'instanceId' | 'executionId'>;
 
@@ -44,19 +114,20 @@ export function orchestrationTriggerInput(o: {
   instanceId: string;
   past: HistoryEvent[];
   current: HistoryEvent[];
-  inputText: string | null;
+  input: unknown;
+  schema: ReplaySchema;
 }): Record<string, unknown> {
   return {
     history: [
       ...o.past.map((e) => ({ ...e, IsPlayed: true })),
       ...o.current.map((e) => ({ ...e, IsPlayed: false })),
     ],
-    input: o.inputText === null ? null : (JSON.parse(o.inputText) as unknown),
+    input: o.input,
     instanceId: o.instanceId,
     isReplaying: o.past.length > 0,
     parentInstanceId: null,
     upperSchemaVersion: UPPER_SCHEMA_VERSION,
-    upperSchemaVersionNew: UPPER_SCHEMA_VERSION_NEW,
+    upperSchemaVersionNew: SCHEMA_VALUE[o.schema],
     longRunningTimerIntervalDuration: LONG_RUNNING_TIMER_INTERVAL,
     maximumShortTimerDuration: MAXIMUM_SHORT_TIMER,
     defaultHttpAsyncRequestSleepTimeMillseconds: DEFAULT_HTTP_ASYNC_SLEEP_MS,
@@ -82,11 +153,12 @@ export function isDynamic(host: HostState, m: InboxMessage): boolean {
 }
 
 /**
- * Which waiting messages go into the next episode. The SDK assigns sequence numbers for retry timers, retried
- * attempts and timer segments while it processes the corresponding event, before user code resumes; such an event
- * therefore always starts its own episode, so the runtime assigns the same numbers in the same order. At most one
- * raised event per episode, so events an execution does not consume before `continueAsNew` stay in the inbox for
- * the next execution.
+ * Which waiting messages go into the next episode: everything waiting, like a DTFx work item, except that the SDK
+ * assigns sequence numbers for retry timers, retried attempts and timer segments while it processes the
+ * corresponding event, before user code resumes; such an event therefore always starts its own episode, so the
+ * runtime assigns the same numbers in the same order. Raised events in the batch that the execution does not consume
+ * before `continueAsNew` are dropped with it, as on the host (the shim calls `ContinueAsNew(input)`, which does not
+ * preserve unprocessed events: OutOfProcOrchestrationShim.cs).
  */
 export function pickBatch(host: HostState, started: boolean, live: InboxMessage[]): InboxMessage[] {
   const batch: InboxMessage[] = [];
@@ -97,15 +169,10 @@ export function pickBatch(host: HostState, started: boolean, live: InboxMessage[
     batch.push(start);
     rest = live.filter((m) => m !== start);
   }
-  let raised = false;
   for (const m of rest) {
     if (m.kind === 'start' || m.kind === 'terminate') continue;
     const dynamic = isDynamic(host, m);
     if (dynamic && batch.length > 0) break;
-    if (m.kind === 'eventRaised') {
-      if (raised) break;
-      raised = true;
-    }
     batch.push(m);
     if (dynamic || batch.length >= MAX_BATCH) break;
   }

@@ -2,6 +2,10 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { odata, TableClient, type TableEntityResult } from '@azure/data-tables';
 import type { HistoryEvent } from './history';
+import type { HostState, InboxKind, InboxMessage } from './replay';
+
+export type { HostState, InboxKind, InboxMessage, RetryGroup } from './replay';
+export { emptyHostState } from './replay';
 
 /**
  * Durable state in Azurite, under one task hub:
@@ -38,50 +42,6 @@ export interface InstanceRecord {
   etag?: string;
 }
 
-export type InboxKind = 'start' | 'taskCompleted' | 'taskFailed' | 'timerFired' | 'eventRaised' | 'terminate';
-
-export interface InboxMessage {
-  id: string;
-  instanceId: string;
-  kind: InboxKind;
-  /** Completions and starts target one execution; raised events and terminate target the instance. */
-  executionId?: string;
-  payload: Record<string, unknown>;
-}
-
-/** The runtime's bookkeeping for one execution, saved with every episode (only the latest one matters). */
-export interface HostState {
-  nextId: number;
-  actionCount: number;
-  actionSigs: string[];
-  retries: Record<string, RetryGroup>;
-  /** Current sub-timer id -> long timer (fireAt beyond maximumShortTimerDuration). */
-  longTimers: Record<string, { finalFireAt: string; actionIndex: number }>;
-  /** Index of a CreateTimer action -> the timer id currently pending for it. */
-  timerByAction: Record<string, number>;
-  cancelledTimers: number[];
-}
-
-export interface RetryGroup {
-  name: string;
-  input: string | null;
-  options: {
-    firstRetryIntervalInMilliseconds: number;
-    maxNumberOfAttempts: number;
-    backoffCoefficient?: number;
-    maxRetryIntervalInMilliseconds?: number;
-    retryTimeoutInMilliseconds?: number;
-  };
-  /** durable-functions' RetryableTask.attemptNumber: 1 before the first failure. */
-  attempt: number;
-  firstAttemptAt: number;
-  taskIds: number[];
-  timerIds: number[];
-  /** The retry timeout expired: remaining attempts fail without running (see README). */
-  gaveUp?: boolean;
-  lastFailure?: Record<string, unknown>;
-}
-
 /** How an episode left the instance; re-applied to the instance row after a crash between the two writes. */
 export interface EpisodeOutcome {
   status: RuntimeStatus;
@@ -95,18 +55,6 @@ export interface EpisodeRecord {
   consumed: string[];
   host: HostState;
   outcome: EpisodeOutcome;
-}
-
-export function emptyHostState(): HostState {
-  return {
-    nextId: 0,
-    actionCount: 0,
-    actionSigs: [],
-    retries: {},
-    longTimers: {},
-    timerByAction: {},
-    cancelledTimers: [],
-  };
 }
 
 /** Instance ids become table keys and blob name prefixes: no '/', '\\', '#', '?' or control characters. */
@@ -397,20 +345,6 @@ export class DurableStore {
     if (!keepExecutionId) {
       for await (const b of this.large.listBlobsFlat({ prefix }))
         await this.large.getBlobClient(b.name).deleteIfExists();
-    }
-  }
-
-  async purgeInstance(instanceId: string): Promise<void> {
-    const messages = await this.listMessages(instanceId);
-    await this.deleteMessages(
-      instanceId,
-      messages.map((m) => m.id),
-    );
-    await this.deleteHistory(instanceId);
-    try {
-      await this.instances.deleteEntity(encodeKey(instanceId), '');
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
     }
   }
 }
