@@ -212,6 +212,10 @@ export class BlobWatcher {
     this.partition = encodeURIComponent(opts.fn.name);
   }
 
+  get name(): string {
+    return this.opts.fn.name;
+  }
+
   async start(): Promise<void> {
     await this.receiptsTable.createTable();
     const filter = odata`PartitionKey eq ${this.partition}`;
@@ -306,6 +310,49 @@ export class BlobWatcher {
     );
   }
 
+  /** The admin API's "run now" (`{"input": "<container>/<name>"}`): one invocation, no receipt. */
+  async invokeNow(path: string): Promise<void> {
+    const m = this.pattern.regex.exec(path.slice(this.pattern.container.length + 1));
+    if (!path.startsWith(`${this.pattern.container}/`) || !m)
+      throw new Error(`"${path}" does not match the trigger path of ${this.opts.fn.name}`);
+    const params: Record<string, string> = {};
+    this.pattern.params.forEach((p, i) => (params[p] = m[i + 1] ?? ''));
+    await this.invoke(path.slice(this.pattern.container.length + 1), params);
+  }
+
+  private async invoke(name: string, params: Record<string, string>): Promise<void> {
+    const fn = this.opts.fn;
+    const container = this.pattern.container;
+    const blobClient = this.container.getBlobClient(name);
+    const props = await blobClient.getProperties();
+    const data: RpcTypedData = usesDeferredBinding(fn)
+      ? {
+          modelBindingData: {
+            version: '1.0',
+            source: 'AzureStorageBlobs',
+            contentType: 'application/json',
+            content: Buffer.from(
+              JSON.stringify({ Connection: fn.blob!.connection, ContainerName: container, BlobName: name }),
+            ),
+          },
+        }
+      : { bytes: await blobClient.downloadToBuffer() };
+    // Binding data as the host sends it: no `sys` (ScriptInvocationContextExtensions.ShouldSkipBindingData),
+    // non-string values as Newtonsoft JSON, path parameters last (they win on a name clash: BlobTriggerBinding.cs).
+    const triggerMetadata: Record<string, RpcTypedData> = {
+      BlobTrigger: { string: `${container}/${name}` },
+      Uri: { json: JSON.stringify(blobClient.url) },
+      Properties: { json: JSON.stringify(hostBlobProperties(props)) },
+      Metadata: { json: JSON.stringify(props.metadata ?? {}) },
+    };
+    for (const [k, v] of Object.entries(params)) triggerMetadata[k] = { string: v };
+
+    await this.opts.invoker.invoke(fn, {
+      inputData: [{ name: fn.trigger.name, data }, ...this.opts.extraInputs(fn)],
+      triggerMetadata,
+    });
+  }
+
   private async deliver(b: BlobItem, key: string, params: Record<string, string>): Promise<void> {
     const fn = this.opts.fn;
     const container = this.pattern.container;
@@ -326,35 +373,9 @@ export class BlobWatcher {
     receipt.attempts += 1;
     await this.saveReceipt(receipt);
 
-    const blobClient = this.container.getBlobClient(b.name);
-    const data: RpcTypedData = usesDeferredBinding(fn)
-      ? {
-          modelBindingData: {
-            version: '1.0',
-            source: 'AzureStorageBlobs',
-            contentType: 'application/json',
-            content: Buffer.from(
-              JSON.stringify({ Connection: fn.blob!.connection, ContainerName: container, BlobName: b.name }),
-            ),
-          },
-        }
-      : { bytes: await blobClient.downloadToBuffer() };
-    // Binding data as the host sends it: no `sys` (ScriptInvocationContextExtensions.ShouldSkipBindingData),
-    // non-string values as Newtonsoft JSON, path parameters last (they win on a name clash: BlobTriggerBinding.cs).
-    const triggerMetadata: Record<string, RpcTypedData> = {
-      BlobTrigger: { string: `${container}/${b.name}` },
-      Uri: { json: JSON.stringify(blobClient.url) },
-      Properties: { json: JSON.stringify(hostBlobProperties(await blobClient.getProperties())) },
-      Metadata: { json: JSON.stringify(b.metadata ?? {}) },
-    };
-    for (const [k, v] of Object.entries(params)) triggerMetadata[k] = { string: v };
-
     const started = Date.now();
     try {
-      await this.opts.invoker.invoke(fn, {
-        inputData: [{ name: fn.trigger.name, data }, ...this.opts.extraInputs(fn)],
-        triggerMetadata,
-      });
+      await this.invoke(b.name, params);
       receipt.state = 'done';
       await this.saveReceipt(receipt);
       this.opts.log(`blob trigger ${fn.name}: ${container}/${b.name} processed (${Date.now() - started} ms)`);

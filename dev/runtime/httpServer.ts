@@ -8,13 +8,7 @@ import {
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { RPC_PREFIX, WEBHOOK_PREFIX, type DurableHttpApi } from './durable/clientRoutes';
-import type {
-  RpcHttpCookie,
-  RpcHttpData,
-  RpcInvocationResponse,
-  RpcParameterBinding,
-  RpcTypedData,
-} from './functionsCore';
+import type { RpcHttpData, RpcInvocationResponse, RpcParameterBinding, RpcTypedData } from './functionsCore';
 import type { Invoker, LineLog } from './invoke';
 import type { RegisteredFunction, RegisteredFunctionInfo } from './registry';
 import { compileRoute, comparePrecedence, type CompiledRoute } from './routes';
@@ -40,6 +34,12 @@ export interface HttpHostOptions {
   extraInputs: (fn: RegisteredFunction) => RpcParameterBinding[];
   /** Worker-side HTTP proxy (HTTP streaming), if the app enabled it. */
   streamUri: string | undefined;
+  /** Runs a non-HTTP function now (admin API); false if there is no such function. */
+  runNow: (name: string, input: string) => boolean;
+  /** FUNCTIONS_REQUEST_BODY_SIZE_LIMIT (bytes). */
+  bodyLimit: number;
+  /** Time within which a response must start (230 s on Azure). */
+  responseLimitMs: number;
 }
 
 interface Route {
@@ -78,39 +78,45 @@ function bodyBuffer(data: RpcTypedData | null | undefined): Buffer {
   return Buffer.alloc(0);
 }
 
-function serializeCookie(c: RpcHttpCookie): string {
-  const parts = [`${c.name ?? ''}=${encodeURIComponent(c.value ?? '')}`];
-  if (c.domain?.value) parts.push(`Domain=${c.domain.value}`);
-  if (c.path?.value) parts.push(`Path=${c.path.value}`);
-  const exp = c.expires?.value;
-  if (exp && exp.seconds !== null && exp.seconds !== undefined)
-    parts.push(`Expires=${new Date(Number(exp.seconds) * 1000).toUTCString()}`);
-  if (c.maxAge?.value !== undefined && c.maxAge?.value !== null) parts.push(`Max-Age=${c.maxAge.value}`);
-  if (c.secure?.value) parts.push('Secure');
-  if (c.httpOnly?.value) parts.push('HttpOnly');
-  if (c.sameSite === 'lax') parts.push('SameSite=Lax');
-  else if (c.sameSite === 'strict') parts.push('SameSite=Strict');
-  else if (c.sameSite === 'explicitNone') parts.push('SameSite=None');
-  return parts.join('; ');
-}
-
 function writeRpcHttp(res: ServerResponse, http: RpcHttpData): void {
   const status = Number(http.statusCode) || 200;
   for (const [k, v] of Object.entries(http.headers ?? {})) {
     if (!HOP_BY_HOP.has(k.toLowerCase()) && k.toLowerCase() !== 'content-length') res.setHeader(k, v);
   }
-  const cookies = (http.cookies ?? []).map(serializeCookie);
-  if (cookies.length > 0) res.setHeader('Set-Cookie', cookies);
+  if ((http.cookies ?? []).length > 0)
+    throw new Error('response cookies are not supported by the local runtime');
   const body = bodyBuffer(http.body);
   res.statusCode = status;
   if (status === 204 || status === 304) res.end();
   else res.end(body);
 }
 
-async function readAll(req: IncomingMessage): Promise<Buffer> {
+class BodyTooLarge extends Error {}
+
+/** Reads the body, failing once it passes the host's limit (Kestrel MaxRequestBodySize). */
+async function readAll(req: IncomingMessage, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > limit) throw new BodyTooLarge();
+    chunks.push(c as Buffer);
+  }
   return Buffer.concat(chunks);
+}
+
+/**
+ * What the host answers for a body over FUNCTIONS_REQUEST_BODY_SIZE_LIMIT (default
+ * ScriptConstants.DefaultMaxRequestBodySize, 104,857,600 bytes; set on Kestrel in Program.cs and per request in
+ * HttpRequestBodySizeMiddleware.cs): Kestrel's "Request body too large" surfaces as "Exception binding parameter
+ * 'req'", which ExceptionMiddleware turns into a bare 500; the function never runs (azure-functions-host#10519).
+ */
+function rejectTooLarge(req: IncomingMessage, res: ServerResponse, log: LineLog, limit: number): void {
+  log(
+    `http ${req.method} ${req.url} -> 500: request body larger than ${limit} bytes (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT)`,
+  );
+  req.resume(); // drained, so the client can finish sending and read the answer
+  if (!res.headersSent) res.writeHead(500, { 'Content-Length': '0' }).end();
 }
 
 export class HttpHost {
@@ -186,6 +192,11 @@ export class HttpHost {
         .end(JSON.stringify({ state: 'Running', runtime: 'local' }));
       return;
     }
+    const admin = /^\/admin\/functions\/([^/]+)$/.exec(path);
+    if (admin && req.method === 'POST') {
+      await this.runNow(decodeURIComponent(admin[1]!), req, res);
+      return;
+    }
     if (path === '/admin/functions') {
       res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(this.opts.info));
       return;
@@ -211,6 +222,29 @@ export class HttpHost {
     res.writeHead(404).end();
   }
 
+  /**
+   * `POST /admin/functions/<name>` with `{"input": "..."}`: 400 without a body, 404 for an unknown function, else
+   * 202 at once while the function runs (FunctionsController.Invoke; Learn functions-manually-run-non-http).
+   */
+  private async runNow(name: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let input: unknown;
+    try {
+      input = (JSON.parse((await readAll(req, this.opts.bodyLimit)).toString('utf8')) as { input?: unknown })
+        .input;
+    } catch {
+      res.writeHead(400).end();
+      return;
+    }
+    if (!this.opts.runNow(name, typeof input === 'string' ? input : '')) {
+      res
+        .writeHead(this.opts.info.some((f) => f.name.toLowerCase() === name.toLowerCase()) ? 501 : 404)
+        .end();
+      return;
+    }
+    this.opts.log(`admin: ${name} invoked on request`);
+    res.writeHead(202).end();
+  }
+
   private async invokeHttp(
     fn: RegisteredFunction,
     params: Record<string, string>,
@@ -231,12 +265,36 @@ export class HttpHost {
     const http: RpcHttpData = { method, url: url.href, headers, query, params };
     const done = (status: number): void =>
       this.opts.log(`http ${method} ${url.pathname} -> ${fn.name} ${status} (${Date.now() - started} ms)`);
+    if (Number(req.headers['content-length'] ?? 0) > this.opts.bodyLimit) {
+      rejectTooLarge(req, res, this.opts.log, this.opts.bodyLimit);
+      return;
+    }
+    // Azure's front end drops a request whose response has not started 230 s after the request was sent (the load
+    // balancer's idle timeout: Learn functions-scale.md, "Timeout"); the invocation itself goes on. The status the
+    // client then sees is a guess (502).
+    let limit: NodeJS.Timeout | undefined;
+    req.once('end', () => {
+      limit = setTimeout(() => {
+        if (res.headersSent) return;
+        this.opts.log(
+          `http ${method} ${url.pathname} -> ${fn.name}: no response within ${this.opts.responseLimitMs} ms, answering 502`,
+        );
+        res.writeHead(502, { Connection: 'close' }).end();
+      }, this.opts.responseLimitMs);
+    });
+    res.once('close', () => clearTimeout(limit));
 
     if (this.opts.streamUri) {
       await this.invokeStreaming(fn, http, triggerMetadata, invocationId, req, res, done);
       return;
     }
-    http.body = { bytes: await readAll(req) };
+    try {
+      http.body = { bytes: await readAll(req, this.opts.bodyLimit) };
+    } catch (err) {
+      if (!(err instanceof BodyTooLarge)) throw err;
+      rejectTooLarge(req, res, this.opts.log, this.opts.bodyLimit);
+      return;
+    }
     let response: RpcInvocationResponse;
     try {
       response = await this.opts.invoker.invoke(fn, {
@@ -251,6 +309,7 @@ export class HttpHost {
       return;
     }
     const out = this.httpOutput(fn, response);
+    if (res.headersSent) return; // the response limit answered already
     if (out?.http) {
       writeRpcHttp(res, out.http);
       done(res.statusCode);
@@ -297,6 +356,11 @@ export class HttpHost {
     const proxied = new Promise<void>((resolve) => {
       forwarded.on('response', (pres) => {
         answered = true;
+        if (res.headersSent) {
+          pres.resume(); // the response limit or the body limit answered already
+          resolve();
+          return;
+        }
         const headers: Record<string, string | string[]> = {};
         for (const [k, v] of Object.entries(pres.headers)) {
           if (v !== undefined && k !== 'x-ms-invocation-id' && !HOP_BY_HOP.has(k)) headers[k] = v;
@@ -307,6 +371,14 @@ export class HttpHost {
         pres.on('error', () => resolve());
       });
       forwarded.on('error', () => resolve());
+    });
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= this.opts.bodyLimit) return;
+      req.unpipe(forwarded);
+      forwarded.destroy();
+      rejectTooLarge(req, res, this.opts.log, this.opts.bodyLimit);
     });
     req.pipe(forwarded);
 

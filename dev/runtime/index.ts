@@ -9,6 +9,7 @@ import type { RpcParameterBinding } from './functionsCore';
 import { HttpHost } from './httpServer';
 import { Invoker } from './invoke';
 import { loadApp, runAppTerminateHooks } from './loader';
+import { TimerTrigger } from './timer';
 import { buildRegistry, describe, type RegisteredFunction, type RegisteredFunctionInfo } from './registry';
 import { normalizeConnectionString, readHostJson, resolveConnection, validateTaskHub } from './settings';
 
@@ -122,6 +123,26 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
       }),
   );
 
+  const timers = new Map(
+    byKind('timer').map((fn) => [
+      fn.name.toLowerCase(),
+      new TimerTrigger(fn, storage, taskHub.toLowerCase(), invoker, log),
+    ]),
+  );
+  const blobByName = new Map(watchers.map((w) => [w.name.toLowerCase(), w]));
+  /** Admin API "run a non-HTTP function now" (functions-manually-run-non-http; FunctionsController.Invoke). */
+  const runNow = (name: string, input: string): boolean => {
+    const timer = timers.get(name.toLowerCase());
+    const blob = blobByName.get(name.toLowerCase());
+    if (timer) timer.invokeNow();
+    else if (blob)
+      blob
+        .invokeNow(input)
+        .catch((err: Error) => log(`[${name}] ERROR admin invocation failed: ${err.message}`));
+    else return false;
+    return true;
+  };
+
   const info = functions.map(describe);
   const durableApi = new DurableHttpApi(engine, taskHub, () => baseUrl);
   const http = new HttpHost({
@@ -135,6 +156,15 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
     durable: durableApi,
     extraInputs,
     streamUri: app.httpStreamUri,
+    runNow,
+    bodyLimit:
+      Number(env.FUNCTIONS_REQUEST_BODY_SIZE_LIMIT) > 0
+        ? Number(env.FUNCTIONS_REQUEST_BODY_SIZE_LIMIT)
+        : 104_857_600,
+    responseLimitMs:
+      Number(env.LOCAL_RUNTIME_HTTP_RESPONSE_LIMIT_MS) > 0
+        ? Number(env.LOCAL_RUNTIME_HTTP_RESPONSE_LIMIT_MS)
+        : 230_000,
   });
 
   await engine.start();
@@ -143,6 +173,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
   // What the host sets; durable-functions' getClient rewrites client URLs to localhost:7071 when it is missing.
   process.env.WEBSITE_HOSTNAME ??= `127.0.0.1:${port}`;
   for (const w of watchers) await w.start();
+  for (const t of timers.values()) await t.start();
 
   log(
     `local runtime listening on ${baseUrl} (task hub ${taskHub}, ${functions.length} functions` +
@@ -160,7 +191,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
     },
     stop: () =>
       (stopping ??= (async () => {
-        await Promise.all(watchers.map((w) => w.stop()));
+        await Promise.all([...watchers.map((w) => w.stop()), ...[...timers.values()].map((t) => t.stop())]);
         await http.stop();
         await engine.stop();
         await runAppTerminateHooks(app.core);

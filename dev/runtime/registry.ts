@@ -1,12 +1,14 @@
 import type { CoreState, FunctionCallback, FunctionMetadata, RpcBindingInfo } from './functionsCore';
 import { resolveAppSettings } from './settings';
+import { compileRoute } from './routes';
+import { parseCron } from './timer';
 
 /**
  * The app's registrations, classified and validated. Anything the runtime cannot emulate fails here, at start-up,
  * with the function and binding named, instead of being silently ignored.
  */
 
-export type TriggerKind = 'http' | 'blob' | 'orchestration' | 'activity';
+export type TriggerKind = 'http' | 'blob' | 'timer' | 'orchestration' | 'activity';
 
 export interface BindingRef {
   name: string;
@@ -24,6 +26,7 @@ export interface RegisteredFunction {
   outputs: BindingRef[];
   http?: { route: string; methods: string[] | undefined; authLevel: string | undefined };
   blob?: { path: string; connection: string; source: string | undefined; sdkBinding: boolean };
+  timer?: { schedule: string; runOnStartup: boolean; useMonitor: boolean | undefined };
 }
 
 /** What `startLocalRuntime` reports for each function. */
@@ -33,6 +36,7 @@ export interface RegisteredFunctionInfo {
   route?: string;
   methods?: string[];
   path?: string;
+  schedule?: string;
   connection?: string;
   source?: string;
   sdkBinding?: boolean;
@@ -43,6 +47,7 @@ export interface RegisteredFunctionInfo {
 const TRIGGERS: Record<string, TriggerKind> = {
   httptrigger: 'http',
   blobtrigger: 'blob',
+  timertrigger: 'timer',
   orchestrationtrigger: 'orchestration',
   activitytrigger: 'activity',
 };
@@ -79,7 +84,7 @@ export function buildRegistry(
     const kind = TRIGGERS[trigger.type.toLowerCase()];
     if (!kind) {
       problems.push(
-        `${where}: trigger type "${trigger.type}" is not supported (supported: httpTrigger, blobTrigger, orchestrationTrigger, activityTrigger)`,
+        `${where}: trigger type "${trigger.type}" is not supported (supported: httpTrigger, blobTrigger, timerTrigger, orchestrationTrigger, activityTrigger)`,
       );
       continue;
     }
@@ -120,10 +125,19 @@ export function buildRegistry(
           ? (trigger.info.methods as unknown[]).map((m) => String(m).toUpperCase())
           : undefined;
         fn.http = {
-          route: route ? resolveAppSettings(route, env, where) : metadata.name,
+          route: compileRoute(route ? resolveAppSettings(route, env, where) : metadata.name).template,
           methods: methods && methods.length > 0 ? methods : undefined,
           authLevel: str(trigger.info.authLevel),
         };
+      } else if (kind === 'timer') {
+        const schedule = str(trigger.info.schedule);
+        if (!schedule) throw new Error(`${where}: timer trigger has no "schedule"`);
+        fn.timer = {
+          schedule: resolveAppSettings(schedule, env, where),
+          runOnStartup: trigger.info.runOnStartup === true,
+          useMonitor: typeof trigger.info.useMonitor === 'boolean' ? trigger.info.useMonitor : undefined,
+        };
+        parseCron(fn.timer.schedule); // a bad schedule fails start-up, like the host's indexing
       } else if (kind === 'blob') {
         const path = str(trigger.info.path);
         if (!path) throw new Error(`${where}: blob trigger has no "path"`);
@@ -158,6 +172,7 @@ export function describe(fn: RegisteredFunction): RegisteredFunctionInfo {
     info.route = fn.http.route;
     if (fn.http.methods) info.methods = fn.http.methods;
   }
+  if (fn.timer) info.schedule = fn.timer.schedule;
   if (fn.blob) {
     info.path = fn.blob.path;
     info.connection = fn.blob.connection;

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ClientError, type DurableEngine } from './engine';
+import { EventType, EventTypeNames } from './history';
 import { TERMINAL, type InstanceRecord, type RuntimeStatus } from './store';
 
 /**
@@ -217,12 +218,16 @@ export class DurableHttpApi {
   private async status(res: ServerResponse, instanceId: string, query: URLSearchParams): Promise<void> {
     const row = await this.engine.getInstance(instanceId);
     if (!row) return send(res, 404);
-    if (boolParam(query, 'showHistory', false))
-      throw new ClientError(
-        501,
-        'showHistory is not supported by the local runtime (the app does not use it).',
-      );
     const payload = statusPayload(row, boolParam(query, 'showInput', true));
+    if (boolParam(query, 'showHistory', false)) {
+      // Not the extension's summarized view (the app never asks for history): the raw events, type names spelled out.
+      payload.historyEvents = (await this.engine.getHistory(row))
+        .filter(
+          (e) =>
+            e.EventType !== EventType.OrchestratorStarted && e.EventType !== EventType.OrchestratorCompleted,
+        )
+        .map((e) => ({ ...e, EventType: EventTypeNames[e.EventType] }));
+    }
     const running: RuntimeStatus[] = ['Running', 'Pending', 'ContinuedAsNew', 'Suspended'];
     if (running.includes(row.runtimeStatus)) {
       const self = `${this.baseUrl()}${WEBHOOK_PREFIX}/instances/${encodeURIComponent(instanceId)}`;

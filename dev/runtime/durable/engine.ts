@@ -259,6 +259,13 @@ export class DurableEngine {
     return this.store.getInstance(instanceId);
   }
 
+  /** The history of the instance's current execution. */
+  async getHistory(row: InstanceRecord): Promise<HistoryEvent[]> {
+    const cached = this.executions.get(row.instanceId);
+    if (cached && cached.executionId === row.executionId) return cached.history;
+    return (await this.store.readExecution(row.instanceId, row.executionId)).flatMap((e) => e.events);
+  }
+
   // ---- scheduling --------------------------------------------------------------------------------------------
 
   private withLock<T>(instanceId: string, fn: () => Promise<T>): Promise<T> {
