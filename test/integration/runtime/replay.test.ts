@@ -216,6 +216,22 @@ it('warns when a pending timer Task is yielded again (the extension would schedu
   expect(result.warnings[0]).toMatch(/second timer .* still pending/);
 });
 
+it('fails an orchestration whose replay schedules a different action where an earlier one stood', async () => {
+  let replays = 0;
+  const result = await simulate(
+    function* (context: OrchestrationContext) {
+      replays++;
+      yield context.df.callActivity(replays === 1 ? 'echo' : 'other', 1); // not deterministic
+      yield context.df.callActivity('echo', 2);
+      return 'no';
+    },
+    null,
+    { echo, other: echo },
+  );
+  expect(result.status).toBe('Failed');
+  expect(result.output).toMatch(/Non-deterministic workflow detected: action #0 was CallActivity:echo/);
+});
+
 describe('episode batching', () => {
   const host = emptyHostState();
   host.retries['3'] = {
