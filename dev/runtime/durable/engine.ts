@@ -3,19 +3,8 @@ import type { Clock } from '../clock';
 import { fromTyped, type Invoker, type LineLog } from '../invoke';
 import type { RegisteredFunction } from '../registry';
 import { ActivityDispatcher, type ActivityOutcome, type ActivityWork } from './activities';
-import { flattenActions, parseState, stateFromFailure, type OrchestratorState } from './actions';
 import { EventType, events, type HistoryEvent, type TaskFailure } from './history';
-import {
-  applyActions,
-  applyDynamic,
-  emptyPlan,
-  forgetFinished,
-  messageToEvent,
-  orchestrationTriggerInput,
-  pickBatch,
-  type ActivityRequest,
-  type ReplaySchema,
-} from './replay';
+import { pickBatch, playEpisode, type ActivityRequest, type ReplaySchema } from './replay';
 import {
   emptyHostState,
   newMessageId,
@@ -433,87 +422,41 @@ export class DurableEngine {
   private async runEpisode(exec: Execution, row: InstanceRecord, batch: InboxMessage[]): Promise<void> {
     const ts = Math.max(this.clock.now(), exec.lastTs);
     const firstEpisode = exec.history.length === 0;
-    const incoming: HistoryEvent[] = [
-      events.orchestratorStarted(ts),
-      ...batch.map((m) => messageToEvent(m, ts, exec)),
-    ];
-    const host: HostState = structuredClone(exec.host);
-    const plan = emptyPlan();
-    if (!firstEpisode && batch[0]) applyDynamic(host, batch[0], ts, plan);
-
-    let state: OrchestratorState | undefined;
-    let failure: string | undefined;
-    let continueAsNew: { input: string | null } | undefined;
     const fn = this.hasOrchestration(exec.name);
-    if (!fn) {
-      failure = `The function '${exec.name}' doesn't exist, is disabled, or is not an orchestrator function.`;
-    } else {
-      const started = [...exec.history, ...incoming].find((e) => e.EventType === EventType.ExecutionStarted);
-      const triggerInput = orchestrationTriggerInput({
-        instanceId: exec.instanceId,
-        past: exec.history,
-        current: incoming,
-        input: started && typeof started.Input === 'string' ? JSON.parse(started.Input) : null,
-        schema: this.schema,
-      });
-      await this.acquireSlot();
-      try {
-        const response = await this.invoker.invoke(fn, {
-          inputData: [{ name: fn.trigger.name, data: { string: JSON.stringify(triggerInput) } }],
-          triggerMetadata: {},
-        });
-        state = parseState(fromTyped(response.returnValue));
-      } catch (err) {
-        state = err instanceof Error ? stateFromFailure(err) : undefined;
-        failure = state?.error ?? errorMessage(err);
-      } finally {
-        this.releaseSlot();
-      }
-      if (state) {
+    const ep = await playEpisode({
+      ...exec,
+      batch,
+      ts,
+      schema: this.schema,
+      activityExists: (name) => this.activityNames.has(name.toLowerCase()),
+      warn: (message) => this.log(`WARN ${message}`),
+      invoke: async (trigger) => {
+        if (!fn)
+          throw new Error(
+            `The function '${exec.name}' doesn't exist, is disabled, or is not an orchestrator function.`,
+          );
+        await this.acquireSlot();
         try {
-          continueAsNew = applyActions(host, flattenActions(state), ts, plan, {
-            orchestration: exec.name,
-            activityExists: (name) => this.activityNames.has(name.toLowerCase()),
-            warn: (message) => this.log(`WARN ${message}`),
-            timerPending: (id) =>
-              !host.cancelledTimers.includes(id) &&
-              ![...exec.history, ...incoming].some(
-                (e) => e.EventType === EventType.TimerFired && e.TimerId === id,
-              ),
+          const response = await this.invoker.invoke(fn, {
+            inputData: [{ name: fn.trigger.name, data: { string: JSON.stringify(trigger) } }],
+            triggerMetadata: {},
           });
-        } catch (err) {
-          failure = errorMessage(err);
+          return fromTyped(response.returnValue);
+        } finally {
+          this.releaseSlot();
         }
-      }
-    }
-    forgetFinished(host, batch);
-
-    const customStatus =
-      state?.customStatus === undefined || state.customStatus === null
-        ? null
-        : JSON.stringify(state.customStatus);
-    const closing: HistoryEvent[] = [];
-    let outcome: EpisodeOutcome;
-    if (failure !== undefined) {
-      const output = JSON.stringify(`Orchestrator function '${exec.name}' failed: ${failure}`);
-      outcome = { status: 'Failed', output, customStatus };
-      closing.push(events.executionCompleted(ts, 'Failed', output));
-    } else if (continueAsNew) {
-      outcome = {
-        status: 'ContinuedAsNew',
-        output: null,
-        customStatus,
-        continueAsNew: { executionId: newId(), messageId: newMessageId(), input: continueAsNew.input },
-      };
-      closing.push(events.continueAsNew(ts, continueAsNew.input));
-    } else if (state?.isDone) {
-      const output = state.output === undefined ? null : JSON.stringify(state.output);
-      outcome = { status: 'Completed', output, customStatus };
-      closing.push(events.executionCompleted(ts, 'Completed', output));
-    } else {
-      outcome = { status: 'Running', output: null, customStatus };
-    }
-    const episodeEvents = [...incoming, ...plan.scheduled, ...closing, events.orchestratorCompleted(ts)];
+      },
+    });
+    const { host, plan, failure } = ep;
+    const outcome: EpisodeOutcome = {
+      status: ep.status,
+      output: ep.status === 'ContinuedAsNew' ? null : ep.output,
+      customStatus: ep.customStatus,
+      ...(ep.status === 'ContinuedAsNew'
+        ? { continueAsNew: { executionId: newId(), messageId: newMessageId(), input: ep.output } }
+        : {}),
+    };
+    const episodeEvents = ep.events;
     const consumed = batch.map((m) => m.id);
 
     const sigsRecorded = exec.host.actionSigs.length;

@@ -1,22 +1,12 @@
 import { InvocationContext } from '@azure/functions';
 import type { OrchestrationHandler } from 'durable-functions';
+import { parseState, stateFromFailure, type OrchestratorState, type RawAction } from './actions';
+import { activityFailure, toJsonText, type HistoryEvent } from './history';
 import {
-  flattenActions,
-  parseState,
-  stateFromFailure,
-  type OrchestratorState,
-  type RawAction,
-} from './actions';
-import { activityFailure, EventType, events, toJsonText, type HistoryEvent } from './history';
-import {
-  applyActions,
-  applyDynamic,
   emptyHostState,
-  emptyPlan,
-  forgetFinished,
-  messageToEvent,
   orchestrationTriggerInput,
   pickBatch,
+  playEpisode,
   replaySchema,
   type ActivityRequest,
   type InboxMessage,
@@ -94,23 +84,16 @@ export function libraryHandler(
   return h;
 }
 
-/** One orchestrator invocation, JSON round-tripped as over RPC. A throw is read like the extension reads it. */
-async function invoke(
-  fn: OrchestrationHandler,
-  trigger: Record<string, unknown>,
-): Promise<{ state?: OrchestratorState; failure?: string }> {
+/** One orchestrator invocation, JSON round-tripped as over RPC. */
+async function invoke(fn: OrchestrationHandler, trigger: Record<string, unknown>): Promise<unknown> {
   const ctx = new InvocationContext({
     functionName: 'sim',
     invocationId: 'sim',
     logHandler: () => undefined,
   });
-  try {
-    const out = await libraryHandler(fn)(JSON.parse(JSON.stringify(trigger)), ctx);
-    return { state: parseState(JSON.parse(JSON.stringify(out))) };
-  } catch (err) {
-    const state = stateFromFailure(err as Error);
-    return { ...(state ? { state } : {}), failure: state?.error ?? (err as Error).message };
-  }
+  return JSON.parse(
+    JSON.stringify(await libraryHandler(fn)(JSON.parse(JSON.stringify(trigger)), ctx)),
+  ) as unknown;
 }
 
 /** Replays one history (as the host would send it) and returns what the orchestrator answers. */
@@ -131,7 +114,14 @@ export async function runEpisode(
     ...orchestrationTriggerInput({ instanceId, past: [], current: [], input, schema }),
     history,
   };
-  const { state, failure } = await invoke(fn, trigger);
+  let state: OrchestratorState | undefined;
+  let failure: string | undefined;
+  try {
+    state = parseState(await invoke(fn, trigger));
+  } catch (err) {
+    state = stateFromFailure(err as Error);
+    failure = state?.error ?? (err as Error).message;
+  }
   return {
     isDone: failure !== undefined || !!state?.isDone,
     actions: state?.actions[0] ?? [],
@@ -168,13 +158,11 @@ export async function simulate(fn: OrchestrationHandler, o: SimOptions): Promise
     payload,
   });
   let inbox = [message('start', { input: toJsonText(o.input) })];
-  let input: unknown = o.input;
   let host = emptyHostState();
   let history: HistoryEvent[] = [];
   let actionsByEpisode: unknown[] = [];
   let queue: ActivityRequest[] = [];
   let timers: { id: number; fireAt: number }[] = [];
-  const execution = () => ({ instanceId: o.instanceId, executionId: `e${r.executions}`, name: 'sim' });
 
   const runActivity = (work: ActivityRequest): void => {
     if (work.failWith) {
@@ -232,65 +220,41 @@ export async function simulate(fn: OrchestrationHandler, o: SimOptions): Promise
     if (++r.episodes > (o.maxEpisodes ?? 5000)) throw new Error('memoryHost: too many episodes');
     const batch = pickBatch(host, history.length > 0, inbox);
     inbox = inbox.filter((m) => !batch.includes(m));
-    const incoming = [
-      events.orchestratorStarted(clock),
-      ...batch.map((m) => messageToEvent(m, clock, execution())),
-    ];
-    const plan = emptyPlan();
-    if (history.length > 0 && batch[0]) applyDynamic(host, batch[0], clock, plan);
-    const trigger = orchestrationTriggerInput({
+    const ep = await playEpisode({
       instanceId: o.instanceId,
-      past: history,
-      current: incoming,
-      input,
+      executionId: `e${r.executions}`,
+      name: 'sim',
+      history,
+      host,
+      batch,
+      ts: clock,
       schema,
+      activityExists: (name) => !known || known.has(name.toLowerCase()),
+      warn: (w) => r.warnings.push(w),
+      invoke: (trigger) => invoke(fn, trigger),
     });
-    const { state, failure: thrown } = await invoke(fn, trigger);
-    let failure = thrown;
-    let continueAsNew: { input: string | null } | undefined;
-    if (state) {
-      try {
-        continueAsNew = applyActions(host, flattenActions(state), clock, plan, {
-          orchestration: 'sim',
-          activityExists: (name) => !known || known.has(name.toLowerCase()),
-          warn: (w) => r.warnings.push(w),
-          timerPending: (id) =>
-            !host.cancelledTimers.includes(id) &&
-            ![...history, ...incoming].some((e) => e.EventType === EventType.TimerFired && e.TimerId === id),
-        });
-      } catch (err) {
-        failure = (err as Error).message;
-      }
-    }
-    forgetFinished(host, batch);
-    r.customStatuses.push(state?.customStatus);
-    actionsByEpisode.push(state?.actions[0] ?? []);
-    history.push(...incoming, ...plan.scheduled, events.orchestratorCompleted(clock));
+    host = ep.host;
+    r.customStatuses.push(ep.state?.customStatus);
+    actionsByEpisode.push(ep.state?.actions[0] ?? []);
+    history.push(...ep.events);
     r.maxHistoryLength = Math.max(r.maxHistoryLength, history.length);
-    const ended = failure !== undefined || !!state?.isDone;
-    if (ended) {
-      r.histories.push(history);
-      r.episodeActions.push(actionsByEpisode);
-    }
-    if (failure === undefined && continueAsNew) {
-      // What the execution received but did not consume is gone (OutOfProcOrchestrationShim: ContinueAsNew(input)).
-      input = continueAsNew.input === null ? null : (JSON.parse(continueAsNew.input) as unknown);
-      r.executions++;
-      host = emptyHostState();
-      history = [];
-      actionsByEpisode = [];
-      queue = [];
-      timers = [];
-      inbox = [message('start', { input: continueAsNew.input })];
+    if (ep.status === 'Running') {
+      timers = timers.filter((t) => !ep.plan.cancelTimers.includes(t.id));
+      timers.push(...ep.plan.timers);
+      queue.push(...ep.plan.activities);
       continue;
     }
-    if (ended) {
-      r.finishedAt = new Date(clock);
-      if (failure !== undefined) return { ...r, status: 'Failed', error: failure };
-      return { ...r, status: 'Completed', output: state!.output };
+    r.histories.push(history);
+    r.episodeActions.push(actionsByEpisode);
+    if (ep.status === 'ContinuedAsNew') {
+      // What the execution received but did not consume is gone (OutOfProcOrchestrationShim: ContinueAsNew(input)).
+      r.executions++;
+      [host, history, actionsByEpisode, queue, timers] = [emptyHostState(), [], [], [], []];
+      inbox = [message('start', { input: ep.output })];
+      continue;
     }
-    timers = timers.filter((t) => !plan.cancelTimers.includes(t.id));
-    timers.push(...plan.timers);
-    queue.push(...plan.activities);
+    r.finishedAt = new Date(clock);
+    if (ep.status === 'Failed') return { ...r, status: 'Failed', error: ep.failure };
+    return { ...r, status: 'Completed', output: ep.state?.output };
   }
 }

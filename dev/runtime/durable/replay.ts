@@ -1,6 +1,16 @@
 import type { ActivityWork } from './activities';
-import { ActionType, actionName, actionSignature, decodeActionInput, type RawAction } from './actions';
-import { events, type HistoryEvent, type TaskFailure } from './history';
+import {
+  ActionType,
+  actionName,
+  actionSignature,
+  decodeActionInput,
+  flattenActions,
+  parseState,
+  stateFromFailure,
+  type OrchestratorState,
+  type RawAction,
+} from './actions';
+import { EventType, events, type HistoryEvent, type TaskFailure } from './history';
 
 /**
  * The one model of the Durable host's scheduling, free of I/O, shared by the runtime's engine (engine.ts) and the
@@ -402,4 +412,101 @@ export function forgetFinished(host: HostState, batch: InboxMessage[]): void {
         if (timer === id) delete host.timerByAction[action];
     }
   }
+}
+
+/** One episode, as the host plays it: what the engine persists and what the in-memory host keeps in memory. */
+export interface Episode {
+  /** The bookkeeping after this episode (the input state is not modified). */
+  host: HostState;
+  /** OrchestratorStarted, the batch's events, what was scheduled, the closing event, OrchestratorCompleted. */
+  events: HistoryEvent[];
+  plan: EpisodePlan;
+  state?: OrchestratorState;
+  /** Why the orchestration failed (thrown by the orchestrator or by the shim's checks). */
+  failure?: string;
+  status: 'Running' | 'Completed' | 'Failed' | 'ContinuedAsNew';
+  /** JSON text: the output (Completed, Failed) or the new input (ContinuedAsNew). */
+  output: string | null;
+  customStatus: string | null;
+}
+
+/**
+ * Plays one episode: the batch becomes events after an OrchestratorStarted (whose timestamp is the orchestrator's
+ * `currentUtcDateTime`), the whole history is replayed through `invoke` (the orchestrator function), the returned
+ * actions are checked and scheduled, and the execution's outcome decided, as the out-of-proc shim does.
+ */
+export async function playEpisode(o: {
+  instanceId: string;
+  executionId: string;
+  name: string;
+  history: HistoryEvent[];
+  host: HostState;
+  batch: InboxMessage[];
+  ts: number;
+  schema: ReplaySchema;
+  activityExists: (name: string) => boolean;
+  warn: (message: string) => void;
+  /** Runs the orchestrator with the trigger input; a throw is read like the extension reads it. */
+  invoke: (trigger: Record<string, unknown>) => Promise<unknown>;
+}): Promise<Episode> {
+  const { ts, history } = o;
+  const incoming = [events.orchestratorStarted(ts), ...o.batch.map((m) => messageToEvent(m, ts, o))];
+  const host = structuredClone(o.host);
+  const plan = emptyPlan();
+  if (history.length > 0 && o.batch[0]) applyDynamic(host, o.batch[0], ts, plan);
+  const started = [...history, ...incoming].find((e) => e.EventType === EventType.ExecutionStarted);
+  const input = typeof started?.Input === 'string' ? (JSON.parse(started.Input) as unknown) : null;
+  let state: OrchestratorState | undefined;
+  let failure: string | undefined;
+  let continueAsNew: { input: string | null } | undefined;
+  try {
+    state = parseState(
+      await o.invoke(orchestrationTriggerInput({ ...o, past: history, current: incoming, input })),
+    );
+  } catch (err) {
+    state = err instanceof Error ? stateFromFailure(err) : undefined;
+    failure = state?.error ?? (err instanceof Error ? err.message : String(err));
+  }
+  if (state) {
+    try {
+      continueAsNew = applyActions(host, flattenActions(state), ts, plan, {
+        orchestration: o.name,
+        activityExists: o.activityExists,
+        warn: o.warn,
+        timerPending: (id) =>
+          !host.cancelledTimers.includes(id) &&
+          ![...history, ...incoming].some((e) => e.EventType === EventType.TimerFired && e.TimerId === id),
+      });
+    } catch (err) {
+      failure ??= (err as Error).message;
+    }
+  }
+  forgetFinished(host, o.batch);
+  const customStatus = state?.customStatus == null ? null : JSON.stringify(state.customStatus);
+  let status: Episode['status'] = 'Running';
+  let output: string | null = null;
+  const closing: HistoryEvent[] = [];
+  if (failure !== undefined) {
+    status = 'Failed';
+    output = JSON.stringify(`Orchestrator function '${o.name}' failed: ${failure}`);
+    closing.push(events.executionCompleted(ts, 'Failed', output));
+  } else if (continueAsNew) {
+    status = 'ContinuedAsNew';
+    output = continueAsNew.input;
+    closing.push(events.continueAsNew(ts, output));
+  } else if (state?.isDone) {
+    status = 'Completed';
+    output = state.output === undefined ? null : JSON.stringify(state.output);
+    closing.push(events.executionCompleted(ts, 'Completed', output));
+  }
+  return {
+    host,
+    events: [...incoming, ...plan.scheduled, ...closing, events.orchestratorCompleted(ts)],
+    plan,
+    ...(state ? { state } : {}),
+    ...(failure !== undefined ? { failure } : {}),
+    status,
+    output,
+    customStatus,
+  };
 }
