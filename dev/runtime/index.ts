@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { BlobWatcher } from './blobWatcher';
-import { makeClock, type Clock, type ClockOption } from './clock';
+import { scaledClock, type Clock } from './clock';
 import { clientBindingData, DurableHttpApi } from './durable/clientRoutes';
 import { DurableEngine } from './durable/engine';
 import { replaySchema, type ReplaySchema } from './durable/replay';
@@ -14,7 +14,6 @@ import { buildRegistry, describe, type RegisteredFunction, type RegisteredFuncti
 import { normalizeConnectionString, readHostJson, resolveConnection, validateTaskHub } from './settings';
 
 export type { RegisteredFunctionInfo } from './registry';
-export { ManualClock, realClock, scaledClock, type Clock, type ClockOption } from './clock';
 export { MiniQueueClient } from './queue';
 export { POISON_QUEUE } from './blobWatcher';
 
@@ -41,8 +40,8 @@ export interface LocalRuntimeOptions {
   blobConcurrency?: number;
   /** One line per significant runtime event, and the app's context.log lines. Default: console.log. */
   log?: (line: string) => void;
-  /** A controllable clock for durable timers and orchestration time: a Clock, or `{ timeScale }`. */
-  clock?: ClockOption;
+  /** Durable time runs this many times faster than real time (default 1). */
+  timeScale?: number;
   /** Replay schema the Durable host advertises (default env LOCAL_RUNTIME_REPLAY_SCHEMA, else V3). */
   replaySchema?: ReplaySchema;
   /** host.json to read (routePrefix, hub name, concurrency); default `<cwd>/host.json`; false = none. */
@@ -76,7 +75,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
   const hostJson =
     opts.hostJson === false ? {} : readHostJson(opts.hostJson ?? join(process.cwd(), 'host.json'), env);
   const taskHub = validateTaskHub(opts.taskHub ?? hostJson.hubName ?? env.DURABLE_TASK_HUB ?? 'localhub');
-  const clock = makeClock(opts.clock);
+  const clock = scaledClock(opts.timeScale ?? 1);
 
   const app = await loadApp(opts.entry, (level, message) => {
     if (level === 'warning' || level === 'error' || level === 'critical') log(`worker ${level}: ${message}`);

@@ -459,13 +459,12 @@ export class DurableEngine {
     const episodeEvents = ep.events;
     const consumed = batch.map((m) => m.id);
 
-    const sigsRecorded = exec.host.actionSigs.length;
-    await this.store.appendEpisode(
-      exec.instanceId,
-      exec.executionId,
-      { events: episodeEvents, consumed, host, outcome },
-      sigsRecorded,
-    );
+    await this.store.appendEpisode(exec.instanceId, exec.executionId, {
+      events: episodeEvents,
+      consumed,
+      host,
+      outcome,
+    });
     exec.history.push(...episodeEvents);
     exec.host = host;
     exec.lastTs = ts;
@@ -511,7 +510,7 @@ export class DurableEngine {
     ];
     const consumed = live.map((m) => m.id);
     const episode = { events: episodeEvents, consumed, host: exec.host, outcome };
-    await this.store.appendEpisode(exec.instanceId, exec.executionId, episode, exec.host.actionSigs.length);
+    await this.store.appendEpisode(exec.instanceId, exec.executionId, episode);
     exec.history.push(...episodeEvents);
     exec.lastTs = ts;
     exec.done = true;
