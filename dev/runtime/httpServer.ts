@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { RPC_PREFIX, WEBHOOK_PREFIX, type DurableHttpApi } from './durable/clientRoutes';
 import type { RpcHttpData, RpcInvocationResponse, RpcParameterBinding, RpcTypedData } from './functionsCore';
 import type { Invoker, LineLog } from './invoke';
-import type { RegisteredFunction, RegisteredFunctionInfo } from './registry';
+import type { RegisteredFunction } from './registry';
 import { compileRoute, comparePrecedence, type CompiledRoute } from './routes';
 
 /**
@@ -28,7 +28,8 @@ export interface HttpHostOptions {
   functions: RegisteredFunction[];
   invoker: Invoker;
   log: LineLog;
-  info: RegisteredFunctionInfo[];
+  /** Every function's name (the admin API tells unknown from unsupported). */
+  names: string[];
   durable: DurableHttpApi | undefined;
   /** Extra inputData for a function's non-trigger inputs (the durable client binding). */
   extraInputs: (fn: RegisteredFunction) => RpcParameterBinding[];
@@ -186,19 +187,9 @@ export class HttpHost {
         return;
       }
     }
-    if (path === '/admin/host/status') {
-      res
-        .writeHead(200, { 'Content-Type': 'application/json' })
-        .end(JSON.stringify({ state: 'Running', runtime: 'local' }));
-      return;
-    }
     const admin = /^\/admin\/functions\/([^/]+)$/.exec(path);
     if (admin && req.method === 'POST') {
       await this.runNow(decodeURIComponent(admin[1]!), req, res);
-      return;
-    }
-    if (path === '/admin/functions') {
-      res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(this.opts.info));
       return;
     }
     const prefix = this.opts.routePrefix
@@ -236,9 +227,7 @@ export class HttpHost {
       return;
     }
     if (!this.opts.runNow(name, typeof input === 'string' ? input : '')) {
-      res
-        .writeHead(this.opts.info.some((f) => f.name.toLowerCase() === name.toLowerCase()) ? 501 : 404)
-        .end();
+      res.writeHead(this.opts.names.some((n) => n.toLowerCase() === name.toLowerCase()) ? 501 : 404).end();
       return;
     }
     this.opts.log(`admin: ${name} invoked on request`);

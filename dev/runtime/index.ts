@@ -10,10 +10,9 @@ import { HttpHost } from './httpServer';
 import { Invoker } from './invoke';
 import { loadApp, runAppTerminateHooks } from './loader';
 import { TimerTrigger } from './timer';
-import { buildRegistry, describe, type RegisteredFunction, type RegisteredFunctionInfo } from './registry';
+import { buildRegistry, type RegisteredFunction } from './registry';
 import { normalizeConnectionString, readHostJson, resolveConnection, validateTaskHub } from './settings';
 
-export type { RegisteredFunctionInfo } from './registry';
 export { MiniQueueClient } from './queue';
 export { POISON_QUEUE } from './blobWatcher';
 
@@ -51,11 +50,8 @@ export interface LocalRuntimeOptions {
 export interface LocalRuntime {
   /** http://127.0.0.1:<port> */
   url: string;
-  functions: RegisteredFunctionInfo[];
   taskHub: string;
   clock: Clock;
-  /** Scans every blob-triggered container now instead of waiting for the next poll. */
-  scanBlobs(): Promise<void>;
   /** Graceful: stops triggers, lets running invocations finish and record their results. */
   stop(): Promise<void>;
 }
@@ -80,6 +76,8 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
   const app = await loadApp(opts.entry, (level, message) => {
     if (level === 'warning' || level === 'error' || level === 'critical') log(`worker ${level}: ${message}`);
   });
+  if (app.core.getHooks('log').length > 0)
+    throw new Error('The local runtime cannot host this app: log hooks are not supported');
   const functions = buildRegistry(app.core, env, log);
   const byKind = (k: RegisteredFunction['kind']): RegisteredFunction[] =>
     functions.filter((f) => f.kind === k);
@@ -142,7 +140,6 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
     return true;
   };
 
-  const info = functions.map(describe);
   const durableApi = new DurableHttpApi(engine, taskHub, () => baseUrl);
   const http = new HttpHost({
     port: opts.httpPort ?? 7071,
@@ -151,7 +148,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
     functions: byKind('http'),
     invoker,
     log,
-    info,
+    names: functions.map((f) => f.name),
     durable: durableApi,
     extraInputs,
     streamUri: app.httpStreamUri,
@@ -182,12 +179,8 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
   let stopping: Promise<void> | undefined;
   return {
     url: baseUrl,
-    functions: info,
     taskHub,
     clock,
-    scanBlobs: async () => {
-      await Promise.all(watchers.map((w) => w.scanNow()));
-    },
     stop: () =>
       (stopping ??= (async () => {
         await Promise.all([...watchers.map((w) => w.stop()), ...[...timers.values()].map((t) => t.stop())]);

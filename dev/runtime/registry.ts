@@ -29,21 +29,6 @@ export interface RegisteredFunction {
   timer?: { schedule: string; runOnStartup: boolean; useMonitor: boolean | undefined };
 }
 
-/** What `startLocalRuntime` reports for each function. */
-export interface RegisteredFunctionInfo {
-  name: string;
-  trigger: string;
-  route?: string;
-  methods?: string[];
-  path?: string;
-  schedule?: string;
-  connection?: string;
-  source?: string;
-  sdkBinding?: boolean;
-  extraInputs: string[];
-  extraOutputs: string[];
-}
-
 const TRIGGERS: Record<string, TriggerKind> = {
   httptrigger: 'http',
   blobtrigger: 'blob',
@@ -159,25 +144,4 @@ export function buildRegistry(
     throw new Error(`The local runtime cannot host this app:\n  - ${problems.join('\n  - ')}`);
   }
   return out;
-}
-
-export function describe(fn: RegisteredFunction): RegisteredFunctionInfo {
-  const info: RegisteredFunctionInfo = {
-    name: fn.name,
-    trigger: fn.trigger.type,
-    extraInputs: fn.extraInputs.map((b) => b.type),
-    extraOutputs: fn.outputs.map((b) => b.type),
-  };
-  if (fn.http) {
-    info.route = fn.http.route;
-    if (fn.http.methods) info.methods = fn.http.methods;
-  }
-  if (fn.timer) info.schedule = fn.timer.schedule;
-  if (fn.blob) {
-    info.path = fn.blob.path;
-    info.connection = fn.blob.connection;
-    if (fn.blob.source) info.source = fn.blob.source;
-    info.sdkBinding = fn.blob.sdkBinding;
-  }
-  return info;
 }

@@ -19,7 +19,7 @@ import { EventType, events, type HistoryEvent, type TaskFailure } from './histor
  * (azure-functions-durable-extension `Listener/OutOfProcOrchestrationShim.cs`): every atomic action, in the order
  * the SDK lists them (Task.all / Task.any children in order), is one scheduling call that takes the next sequence
  * number (`EventId`); CallActivityWithRetry runs DTFx's RetryInterceptor host-side (attempt, failure, retry timer,
- * next attempt, each with its own sequence number); timers beyond maximumShortTimerDuration are split into segments.
+ * next attempt, each with its own sequence number); timers beyond maximumShortTimerDuration are refused.
  */
 
 /**
@@ -45,7 +45,6 @@ export const MAXIMUM_SHORT_TIMER = '6.00:00:00';
 export const LONG_RUNNING_TIMER_INTERVAL = '3.00:00:00';
 const DAY = 24 * 3600 * 1000;
 export const MAXIMUM_SHORT_TIMER_MS = 6 * DAY;
-export const LONG_RUNNING_TIMER_INTERVAL_MS = 3 * DAY;
 export const DEFAULT_HTTP_ASYNC_SLEEP_MS = 30_000;
 const MAX_BATCH = 50;
 
@@ -66,8 +65,6 @@ export interface HostState {
   actionCount: number;
   actionSigs: string[];
   retries: Record<string, RetryGroup>;
-  /** Current sub-timer id -> long timer (fireAt beyond maximumShortTimerDuration). */
-  longTimers: Record<string, { finalFireAt: string; actionIndex: number }>;
   /** Index of a CreateTimer action -> the timer id currently pending for it. */
   timerByAction: Record<string, number>;
   cancelledTimers: number[];
@@ -99,7 +96,6 @@ export function emptyHostState(): HostState {
     actionCount: 0,
     actionSigs: [],
     retries: {},
-    longTimers: {},
     timerByAction: {},
     cancelledTimers: [],
   };
@@ -152,19 +148,19 @@ function retryGroupOfTimer(host: HostState, timerId: number): RetryGroup | undef
   return Object.values(host.retries).find((g) => g.timerIds.includes(timerId));
 }
 
-/** Events whose processing makes the SDK assign sequence numbers by itself (retry timers/attempts, timer segments). */
+/** Events whose processing makes the SDK assign sequence numbers by itself (retry timers and attempts). */
 export function isDynamic(host: HostState, m: InboxMessage): boolean {
   if (m.kind === 'taskFailed') return retryGroupOfTask(host, Number(m.payload.taskScheduledId)) !== undefined;
   if (m.kind === 'timerFired') {
     const id = Number(m.payload.timerId);
-    return retryGroupOfTimer(host, id) !== undefined || host.longTimers[String(id)] !== undefined;
+    return retryGroupOfTimer(host, id) !== undefined;
   }
   return false;
 }
 
 /**
  * Which waiting messages go into the next episode: everything waiting, like a DTFx work item, except that the SDK
- * assigns sequence numbers for retry timers, retried attempts and timer segments while it processes the
+ * assigns sequence numbers for retry timers, and retried attempts while it processes the
  * corresponding event, before user code resumes; such an event therefore always starts its own episode, so the
  * runtime assigns the same numbers in the same order. Raised events in the batch that the execution does not consume
  * before `continueAsNew` are dropped with it, as on the host (the shim calls `ContinueAsNew(input)`, which does not
@@ -262,26 +258,12 @@ export function applyDynamic(host: HostState, m: InboxMessage, ts: number, plan:
     });
     return;
   }
-  const long = host.longTimers[String(timerId)];
-  if (long) {
-    delete host.longTimers[String(timerId)];
-    const final = Date.parse(long.finalFireAt);
-    if (final > ts) {
-      const id = host.nextId++;
-      const fireAt = final - ts > MAXIMUM_SHORT_TIMER_MS ? ts + LONG_RUNNING_TIMER_INTERVAL_MS : final;
-      host.longTimers[String(id)] = long;
-      host.timerByAction[String(long.actionIndex)] = id;
-      plan.scheduled.push(events.timerCreated(ts, id, fireAt));
-      plan.timers.push({ id, fireAt });
-    }
-  }
 }
 
 function cancelForAction(host: HostState, actionIndex: number, plan: EpisodePlan): void {
   const id = host.timerByAction[String(actionIndex)];
   if (id === undefined || host.cancelledTimers.includes(id)) return;
   host.cancelledTimers.push(id);
-  delete host.longTimers[String(id)];
   plan.cancelTimers.push(id);
 }
 
@@ -368,16 +350,18 @@ export function applyActions(
               'schedules it twice as well and later tasks no longer match their results: create a new timer instead.',
           );
         }
-        const id = host.nextId++;
-        let first = fireAt;
         if (fireAt - ts > MAXIMUM_SHORT_TIMER_MS) {
-          first = ts + LONG_RUNNING_TIMER_INTERVAL_MS;
-          host.longTimers[String(id)] = { finalFireAt: String(a.fireAt), actionIndex: i };
+          // The extension splits these into LongTimerTask segments; the app's timers are minutes, so refuse loudly.
+          throw new Error(
+            `The local runtime does not support timers longer than ${MAXIMUM_SHORT_TIMER} (maximumShortTimerDuration); ` +
+              `orchestration '${ctx.orchestration}' asked for ${String(a.fireAt)}`,
+          );
         }
+        const id = host.nextId++;
         host.timerByAction[String(i)] = id;
-        plan.scheduled.push(events.timerCreated(ts, id, first));
+        plan.scheduled.push(events.timerCreated(ts, id, fireAt));
         if (a.isCanceled) host.cancelledTimers.push(id);
-        else plan.timers.push({ id, fireAt: first });
+        else plan.timers.push({ id, fireAt });
         break;
       }
       case ActionType.WaitForExternalEvent:

@@ -145,22 +145,21 @@ describe.each([
     expect(result.runs.flaky).toBe(3);
   });
 
-  it('splits a timer longer than maximumShortTimerDuration into segments', async () => {
+  it('refuses a timer longer than maximumShortTimerDuration (6 days) loudly', async () => {
     const result = await simulate(
       function* (context: OrchestrationContext) {
-        const start = context.df.currentUtcDateTime.getTime();
-        const fireAt = start + 10 * 24 * 3600 * 1000;
-        yield context.df.createTimer(new Date(fireAt));
-        const late = context.df.currentUtcDateTime.getTime() >= fireAt;
-        return { late, hello: (yield context.df.callActivity('echo', 'hello')) as string };
+        yield context.df.createTimer(
+          new Date(context.df.currentUtcDateTime.getTime() + 10 * 24 * 3600 * 1000),
+        );
+        return 'no';
       },
       null,
       { echo },
       mode,
       schema,
     );
-    expect(result).toMatchObject({ status: 'Completed', output: { late: true, hello: 'hello' } });
-    expect(result.history.filter((e) => e.EventType === EventType.TimerCreated)).toHaveLength(3); // +3d, +6d, +10d
+    expect(result.status).toBe('Failed');
+    expect(result.output).toMatch(/does not support timers longer than 6\.00:00:00/);
   });
 
   it('does not wait for a timer cancelled after losing a Task.any', async () => {
