@@ -8,7 +8,7 @@ import {
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { RPC_PREFIX, WEBHOOK_PREFIX, type DurableHttpApi } from './durable/clientRoutes';
-import type { RpcHttpData, RpcInvocationResponse, RpcParameterBinding, RpcTypedData } from './functionsCore';
+import type { RpcHttpData, RpcParameterBinding, RpcTypedData } from './functionsCore';
 import type { Invoker, LineLog } from './invoke';
 import type { RegisteredFunction } from './registry';
 import { compileRoute, comparePrecedence, type CompiledRoute } from './routes';
@@ -33,8 +33,8 @@ export interface HttpHostOptions {
   durable: DurableHttpApi | undefined;
   /** Extra inputData for a function's non-trigger inputs (the durable client binding). */
   extraInputs: (fn: RegisteredFunction) => RpcParameterBinding[];
-  /** Worker-side HTTP proxy (HTTP streaming), if the app enabled it. */
-  streamUri: string | undefined;
+  /** The library's HTTP proxy: the app must enable HTTP streaming (`app.setup({ enableHttpStream: true })`). */
+  streamUri: string;
   /** Runs a non-HTTP function now (admin API); false if there is no such function. */
   runNow: (name: string, input: string) => boolean;
   /** FUNCTIONS_REQUEST_BODY_SIZE_LIMIT (bytes). */
@@ -66,30 +66,6 @@ function headerRecord(req: IncomingMessage): Record<string, string> {
     out[k] = Array.isArray(v) ? v.join(', ') : v;
   }
   return out;
-}
-
-function bodyBuffer(data: RpcTypedData | null | undefined): Buffer {
-  if (!data) return Buffer.alloc(0);
-  if (data.bytes) return Buffer.from(data.bytes);
-  if (data.stream) return Buffer.from(data.stream);
-  if (typeof data.string === 'string') return Buffer.from(data.string);
-  if (typeof data.json === 'string') return Buffer.from(data.json);
-  if (typeof data.int === 'number' || typeof data.double === 'number')
-    return Buffer.from(String(data.int ?? data.double));
-  return Buffer.alloc(0);
-}
-
-function writeRpcHttp(res: ServerResponse, http: RpcHttpData): void {
-  const status = Number(http.statusCode) || 200;
-  for (const [k, v] of Object.entries(http.headers ?? {})) {
-    if (!HOP_BY_HOP.has(k.toLowerCase()) && k.toLowerCase() !== 'content-length') res.setHeader(k, v);
-  }
-  if ((http.cookies ?? []).length > 0)
-    throw new Error('response cookies are not supported by the local runtime');
-  const body = bodyBuffer(http.body);
-  res.statusCode = status;
-  if (status === 204 || status === 304) res.end();
-  else res.end(body);
 }
 
 class BodyTooLarge extends Error {}
@@ -273,49 +249,7 @@ export class HttpHost {
     });
     res.once('close', () => clearTimeout(limit));
 
-    if (this.opts.streamUri) {
-      await this.invokeStreaming(fn, http, triggerMetadata, invocationId, req, res, done);
-      return;
-    }
-    try {
-      http.body = { bytes: await readAll(req, this.opts.bodyLimit) };
-    } catch (err) {
-      if (!(err instanceof BodyTooLarge)) throw err;
-      rejectTooLarge(req, res, this.opts.log, this.opts.bodyLimit);
-      return;
-    }
-    let response: RpcInvocationResponse;
-    try {
-      response = await this.opts.invoker.invoke(fn, {
-        invocationId,
-        inputData: [{ name: fn.trigger.name, data: { http } }, ...this.opts.extraInputs(fn)],
-        triggerMetadata,
-      });
-    } catch (err) {
-      this.opts.log(`[${fn.name}] ERROR ${(err as Error).stack ?? String(err)}`);
-      res.writeHead(500).end();
-      done(500);
-      return;
-    }
-    const out = this.httpOutput(fn, response);
-    if (res.headersSent) return; // the response limit answered already
-    if (out?.http) {
-      writeRpcHttp(res, out.http);
-      done(res.statusCode);
-    } else {
-      res.writeHead(204).end();
-      done(204);
-    }
-  }
-
-  private httpOutput(
-    fn: RegisteredFunction,
-    response: RpcInvocationResponse,
-  ): RpcTypedData | null | undefined {
-    const binding = fn.outputs.find((o) => o.type.toLowerCase() === 'http');
-    if (!binding) return undefined;
-    if (binding.name === '$return') return response.returnValue;
-    return response.outputData?.find((o) => o.name === binding.name)?.data;
+    await this.invokeStreaming(fn, http, triggerMetadata, invocationId, req, res, done);
   }
 
   /** HTTP streaming: forward the request to the worker's proxy (body streamed), answer with its response. */

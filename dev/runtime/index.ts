@@ -79,6 +79,10 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
   if (app.core.getHooks('log').length > 0)
     throw new Error('The local runtime cannot host this app: log hooks are not supported');
   const functions = buildRegistry(app.core, env, log);
+  if (!app.httpStreamUri && functions.some((f) => f.kind === 'http'))
+    throw new Error(
+      'The local runtime cannot host this app: HTTP functions need HTTP streaming (app.setup({ enableHttpStream: true }))',
+    );
   const byKind = (k: RegisteredFunction['kind']): RegisteredFunction[] =>
     functions.filter((f) => f.kind === k);
   const invoker = new Invoker(app.core, log);
@@ -151,7 +155,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
     names: functions.map((f) => f.name),
     durable: durableApi,
     extraInputs,
-    streamUri: app.httpStreamUri,
+    streamUri: app.httpStreamUri ?? '',
     runNow,
     bodyLimit:
       Number(env.FUNCTIONS_REQUEST_BODY_SIZE_LIMIT) > 0
