@@ -78,11 +78,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
   });
   if (app.core.getHooks('log').length > 0)
     throw new Error('The local runtime cannot host this app: log hooks are not supported');
-  const functions = buildRegistry(app.core, env, log);
-  if (!app.httpStreamUri && functions.some((f) => f.kind === 'http'))
-    throw new Error(
-      'The local runtime cannot host this app: HTTP functions need HTTP streaming (app.setup({ enableHttpStream: true }))',
-    );
+  const functions = buildRegistry(app.core, env, log, app.httpStreamUri !== undefined);
   const byKind = (k: RegisteredFunction['kind']): RegisteredFunction[] =>
     functions.filter((f) => f.kind === k);
   const invoker = new Invoker(app.core, log);

@@ -50,6 +50,7 @@ export function buildRegistry(
   core: CoreState,
   env: Record<string, string | undefined>,
   log: (line: string) => void,
+  httpStreaming: boolean,
 ): RegisteredFunction[] {
   const problems: string[] = [];
   const out: RegisteredFunction[] = [];
@@ -114,6 +115,9 @@ export function buildRegistry(
           methods: methods && methods.length > 0 ? methods : undefined,
           authLevel: str(trigger.info.authLevel),
         };
+        // the app streams HTTP; the runtime serves HTTP only through the library's proxy
+        if (!httpStreaming)
+          throw new Error(`${where}: HTTP functions need app.setup({ enableHttpStream: true })`);
       } else if (kind === 'timer') {
         const schedule = str(trigger.info.schedule);
         if (!schedule) throw new Error(`${where}: timer trigger has no "schedule"`);

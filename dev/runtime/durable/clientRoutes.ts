@@ -68,7 +68,7 @@ function parseJson(text: string | null): unknown {
   }
 }
 
-/** DurableOrchestrationStatus as the extension's HTTP API returns it (history is not offered: the app never asks). */
+/** DurableOrchestrationStatus as the extension's HTTP API returns it. */
 export function statusPayload(row: InstanceRecord, showInput: boolean): Record<string, unknown> {
   return {
     name: row.name,

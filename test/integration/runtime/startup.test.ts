@@ -32,6 +32,9 @@ it('refuses to start an app with triggers or bindings it cannot emulate, naming 
   const code = await new Promise<number | null>((r) => child.once('exit', r));
   expect(code).toBe(1);
   expect(out).toMatch(/function "onQueue": trigger type "queueTrigger" is not supported/);
+  expect(out).toMatch(
+    /function "withQueueOutput": HTTP functions need app.setup\(\{ enableHttpStream: true \}\)/,
+  );
   expect(out).toMatch(/route "jobs\/\{id:int\}": segment "\{id:int\}" is not supported/);
   expect(out).toMatch(/Timer schedule "0 \*\/5 \* \* \*" is not a 6-field NCRONTAB expression/);
   expect(out).toMatch(/function "withQueueOutput": output binding "\w+" of type "queue" is not supported/);
