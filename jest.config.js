@@ -1,4 +1,8 @@
-/** One run, three layers: unit (pure), integration (Azurite + real HTTP), e2e (the whole local stack). */
+/**
+ * One run, three layers: unit (pure, no Azurite), integration (Azurite + real HTTP), e2e (the whole local stack).
+ * Azurite starts only when a project that needs it runs: `npm run test:unit` (= `jest --selectProjects unit`)
+ * starts nothing.
+ */
 const base = {
   preset: 'ts-jest',
   testEnvironment: 'node',
@@ -6,14 +10,32 @@ const base = {
   // The staged deployment package (npm run package) holds a copy of package.json.
   modulePathIgnorePatterns: ['<rootDir>/.artifacts/'],
 };
+const selected = process.argv.indexOf('--selectProjects');
+const unitOnly =
+  selected >= 0 && process.argv[selected + 1] === 'unit' && !/^[^-]/.test(process.argv[selected + 2] ?? '-');
+/** Unit tests that talk to Azurite belong to the integration layer. */
+const needsAzurite = ['<rootDir>/test/unit/smoke.test.ts'];
 
 module.exports = {
-  globalSetup: '<rootDir>/test/support/globalSetup.ts',
-  globalTeardown: '<rootDir>/test/support/globalTeardown.ts',
+  ...(unitOnly
+    ? {}
+    : {
+        globalSetup: '<rootDir>/test/support/globalSetup.ts',
+        globalTeardown: '<rootDir>/test/support/globalTeardown.ts',
+      }),
   maxWorkers: 2,
   projects: [
-    { ...base, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
-    { ...base, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'] },
+    {
+      ...base,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/test/unit/**/*.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/', ...needsAzurite],
+    },
+    {
+      ...base,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/integration/**/*.test.ts', ...needsAzurite],
+    },
     { ...base, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.test.ts'] },
   ],
 };

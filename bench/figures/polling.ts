@@ -2,7 +2,7 @@ import { ACTIVITY } from '../../src/orchestration/names';
 import { scoreJobOrchestrator } from '../../src/orchestration/scoreJob';
 import type { ScoreJobInput } from '../../src/orchestration/contracts';
 import type { PollSchedule } from '../../src/domain/pollSchedule';
-import { simulate } from '../../test/support/orchestrationSimulator';
+import { simulate } from '../../dev/runtime/durable/memoryHost';
 import type { BenchRow, Figure } from '../types';
 
 /**

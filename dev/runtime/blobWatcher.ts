@@ -1,6 +1,11 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { odata, TableClient } from '@azure/data-tables';
-import { BlobServiceClient, type BlobItem, type ContainerClient } from '@azure/storage-blob';
+import {
+  BlobServiceClient,
+  type BlobGetPropertiesResponse,
+  type BlobItem,
+  type ContainerClient,
+} from '@azure/storage-blob';
 import type { RpcParameterBinding, RpcTypedData } from './functionsCore';
 import type { Invoker, LineLog } from './invoke';
 import { MiniQueueClient } from './queue';
@@ -85,27 +90,101 @@ function receiptKey(container: string, name: string, etag: string): string {
   return createHash('sha256').update(`${container}\n${name}\n${etag}`).digest('hex');
 }
 
-/** Azure.Storage.Blobs BlobProperties as the host serializes it into trigger metadata (the commonly used fields). */
-function blobProperties(b: BlobItem): Record<string, unknown> {
-  const p = b.properties;
+const NEVER = '0001-01-01T00:00:00+00:00'; // default(DateTimeOffset) as Newtonsoft writes it
+
+/** DateTimeOffset as Newtonsoft writes it by default: ISO 8601 with the offset, trailing zero fractions dropped. */
+function dto(d: Date | undefined): string {
+  if (!d) return NEVER;
+  return d.toISOString().replace(/\.?0*Z$/, '+00:00');
+}
+
+const ENUMS = {
+  blobType: { BlockBlob: 0, PageBlob: 1, AppendBlob: 2 },
+  leaseDuration: { infinite: 0, fixed: 1 },
+  leaseState: { available: 0, leased: 1, expired: 2, breaking: 3, broken: 4 },
+  leaseStatus: { locked: 0, unlocked: 1 },
+  copyStatus: { pending: 0, success: 1, aborted: 2, failed: 3 },
+} as const;
+
+function num<T extends Record<string, number>>(map: T, v: string | undefined): number {
+  return v !== undefined && v in map ? map[v as keyof T]! : 0;
+}
+
+/**
+ * The trigger data `Properties`: Azure.Storage.Blobs `BlobProperties` from Get Blob Properties (BlobTriggerBinding.cs
+ * `FetchPropertiesOrNullIfNotExistAsync`), serialized by the host with Newtonsoft's default settings
+ * (GrpcMessageConversionExtensions.ToRpcDefault): PascalCase .NET names in declaration order (Azure.Storage.Blobs
+ * `Models/BlobProperties.cs`), enums as numbers, DateTimeOffset ISO with offset, byte[] as base64, and the `Azure.ETag`
+ * struct (no public members, no converter) as `{}`.
+ */
+export function hostBlobProperties(p: BlobGetPropertiesResponse): Record<string, unknown> {
+  const copy = p.copyStatus === undefined ? null : num(ENUMS.copyStatus, p.copyStatus);
   return {
-    LastModified: p.lastModified?.toISOString(),
-    CreatedOn: p.createdOn?.toISOString(),
-    Metadata: b.metadata ?? {},
-    BlobType: p.blobType === 'AppendBlob' ? 'Append' : p.blobType === 'PageBlob' ? 'Page' : 'Block',
+    LastModified: dto(p.lastModified),
+    CreatedOn: dto(p.createdOn),
+    Metadata: p.metadata ?? {},
+    ObjectReplicationDestinationPolicyId: p.objectReplicationDestinationPolicyId ?? null,
+    ObjectReplicationSourceProperties: null,
+    BlobType: num(ENUMS.blobType, p.blobType),
+    CopyCompletedOn: dto(p.copyCompletedOn),
+    CopyStatusDescription: p.copyStatusDescription ?? null,
+    CopyId: p.copyId ?? null,
+    CopyProgress: p.copyProgress ?? null,
+    CopySource: p.copySource ?? null,
+    CopyStatus: copy ?? 0,
+    BlobCopyStatus: copy,
+    IsIncrementalCopy: p.isIncrementalCopy ?? false,
+    DestinationSnapshot: p.destinationSnapshot ?? null,
+    LeaseDuration: num(ENUMS.leaseDuration, p.leaseDuration),
+    LeaseState: num(ENUMS.leaseState, p.leaseState),
+    LeaseStatus: num(ENUMS.leaseStatus, p.leaseStatus),
     ContentLength: p.contentLength ?? 0,
     ContentType: p.contentType ?? null,
-    ETag: quotedEtag(p.etag),
+    ETag: {},
     ContentHash: p.contentMD5 ? Buffer.from(p.contentMD5).toString('base64') : null,
     ContentEncoding: p.contentEncoding ?? null,
     ContentDisposition: p.contentDisposition ?? null,
     ContentLanguage: p.contentLanguage ?? null,
     CacheControl: p.cacheControl ?? null,
-    AccessTier: p.accessTier ?? null,
-    LeaseState: p.leaseState ?? null,
-    LeaseStatus: p.leaseStatus ?? null,
-    IsServerEncrypted: p.serverEncrypted ?? false,
+    BlobSequenceNumber: p.blobSequenceNumber ?? 0,
+    AcceptRanges: p.acceptRanges ?? null,
+    BlobCommittedBlockCount: p.blobCommittedBlockCount ?? 0,
+    IsServerEncrypted: p.isServerEncrypted ?? false,
+    EncryptionKeySha256: p.encryptionKeySha256 ?? null,
+    EncryptionScope: p.encryptionScope ?? null,
+    AccessTier: p.accessTier ?? null, // a string in BlobProperties (the AccessTier struct is BlobItemProperties')
+    AccessTierInferred: p.accessTierInferred ?? false,
+    ArchiveStatus: p.archiveStatus ?? null,
+    AccessTierChangedOn: dto(p.accessTierChangedOn),
+    SmartAccessTier: null,
+    VersionId: p.versionId ?? null,
+    IsLatestVersion: p.isCurrentVersion ?? false,
+    TagCount: p.tagCount ?? 0,
+    ExpiresOn: dto(p.expiresOn),
+    IsSealed: p.isSealed ?? false,
+    RehydratePriority: p.rehydratePriority ?? null,
+    LastAccessed: dto(p.lastAccessed),
+    ImmutabilityPolicy: {
+      ExpiresOn: p.immutabilityPolicyExpiresOn ? dto(p.immutabilityPolicyExpiresOn) : null,
+      PolicyMode: null,
+    },
+    HasLegalHold: p.legalHold ?? false,
   };
+}
+
+/**
+ * Whether the host passes a ModelBindingData reference: only when the trigger supports deferred binding and the
+ * function's first non-trigger binding has no `{...}` expression in a string property; otherwise the bytes
+ * (azure-functions-host WorkerFunctionDescriptorProvider.cs `BindingAttributeContainsExpression`, which looks at the
+ * first non-trigger binding only).
+ */
+export function usesDeferredBinding(fn: RegisteredFunction): boolean {
+  if (!fn.blob?.sdkBinding) return false;
+  const first = [...fn.extraInputs, ...fn.outputs][0];
+  if (!first) return true;
+  return !Object.entries(first.info).some(
+    ([k, v]) => !['name', 'type', 'direction'].includes(k) && typeof v === 'string' && /{(.*?)\}/.test(v),
+  );
 }
 
 export class BlobWatcher {
@@ -131,6 +210,10 @@ export class BlobWatcher {
     });
     this.queue = new MiniQueueClient(opts.connectionString);
     this.partition = encodeURIComponent(opts.fn.name);
+  }
+
+  get name(): string {
+    return this.opts.fn.name;
   }
 
   async start(): Promise<void> {
@@ -227,6 +310,49 @@ export class BlobWatcher {
     );
   }
 
+  /** The admin API's "run now" (`{"input": "<container>/<name>"}`): one invocation, no receipt. */
+  async invokeNow(path: string): Promise<void> {
+    const m = this.pattern.regex.exec(path.slice(this.pattern.container.length + 1));
+    if (!path.startsWith(`${this.pattern.container}/`) || !m)
+      throw new Error(`"${path}" does not match the trigger path of ${this.opts.fn.name}`);
+    const params: Record<string, string> = {};
+    this.pattern.params.forEach((p, i) => (params[p] = m[i + 1] ?? ''));
+    await this.invoke(path.slice(this.pattern.container.length + 1), params);
+  }
+
+  private async invoke(name: string, params: Record<string, string>): Promise<void> {
+    const fn = this.opts.fn;
+    const container = this.pattern.container;
+    const blobClient = this.container.getBlobClient(name);
+    const props = await blobClient.getProperties();
+    const data: RpcTypedData = usesDeferredBinding(fn)
+      ? {
+          modelBindingData: {
+            version: '1.0',
+            source: 'AzureStorageBlobs',
+            contentType: 'application/json',
+            content: Buffer.from(
+              JSON.stringify({ Connection: fn.blob!.connection, ContainerName: container, BlobName: name }),
+            ),
+          },
+        }
+      : { bytes: await blobClient.downloadToBuffer() };
+    // Binding data as the host sends it: no `sys` (ScriptInvocationContextExtensions.ShouldSkipBindingData),
+    // non-string values as Newtonsoft JSON, path parameters last (they win on a name clash: BlobTriggerBinding.cs).
+    const triggerMetadata: Record<string, RpcTypedData> = {
+      BlobTrigger: { string: `${container}/${name}` },
+      Uri: { json: JSON.stringify(blobClient.url) },
+      Properties: { json: JSON.stringify(hostBlobProperties(props)) },
+      Metadata: { json: JSON.stringify(props.metadata ?? {}) },
+    };
+    for (const [k, v] of Object.entries(params)) triggerMetadata[k] = { string: v };
+
+    await this.opts.invoker.invoke(fn, {
+      inputData: [{ name: fn.trigger.name, data }, ...this.opts.extraInputs(fn)],
+      triggerMetadata,
+    });
+  }
+
   private async deliver(b: BlobItem, key: string, params: Record<string, string>): Promise<void> {
     const fn = this.opts.fn;
     const container = this.pattern.container;
@@ -247,43 +373,9 @@ export class BlobWatcher {
     receipt.attempts += 1;
     await this.saveReceipt(receipt);
 
-    const blobClient = this.container.getBlobClient(b.name);
-    let data: RpcTypedData;
-    if (fn.blob!.sdkBinding) {
-      data = {
-        modelBindingData: {
-          version: '1.0',
-          source: 'AzureStorageBlobs',
-          contentType: 'application/json',
-          content: Buffer.from(
-            JSON.stringify({ Connection: fn.blob!.connection, ContainerName: container, BlobName: b.name }),
-          ),
-        },
-      };
-    } else {
-      data = { bytes: await blobClient.downloadToBuffer() };
-    }
-    const triggerMetadata: Record<string, RpcTypedData> = {
-      BlobTrigger: { string: `${container}/${b.name}` },
-      Uri: { string: blobClient.url },
-      Properties: { json: JSON.stringify(blobProperties(b)) },
-      Metadata: { json: JSON.stringify(b.metadata ?? {}) },
-      sys: {
-        json: JSON.stringify({
-          MethodName: fn.name,
-          UtcNow: new Date().toISOString(),
-          RandGuid: randomUUID(),
-        }),
-      },
-    };
-    for (const [k, v] of Object.entries(params)) triggerMetadata[k] = { string: v };
-
     const started = Date.now();
     try {
-      await this.opts.invoker.invoke(fn, {
-        inputData: [{ name: fn.trigger.name, data }, ...this.opts.extraInputs(fn)],
-        triggerMetadata,
-      });
+      await this.invoke(b.name, params);
       receipt.state = 'done';
       await this.saveReceipt(receipt);
       this.opts.log(`blob trigger ${fn.name}: ${container}/${b.name} processed (${Date.now() - started} ms)`);

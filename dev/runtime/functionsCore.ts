@@ -35,33 +35,13 @@ export interface ModelBindingData {
   version?: string | null;
 }
 
-export interface RpcNullableString {
-  value?: string | null;
-}
-
-export interface RpcHttpCookie {
-  name?: string | null;
-  value?: string | null;
-  domain?: RpcNullableString | null;
-  path?: RpcNullableString | null;
-  expires?: { value?: { seconds?: number | null; nanos?: number | null } | null } | null;
-  secure?: { value?: boolean | null } | null;
-  httpOnly?: { value?: boolean | null } | null;
-  sameSite?: 'none' | 'lax' | 'strict' | 'explicitNone' | null;
-  maxAge?: { value?: number | null } | null;
-}
-
 export interface RpcHttpData {
   method?: string | null;
   url?: string | null;
   headers?: Record<string, string> | null;
   body?: RpcTypedData | null;
   params?: Record<string, string> | null;
-  statusCode?: string | null;
   query?: Record<string, string> | null;
-  enableContentNegotiation?: boolean | null;
-  rawBody?: RpcTypedData | null;
-  cookies?: RpcHttpCookie[] | null;
 }
 
 export interface RpcTypedData {

@@ -8,15 +8,9 @@ import {
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { RPC_PREFIX, WEBHOOK_PREFIX, type DurableHttpApi } from './durable/clientRoutes';
-import type {
-  RpcHttpCookie,
-  RpcHttpData,
-  RpcInvocationResponse,
-  RpcParameterBinding,
-  RpcTypedData,
-} from './functionsCore';
+import type { RpcHttpData, RpcParameterBinding, RpcTypedData } from './functionsCore';
 import type { Invoker, LineLog } from './invoke';
-import type { RegisteredFunction, RegisteredFunctionInfo } from './registry';
+import type { RegisteredFunction } from './registry';
 import { compileRoute, comparePrecedence, type CompiledRoute } from './routes';
 
 /**
@@ -34,12 +28,19 @@ export interface HttpHostOptions {
   functions: RegisteredFunction[];
   invoker: Invoker;
   log: LineLog;
-  info: RegisteredFunctionInfo[];
+  /** Every function's name (the admin API tells unknown from unsupported). */
+  names: string[];
   durable: DurableHttpApi | undefined;
   /** Extra inputData for a function's non-trigger inputs (the durable client binding). */
   extraInputs: (fn: RegisteredFunction) => RpcParameterBinding[];
-  /** Worker-side HTTP proxy (HTTP streaming), if the app enabled it. */
-  streamUri: string | undefined;
+  /** The library's HTTP proxy: the app must enable HTTP streaming (`app.setup({ enableHttpStream: true })`). */
+  streamUri: string;
+  /** Runs a non-HTTP function now (admin API); false if there is no such function. */
+  runNow: (name: string, input: string) => boolean;
+  /** FUNCTIONS_REQUEST_BODY_SIZE_LIMIT (bytes). */
+  bodyLimit: number;
+  /** Time within which a response must start (230 s on Azure). */
+  responseLimitMs: number;
 }
 
 interface Route {
@@ -67,50 +68,32 @@ function headerRecord(req: IncomingMessage): Record<string, string> {
   return out;
 }
 
-function bodyBuffer(data: RpcTypedData | null | undefined): Buffer {
-  if (!data) return Buffer.alloc(0);
-  if (data.bytes) return Buffer.from(data.bytes);
-  if (data.stream) return Buffer.from(data.stream);
-  if (typeof data.string === 'string') return Buffer.from(data.string);
-  if (typeof data.json === 'string') return Buffer.from(data.json);
-  if (typeof data.int === 'number' || typeof data.double === 'number')
-    return Buffer.from(String(data.int ?? data.double));
-  return Buffer.alloc(0);
-}
+class BodyTooLarge extends Error {}
 
-function serializeCookie(c: RpcHttpCookie): string {
-  const parts = [`${c.name ?? ''}=${encodeURIComponent(c.value ?? '')}`];
-  if (c.domain?.value) parts.push(`Domain=${c.domain.value}`);
-  if (c.path?.value) parts.push(`Path=${c.path.value}`);
-  const exp = c.expires?.value;
-  if (exp && exp.seconds !== null && exp.seconds !== undefined)
-    parts.push(`Expires=${new Date(Number(exp.seconds) * 1000).toUTCString()}`);
-  if (c.maxAge?.value !== undefined && c.maxAge?.value !== null) parts.push(`Max-Age=${c.maxAge.value}`);
-  if (c.secure?.value) parts.push('Secure');
-  if (c.httpOnly?.value) parts.push('HttpOnly');
-  if (c.sameSite === 'lax') parts.push('SameSite=Lax');
-  else if (c.sameSite === 'strict') parts.push('SameSite=Strict');
-  else if (c.sameSite === 'explicitNone') parts.push('SameSite=None');
-  return parts.join('; ');
-}
-
-function writeRpcHttp(res: ServerResponse, http: RpcHttpData): void {
-  const status = Number(http.statusCode) || 200;
-  for (const [k, v] of Object.entries(http.headers ?? {})) {
-    if (!HOP_BY_HOP.has(k.toLowerCase()) && k.toLowerCase() !== 'content-length') res.setHeader(k, v);
-  }
-  const cookies = (http.cookies ?? []).map(serializeCookie);
-  if (cookies.length > 0) res.setHeader('Set-Cookie', cookies);
-  const body = bodyBuffer(http.body);
-  res.statusCode = status;
-  if (status === 204 || status === 304) res.end();
-  else res.end(body);
-}
-
-async function readAll(req: IncomingMessage): Promise<Buffer> {
+/** Reads the body, failing once it passes the host's limit (Kestrel MaxRequestBodySize). */
+async function readAll(req: IncomingMessage, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > limit) throw new BodyTooLarge();
+    chunks.push(c as Buffer);
+  }
   return Buffer.concat(chunks);
+}
+
+/**
+ * What the host answers for a body over FUNCTIONS_REQUEST_BODY_SIZE_LIMIT (default
+ * ScriptConstants.DefaultMaxRequestBodySize, 104,857,600 bytes; set on Kestrel in Program.cs and per request in
+ * HttpRequestBodySizeMiddleware.cs): Kestrel's "Request body too large" surfaces as "Exception binding parameter
+ * 'req'", which ExceptionMiddleware turns into a bare 500; the function never runs (azure-functions-host#10519).
+ */
+function rejectTooLarge(req: IncomingMessage, res: ServerResponse, log: LineLog, limit: number): void {
+  log(
+    `http ${req.method} ${req.url} -> 500: request body larger than ${limit} bytes (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT)`,
+  );
+  req.resume(); // drained, so the client can finish sending and read the answer
+  if (!res.headersSent) res.writeHead(500, { 'Content-Length': '0' }).end();
 }
 
 export class HttpHost {
@@ -180,14 +163,9 @@ export class HttpHost {
         return;
       }
     }
-    if (path === '/admin/host/status') {
-      res
-        .writeHead(200, { 'Content-Type': 'application/json' })
-        .end(JSON.stringify({ state: 'Running', runtime: 'local' }));
-      return;
-    }
-    if (path === '/admin/functions') {
-      res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(this.opts.info));
+    const admin = /^\/admin\/functions\/([^/]+)$/.exec(path);
+    if (admin && req.method === 'POST') {
+      await this.runNow(decodeURIComponent(admin[1]!), req, res);
       return;
     }
     const prefix = this.opts.routePrefix
@@ -211,6 +189,27 @@ export class HttpHost {
     res.writeHead(404).end();
   }
 
+  /**
+   * `POST /admin/functions/<name>` with `{"input": "..."}`: 400 without a body, 404 for an unknown function, else
+   * 202 at once while the function runs (FunctionsController.Invoke; Learn functions-manually-run-non-http).
+   */
+  private async runNow(name: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let input: unknown;
+    try {
+      input = (JSON.parse((await readAll(req, this.opts.bodyLimit)).toString('utf8')) as { input?: unknown })
+        .input;
+    } catch {
+      res.writeHead(400).end();
+      return;
+    }
+    if (!this.opts.runNow(name, typeof input === 'string' ? input : '')) {
+      res.writeHead(this.opts.names.some((n) => n.toLowerCase() === name.toLowerCase()) ? 501 : 404).end();
+      return;
+    }
+    this.opts.log(`admin: ${name} invoked on request`);
+    res.writeHead(202).end();
+  }
+
   private async invokeHttp(
     fn: RegisteredFunction,
     params: Record<string, string>,
@@ -231,43 +230,26 @@ export class HttpHost {
     const http: RpcHttpData = { method, url: url.href, headers, query, params };
     const done = (status: number): void =>
       this.opts.log(`http ${method} ${url.pathname} -> ${fn.name} ${status} (${Date.now() - started} ms)`);
-
-    if (this.opts.streamUri) {
-      await this.invokeStreaming(fn, http, triggerMetadata, invocationId, req, res, done);
+    if (Number(req.headers['content-length'] ?? 0) > this.opts.bodyLimit) {
+      rejectTooLarge(req, res, this.opts.log, this.opts.bodyLimit);
       return;
     }
-    http.body = { bytes: await readAll(req) };
-    let response: RpcInvocationResponse;
-    try {
-      response = await this.opts.invoker.invoke(fn, {
-        invocationId,
-        inputData: [{ name: fn.trigger.name, data: { http } }, ...this.opts.extraInputs(fn)],
-        triggerMetadata,
-      });
-    } catch (err) {
-      this.opts.log(`[${fn.name}] ERROR ${(err as Error).stack ?? String(err)}`);
-      res.writeHead(500).end();
-      done(500);
-      return;
-    }
-    const out = this.httpOutput(fn, response);
-    if (out?.http) {
-      writeRpcHttp(res, out.http);
-      done(res.statusCode);
-    } else {
-      res.writeHead(204).end();
-      done(204);
-    }
-  }
+    // Azure's front end drops a request whose response has not started 230 s after the request was sent (the load
+    // balancer's idle timeout: Learn functions-scale.md, "Timeout"); the invocation itself goes on. The status the
+    // client then sees is a guess (502).
+    let limit: NodeJS.Timeout | undefined;
+    req.once('end', () => {
+      limit = setTimeout(() => {
+        if (res.headersSent) return;
+        this.opts.log(
+          `http ${method} ${url.pathname} -> ${fn.name}: no response within ${this.opts.responseLimitMs} ms, answering 502`,
+        );
+        res.writeHead(502, { Connection: 'close' }).end();
+      }, this.opts.responseLimitMs);
+    });
+    res.once('close', () => clearTimeout(limit));
 
-  private httpOutput(
-    fn: RegisteredFunction,
-    response: RpcInvocationResponse,
-  ): RpcTypedData | null | undefined {
-    const binding = fn.outputs.find((o) => o.type.toLowerCase() === 'http');
-    if (!binding) return undefined;
-    if (binding.name === '$return') return response.returnValue;
-    return response.outputData?.find((o) => o.name === binding.name)?.data;
+    await this.invokeStreaming(fn, http, triggerMetadata, invocationId, req, res, done);
   }
 
   /** HTTP streaming: forward the request to the worker's proxy (body streamed), answer with its response. */
@@ -297,6 +279,11 @@ export class HttpHost {
     const proxied = new Promise<void>((resolve) => {
       forwarded.on('response', (pres) => {
         answered = true;
+        if (res.headersSent) {
+          pres.resume(); // the response limit or the body limit answered already
+          resolve();
+          return;
+        }
         const headers: Record<string, string | string[]> = {};
         for (const [k, v] of Object.entries(pres.headers)) {
           if (v !== undefined && k !== 'x-ms-invocation-id' && !HOP_BY_HOP.has(k)) headers[k] = v;
@@ -307,6 +294,14 @@ export class HttpHost {
         pres.on('error', () => resolve());
       });
       forwarded.on('error', () => resolve());
+    });
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= this.opts.bodyLimit) return;
+      req.unpipe(forwarded);
+      forwarded.destroy();
+      rejectTooLarge(req, res, this.opts.log, this.opts.bodyLimit);
     });
     req.pipe(forwarded);
 

@@ -1,18 +1,18 @@
 import { join } from 'node:path';
 import { BlobWatcher } from './blobWatcher';
-import { makeClock, type Clock, type ClockOption } from './clock';
+import { scaledClock, type Clock } from './clock';
 import { clientBindingData, DurableHttpApi } from './durable/clientRoutes';
 import { DurableEngine } from './durable/engine';
+import { replaySchema, type ReplaySchema } from './durable/replay';
 import { DurableStore } from './durable/store';
 import type { RpcParameterBinding } from './functionsCore';
 import { HttpHost } from './httpServer';
 import { Invoker } from './invoke';
 import { loadApp, runAppTerminateHooks } from './loader';
-import { buildRegistry, describe, type RegisteredFunction, type RegisteredFunctionInfo } from './registry';
+import { TimerTrigger } from './timer';
+import { buildRegistry, type RegisteredFunction } from './registry';
 import { normalizeConnectionString, readHostJson, resolveConnection, validateTaskHub } from './settings';
 
-export type { RegisteredFunctionInfo } from './registry';
-export { ManualClock, realClock, scaledClock, type Clock, type ClockOption } from './clock';
 export { MiniQueueClient } from './queue';
 export { POISON_QUEUE } from './blobWatcher';
 
@@ -39,8 +39,10 @@ export interface LocalRuntimeOptions {
   blobConcurrency?: number;
   /** One line per significant runtime event, and the app's context.log lines. Default: console.log. */
   log?: (line: string) => void;
-  /** A controllable clock for durable timers and orchestration time: a Clock, or `{ timeScale }`. */
-  clock?: ClockOption;
+  /** Durable time runs this many times faster than real time (default 1). */
+  timeScale?: number;
+  /** Replay schema the Durable host advertises (default env LOCAL_RUNTIME_REPLAY_SCHEMA, else V3). */
+  replaySchema?: ReplaySchema;
   /** host.json to read (routePrefix, hub name, concurrency); default `<cwd>/host.json`; false = none. */
   hostJson?: string | false;
 }
@@ -48,11 +50,8 @@ export interface LocalRuntimeOptions {
 export interface LocalRuntime {
   /** http://127.0.0.1:<port> */
   url: string;
-  functions: RegisteredFunctionInfo[];
   taskHub: string;
   clock: Clock;
-  /** Scans every blob-triggered container now instead of waiting for the next poll. */
-  scanBlobs(): Promise<void>;
   /** Graceful: stops triggers, lets running invocations finish and record their results. */
   stop(): Promise<void>;
 }
@@ -72,12 +71,14 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
   const hostJson =
     opts.hostJson === false ? {} : readHostJson(opts.hostJson ?? join(process.cwd(), 'host.json'), env);
   const taskHub = validateTaskHub(opts.taskHub ?? hostJson.hubName ?? env.DURABLE_TASK_HUB ?? 'localhub');
-  const clock = makeClock(opts.clock);
+  const clock = scaledClock(opts.timeScale ?? 1);
 
   const app = await loadApp(opts.entry, (level, message) => {
     if (level === 'warning' || level === 'error' || level === 'critical') log(`worker ${level}: ${message}`);
   });
-  const functions = buildRegistry(app.core, env, log);
+  if (app.core.getHooks('log').length > 0)
+    throw new Error('The local runtime cannot host this app: log hooks are not supported');
+  const functions = buildRegistry(app.core, env, log, app.httpStreamUri !== undefined);
   const byKind = (k: RegisteredFunction['kind']): RegisteredFunction[] =>
     functions.filter((f) => f.kind === k);
   const invoker = new Invoker(app.core, log);
@@ -93,6 +94,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
     maxConcurrentActivities: opts.maxConcurrentActivities ?? hostJson.maxConcurrentActivityFunctions ?? 8,
     maxConcurrentOrchestrations:
       opts.maxConcurrentOrchestrations ?? hostJson.maxConcurrentOrchestratorFunctions ?? 20,
+    schema: opts.replaySchema ?? replaySchema(env.LOCAL_RUNTIME_REPLAY_SCHEMA),
   });
 
   let baseUrl = '';
@@ -118,7 +120,26 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
       }),
   );
 
-  const info = functions.map(describe);
+  const timers = new Map(
+    byKind('timer').map((fn) => [
+      fn.name.toLowerCase(),
+      new TimerTrigger(fn, storage, taskHub.toLowerCase(), invoker, log),
+    ]),
+  );
+  const blobByName = new Map(watchers.map((w) => [w.name.toLowerCase(), w]));
+  /** Admin API "run a non-HTTP function now" (functions-manually-run-non-http; FunctionsController.Invoke). */
+  const runNow = (name: string, input: string): boolean => {
+    const timer = timers.get(name.toLowerCase());
+    const blob = blobByName.get(name.toLowerCase());
+    if (timer) timer.invokeNow();
+    else if (blob)
+      blob
+        .invokeNow(input)
+        .catch((err: Error) => log(`[${name}] ERROR admin invocation failed: ${err.message}`));
+    else return false;
+    return true;
+  };
+
   const durableApi = new DurableHttpApi(engine, taskHub, () => baseUrl);
   const http = new HttpHost({
     port: opts.httpPort ?? 7071,
@@ -127,10 +148,19 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
     functions: byKind('http'),
     invoker,
     log,
-    info,
+    names: functions.map((f) => f.name),
     durable: durableApi,
     extraInputs,
-    streamUri: app.httpStreamUri,
+    streamUri: app.httpStreamUri ?? '',
+    runNow,
+    bodyLimit:
+      Number(env.FUNCTIONS_REQUEST_BODY_SIZE_LIMIT) > 0
+        ? Number(env.FUNCTIONS_REQUEST_BODY_SIZE_LIMIT)
+        : 104_857_600,
+    responseLimitMs:
+      Number(env.LOCAL_RUNTIME_HTTP_RESPONSE_LIMIT_MS) > 0
+        ? Number(env.LOCAL_RUNTIME_HTTP_RESPONSE_LIMIT_MS)
+        : 230_000,
   });
 
   await engine.start();
@@ -139,6 +169,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
   // What the host sets; durable-functions' getClient rewrites client URLs to localhost:7071 when it is missing.
   process.env.WEBSITE_HOSTNAME ??= `127.0.0.1:${port}`;
   for (const w of watchers) await w.start();
+  for (const t of timers.values()) await t.start();
 
   log(
     `local runtime listening on ${baseUrl} (task hub ${taskHub}, ${functions.length} functions` +
@@ -148,15 +179,11 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
   let stopping: Promise<void> | undefined;
   return {
     url: baseUrl,
-    functions: info,
     taskHub,
     clock,
-    scanBlobs: async () => {
-      await Promise.all(watchers.map((w) => w.scanNow()));
-    },
     stop: () =>
       (stopping ??= (async () => {
-        await Promise.all(watchers.map((w) => w.stop()));
+        await Promise.all([...watchers.map((w) => w.stop()), ...[...timers.values()].map((t) => t.stop())]);
         await http.stop();
         await engine.stop();
         await runAppTerminateHooks(app.core);

@@ -33,19 +33,6 @@ const LEVEL_TAG: Partial<Record<RpcLogLevel, string>> = {
   critical: 'CRITICAL ',
 };
 
-/** Typed-data helpers used when building requests and reading responses. */
-export const typed = {
-  json(value: unknown): RpcTypedData {
-    return { json: JSON.stringify(value) };
-  },
-  string(value: string): RpcTypedData {
-    return { string: value };
-  },
-  bytes(value: Uint8Array): RpcTypedData {
-    return { bytes: value };
-  },
-};
-
 /** Reads an RpcTypedData the way the host would turn it into a value (JSON-compatible where possible). */
 export function fromTyped(data: RpcTypedData | null | undefined): unknown {
   if (!data) return undefined;
@@ -107,32 +94,12 @@ export class Invoker {
       retryOptions: fn.metadata.retryOptions,
     };
 
-    const current: { context?: unknown } = {};
+    // Log hooks are refused at start-up (index.ts); user and system lines go to the runtime's log.
     const emit = (level: RpcLogLevel, category: RpcLogCategory, message: string): void => {
-      let lvl = level;
-      let msg = message;
-      const hooks = this.core.getHooks('log');
-      if (hooks.length > 0) {
-        const ctx: Record<string, unknown> = {
-          hookData: {},
-          appHookData: this.core.appHookData,
-          category,
-          level,
-          message,
-        };
-        readOnly(ctx, 'invocationContext', () => current.context);
-        for (const hook of hooks) hook(ctx);
-        if (category === 'user') {
-          lvl = ctx.level as RpcLogLevel;
-          msg = String(ctx.message);
-        }
-      }
-      if (category === 'system' && !['warning', 'error', 'critical'].includes(lvl)) return;
-      if (lvl === 'none') return;
-      const tag = LEVEL_TAG[lvl] ?? '';
-      this.log(`[${fn.name}] ${category === 'system' ? 'system: ' : ''}${tag}${msg}`);
+      if (level === 'none' || (category === 'system' && !['warning', 'error', 'critical'].includes(level)))
+        return;
+      this.log(`[${fn.name}] ${category === 'system' ? 'system: ' : ''}${LEVEL_TAG[level] ?? ''}${message}`);
     };
-
     const coreCtx: CoreInvocationContext = {
       invocationId,
       request,
@@ -145,7 +112,6 @@ export class Invoker {
     const hookData: Record<string, unknown> = {};
     const args = await invocationModel.getArguments();
     const context = args.context;
-    current.context = context;
 
     const pre: Record<string, unknown> = { functionCallback: fn.callback, inputs: args.inputs };
     readOnly(pre, 'hookData', () => hookData);

@@ -1,12 +1,14 @@
 import type { CoreState, FunctionCallback, FunctionMetadata, RpcBindingInfo } from './functionsCore';
 import { resolveAppSettings } from './settings';
+import { compileRoute } from './routes';
+import { parseCron } from './timer';
 
 /**
  * The app's registrations, classified and validated. Anything the runtime cannot emulate fails here, at start-up,
  * with the function and binding named, instead of being silently ignored.
  */
 
-export type TriggerKind = 'http' | 'blob' | 'orchestration' | 'activity';
+export type TriggerKind = 'http' | 'blob' | 'timer' | 'orchestration' | 'activity';
 
 export interface BindingRef {
   name: string;
@@ -24,25 +26,13 @@ export interface RegisteredFunction {
   outputs: BindingRef[];
   http?: { route: string; methods: string[] | undefined; authLevel: string | undefined };
   blob?: { path: string; connection: string; source: string | undefined; sdkBinding: boolean };
-}
-
-/** What `startLocalRuntime` reports for each function. */
-export interface RegisteredFunctionInfo {
-  name: string;
-  trigger: string;
-  route?: string;
-  methods?: string[];
-  path?: string;
-  connection?: string;
-  source?: string;
-  sdkBinding?: boolean;
-  extraInputs: string[];
-  extraOutputs: string[];
+  timer?: { schedule: string; runOnStartup: boolean; useMonitor: boolean | undefined };
 }
 
 const TRIGGERS: Record<string, TriggerKind> = {
   httptrigger: 'http',
   blobtrigger: 'blob',
+  timertrigger: 'timer',
   orchestrationtrigger: 'orchestration',
   activitytrigger: 'activity',
 };
@@ -60,6 +50,7 @@ export function buildRegistry(
   core: CoreState,
   env: Record<string, string | undefined>,
   log: (line: string) => void,
+  httpStreaming: boolean,
 ): RegisteredFunction[] {
   const problems: string[] = [];
   const out: RegisteredFunction[] = [];
@@ -79,7 +70,7 @@ export function buildRegistry(
     const kind = TRIGGERS[trigger.type.toLowerCase()];
     if (!kind) {
       problems.push(
-        `${where}: trigger type "${trigger.type}" is not supported (supported: httpTrigger, blobTrigger, orchestrationTrigger, activityTrigger)`,
+        `${where}: trigger type "${trigger.type}" is not supported (supported: httpTrigger, blobTrigger, timerTrigger, orchestrationTrigger, activityTrigger)`,
       );
       continue;
     }
@@ -120,10 +111,22 @@ export function buildRegistry(
           ? (trigger.info.methods as unknown[]).map((m) => String(m).toUpperCase())
           : undefined;
         fn.http = {
-          route: route ? resolveAppSettings(route, env, where) : metadata.name,
+          route: compileRoute(route ? resolveAppSettings(route, env, where) : metadata.name).template,
           methods: methods && methods.length > 0 ? methods : undefined,
           authLevel: str(trigger.info.authLevel),
         };
+        // the app streams HTTP; the runtime serves HTTP only through the library's proxy
+        if (!httpStreaming)
+          throw new Error(`${where}: HTTP functions need app.setup({ enableHttpStream: true })`);
+      } else if (kind === 'timer') {
+        const schedule = str(trigger.info.schedule);
+        if (!schedule) throw new Error(`${where}: timer trigger has no "schedule"`);
+        fn.timer = {
+          schedule: resolveAppSettings(schedule, env, where),
+          runOnStartup: trigger.info.runOnStartup === true,
+          useMonitor: typeof trigger.info.useMonitor === 'boolean' ? trigger.info.useMonitor : undefined,
+        };
+        parseCron(fn.timer.schedule); // a bad schedule fails start-up, like the host's indexing
       } else if (kind === 'blob') {
         const path = str(trigger.info.path);
         if (!path) throw new Error(`${where}: blob trigger has no "path"`);
@@ -145,24 +148,4 @@ export function buildRegistry(
     throw new Error(`The local runtime cannot host this app:\n  - ${problems.join('\n  - ')}`);
   }
   return out;
-}
-
-export function describe(fn: RegisteredFunction): RegisteredFunctionInfo {
-  const info: RegisteredFunctionInfo = {
-    name: fn.name,
-    trigger: fn.trigger.type,
-    extraInputs: fn.extraInputs.map((b) => b.type),
-    extraOutputs: fn.outputs.map((b) => b.type),
-  };
-  if (fn.http) {
-    info.route = fn.http.route;
-    if (fn.http.methods) info.methods = fn.http.methods;
-  }
-  if (fn.blob) {
-    info.path = fn.blob.path;
-    info.connection = fn.blob.connection;
-    if (fn.blob.source) info.source = fn.blob.source;
-    info.sdkBinding = fn.blob.sdkBinding;
-  }
-  return info;
 }

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { download, jobForBlob, listJobs, startStack, waitJob, type Stack } from './stack';
+import { eventually } from '../support/eventually';
+import { download, E2E_RUNTIME, jobForBlob, listJobs, startStack, waitJob, type Stack } from './stack';
 
 /** The mission, end to end: files in, predictions and records out, through the local stack. */
 let stack: Stack;
@@ -40,9 +41,14 @@ test('a real diamonds CSV dropped in the inbox ends in the outbox, same rows in 
 
   // What `npm start` printed for a person to follow (it reads the records once a second).
   const printed = (): string => stack.output.filter((l) => l.includes('diamonds/real.csv')).join('\n');
-  for (let i = 0; i < 50 && !/Succeeded/.test(printed()); i++) await new Promise((r) => setTimeout(r, 100));
-  expect(printed()).toMatch(/received/);
-  expect(printed()).toMatch(/Succeeded → .*diamonds\/real_predictions\.csv/);
+  if (E2E_RUNTIME === 'local') {
+    await eventually(() => (/Succeeded/.test(printed()) ? true : undefined), {
+      timeoutMs: 5000,
+      what: 'progress',
+    });
+    expect(printed()).toMatch(/received/);
+    expect(printed()).toMatch(/Succeeded → .*diamonds\/real_predictions\.csv/);
+  }
 }, 90_000);
 
 test('POST /api/jobs → 202 → GET until Succeeded → GET predictions returns the CSV', async () => {
@@ -74,8 +80,11 @@ test('POST /api/jobs → 202 → GET until Succeeded → GET predictions returns
     'z',
     'prediction',
   ]);
-  // The blob trigger saw the uploaded file too, and found its job already there: still one job.
-  await new Promise((r) => setTimeout(r, 2000));
+  // The blob trigger saw the uploaded file too, and found its job already there (the app logs it): still one job.
+  await eventually(
+    () => (stack.output.some((l) => l.includes(body.jobId) && /already exists/.test(l)) ? true : undefined),
+    { timeoutMs: 30_000, what: `the blob trigger's delivery of api/upload.csv (job ${body.jobId})` },
+  );
   expect((await listJobs(stack)).filter((j) => j.jobId === body.jobId)).toHaveLength(1);
 }, 90_000);
 
@@ -96,12 +105,13 @@ test('one blob version is one job, however often it is delivered; new content is
 
   const csv2 = 'carat,cut,color,clarity\n0.9,Good,H,SI2\n';
   await stack.inbox.getBlockBlobClient('dup.csv').upload(csv2, csv2.length);
-  const deadline = Date.now() + 60_000;
-  let jobs = (await listJobs(stack)).filter((j) => j.sourceBlob === 'dup.csv');
-  while ((jobs.length < 2 || jobs.some((j) => j.status !== 'Succeeded')) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 300));
-    jobs = (await listJobs(stack)).filter((j) => j.sourceBlob === 'dup.csv');
-  }
+  const jobs = await eventually(
+    async () => {
+      const js = (await listJobs(stack)).filter((j) => j.sourceBlob === 'dup.csv');
+      return js.length >= 2 && js.every((j) => j.status === 'Succeeded') ? js : undefined;
+    },
+    { timeoutMs: 60_000, everyMs: 300, what: 'a second job for the new content of dup.csv' },
+  );
   expect(jobs.map((j) => j.status)).toEqual(['Succeeded', 'Succeeded']);
   expect(await download(stack.outbox, 'dup_predictions.csv')).toMatch(
     /^carat,cut,color,clarity,prediction\n0\.9,Good,H,SI2,[\d.]+\n$/,

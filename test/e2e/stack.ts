@@ -2,7 +2,9 @@ import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { startAmlEmulator, type AmlEmulator } from '../../dev/aml-emulator';
+import { TableClient } from '@azure/data-tables';
 import { freePort } from '../support/azurite';
+import { eventually } from '../support/eventually';
 import { testConnectionString, uniqueName } from '../support/storage';
 
 /**
@@ -10,7 +12,12 @@ import { testConnectionString, uniqueName } from '../support/storage';
  * process, talking to the test Azurite and to an AML emulator in this process — external to the app,
  * like the real service, so it outlives a crash of the app and the tests can inject faults into it.
  * Tests talk to the stack only through public clients: the storage SDK and HTTP.
+ *
+ * E2E_RUNTIME picks the Functions host: `local` (default, dev/runtime through `npm start`) or `func` (Azure
+ * Functions Core Tools' `func start` on the built app in dist/, as .github/workflows/real-host.yml runs it).
  */
+export const E2E_RUNTIME = (process.env.E2E_RUNTIME ?? 'local').toLowerCase();
+if (E2E_RUNTIME !== 'local' && E2E_RUNTIME !== 'func') throw new Error(`E2E_RUNTIME must be local or func`);
 export interface Stack {
   api: string;
   emulator: AmlEmulator;
@@ -73,34 +80,55 @@ export async function startStack(env: Record<string, string> = {}, o: StackOptio
     ...env,
   };
   const blobs = BlobServiceClient.fromConnectionString(cs);
+  if (E2E_RUNTIME === 'func') {
+    // what dev/start.ts does before it starts the local runtime
+    for (const c of [fullEnv.INBOX_CONTAINER!, fullEnv.OUTBOX_CONTAINER!, fullEnv.QUARANTINE_CONTAINER!])
+      await blobs.getContainerClient(c).createIfNotExists();
+    await TableClient.fromConnectionString(cs, fullEnv.JOBS_TABLE!, { allowInsecureConnection: true })
+      .createTable()
+      .catch(() => undefined);
+  }
   const output: string[] = [];
   let child: ChildProcess | undefined;
 
   const launch = async (): Promise<void> => {
     // A user's shell, not a jest worker's: the child must not think it runs inside jest.
     const { JEST_WORKER_ID: _w, ...parentEnv } = process.env;
-    // `node --import tsx`, not the tsx CLI: the CLI's extra parent process would outlive a SIGKILL.
-    const c = spawn(process.execPath, ['--import', 'tsx', join(root, 'dev', 'start.ts')], {
-      cwd: root,
-      env: { ...parentEnv, ...fullEnv },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const c =
+      E2E_RUNTIME === 'func'
+        ? // The real host on the built app; Core Tools keeps variables already set over local.settings.json.
+          spawn('func', ['start', '--port', String(httpPort)], {
+            cwd: root,
+            env: {
+              ...parentEnv,
+              ...fullEnv,
+              FUNCTIONS_WORKER_RUNTIME: 'node',
+              AzureWebJobsStorage: cs,
+              DataStorage: o.appDataConnectionString ?? cs,
+              AmlDatastoreStorage: o.appDataConnectionString ?? cs,
+              INBOX_TRIGGER_SOURCE: 'LogsAndContainerScan', // no Event Grid next to Azurite
+            },
+            stdio: ['ignore', 'pipe', 'pipe'],
+          })
+        : // `node --import tsx`, not the tsx CLI: the CLI's extra parent process would outlive a SIGKILL.
+          spawn(process.execPath, ['--import', 'tsx', join(root, 'dev', 'start.ts')], {
+            cwd: root,
+            env: { ...parentEnv, ...fullEnv },
+            stdio: ['ignore', 'pipe', 'pipe'],
+          });
     child = c;
     const collect = (b: Buffer): void => void output.push(...b.toString('utf8').split('\n').filter(Boolean));
     c.stdout!.on('data', collect);
     c.stderr!.on('data', collect);
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      if (c.exitCode !== null) throw new Error(`npm start exited ${c.exitCode}:\n${output.join('\n')}`);
-      const ok = await fetch(`http://127.0.0.1:${httpPort}/api/jobs?top=1`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ok) return;
-      if (Date.now() > deadline)
-        throw new Error(`npm start did not serve the API within 60 s:\n${output.join('\n')}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await eventually(
+      async () => {
+        if (c.exitCode !== null) throw new Error(`the app exited ${c.exitCode}:\n${output.join('\n')}`);
+        const r = await fetch(`http://127.0.0.1:${httpPort}/api/jobs?top=1`);
+        if (!r.ok) throw new Error(`GET /api/jobs answered ${r.status}`);
+        return true;
+      },
+      { timeoutMs: 60_000, everyMs: 200, what: `the API to answer:\n${output.join('\n')}` },
+    );
   };
   const exit = (signal: NodeJS.Signals): Promise<void> =>
     new Promise((resolve) => {
@@ -167,18 +195,18 @@ export async function jobForBlob(
   timeoutMs = 60_000,
   until = TERMINAL,
 ): Promise<JobView> {
-  const deadline = Date.now() + timeoutMs;
   let last: JobView | undefined;
-  for (;;) {
-    last = (await listJobs(stack)).find((j) => j.sourceBlob === blob);
-    if (last && until.includes(last.status)) return last;
-    if (Date.now() > deadline) {
-      throw new Error(
-        `job for ${blob} did not reach ${until.join('/')} (last: ${JSON.stringify(last)})\n${stack.output.slice(-40).join('\n')}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  return eventually(
+    async () => {
+      last = (await listJobs(stack)).find((j) => j.sourceBlob === blob);
+      return last && until.includes(last.status) ? last : undefined;
+    },
+    {
+      timeoutMs,
+      everyMs: 200,
+      what: `job for ${blob} to reach ${until.join('/')} (last: ${JSON.stringify(last)})\n${stack.output.slice(-40).join('\n')}`,
+    },
+  );
 }
 
 export async function waitJob(
@@ -187,17 +215,18 @@ export async function waitJob(
   until = TERMINAL,
   timeoutMs = 60_000,
 ): Promise<JobView> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const r = await fetch(`${stack.api}/jobs/${jobId}`);
-    if (r.ok) {
-      const j = (await r.json()) as JobView;
-      if (until.includes(j.status)) return j;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`job ${jobId} did not reach ${until.join('/')}\n${stack.output.slice(-40).join('\n')}`);
-    await new Promise((r2) => setTimeout(r2, 200));
-  }
+  return eventually(
+    async () => {
+      const r = await fetch(`${stack.api}/jobs/${jobId}`);
+      const j = r.ok ? ((await r.json()) as JobView) : undefined;
+      return j && until.includes(j.status) ? j : undefined;
+    },
+    {
+      timeoutMs,
+      everyMs: 200,
+      what: `job ${jobId} to reach ${until.join('/')}\n${stack.output.slice(-40).join('\n')}`,
+    },
+  );
 }
 
 export async function download(c: ContainerClient, name: string): Promise<string> {

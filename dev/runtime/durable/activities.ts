@@ -48,10 +48,6 @@ export class ActivityDispatcher {
     this.pump();
   }
 
-  get activeCount(): number {
-    return this.inFlight.size;
-  }
-
   private pump(): void {
     while (!this.stopped && this.inFlight.size < this.maxConcurrent && this.queue.length > 0) {
       const work = this.queue.shift()!;

@@ -3,18 +3,8 @@ import type { Clock } from '../clock';
 import { fromTyped, type Invoker, type LineLog } from '../invoke';
 import type { RegisteredFunction } from '../registry';
 import { ActivityDispatcher, type ActivityOutcome, type ActivityWork } from './activities';
-import { flattenActions, parseState, stateFromFailure, type OrchestratorState } from './actions';
 import { EventType, events, type HistoryEvent, type TaskFailure } from './history';
-import {
-  applyActions,
-  applyDynamic,
-  emptyPlan,
-  forgetFinished,
-  messageToEvent,
-  orchestrationTriggerInput,
-  pickBatch,
-  type ActivityRequest,
-} from './replay';
+import { pickBatch, playEpisode, type ActivityRequest, type ReplaySchema } from './replay';
 import {
   emptyHostState,
   newMessageId,
@@ -55,12 +45,14 @@ export interface DurableEngineOptions {
   activities: RegisteredFunction[];
   maxConcurrentActivities: number;
   maxConcurrentOrchestrations: number;
+  schema: ReplaySchema;
 }
 
 export class ClientError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    readonly exceptionType = 'System.ArgumentException',
   ) {
     super(message);
   }
@@ -95,8 +87,10 @@ export class DurableEngine {
   private runningOrchestrations = 0;
   private readonly slotWaiters: (() => void)[] = [];
   private stopped = false;
+  private readonly schema: ReplaySchema;
 
   constructor(opts: DurableEngineOptions) {
+    this.schema = opts.schema;
     this.store = opts.store;
     this.invoker = opts.invoker;
     this.clock = opts.clock;
@@ -157,8 +151,10 @@ export class DurableEngine {
   // ---- client operations -------------------------------------------------------------------------------------
 
   /**
-   * Starts an instance. Like the extension's default (OverridableExistingInstanceStates = NonRunningStates): an id
-   * that is Pending/Running is a conflict, a Completed/Failed/Terminated one is overwritten with a fresh history.
+   * Starts an instance, like DurableClient.StartNewAsync with the default OverridableExistingInstanceStates =
+   * NonRunningStates (OverridableStates.cs): an id that is Running/Pending/ContinuedAsNew/Suspended makes DTFx throw
+   * OrchestrationAlreadyExistsException, which the HTTP API answers with 500 (the client throws); a
+   * Completed/Failed/Terminated one is overwritten with a fresh history.
    */
   async startNew(name: string, instanceId: string | undefined, inputText: string | null): Promise<string> {
     const fn = this.hasOrchestration(name);
@@ -173,8 +169,9 @@ export class DurableEngine {
       const row = await this.store.getInstance(id);
       if (row && !TERMINAL.has(row.runtimeStatus)) {
         throw new ClientError(
-          409,
+          500,
           `An Orchestration instance with the status ${row.runtimeStatus} already exists.`,
+          'DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException',
         );
       }
       const now = this.clock.now();
@@ -211,7 +208,11 @@ export class DurableEngine {
         row?.etag ?? 'new',
       );
       if (!ok)
-        throw new ClientError(409, `An Orchestration instance with the id ${id} was created concurrently.`);
+        throw new ClientError(
+          500,
+          `An Orchestration instance with the id ${id} was created concurrently.`,
+          'DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException',
+        );
       this.wake(id);
       return id;
     });
@@ -243,29 +244,8 @@ export class DurableEngine {
     this.wake(instanceId);
   }
 
-  /** Deletes a terminal instance and its history. */
-  async purge(instanceId: string): Promise<boolean> {
-    return this.withLock(instanceId, async () => {
-      const row = await this.store.getInstance(instanceId);
-      if (!row) return false;
-      if (!TERMINAL.has(row.runtimeStatus)) {
-        throw new ClientError(
-          412,
-          `Only orchestrations in a terminal state can be purged, but the orchestration with instance ID ${instanceId} has status ${row.runtimeStatus}`,
-        );
-      }
-      this.executions.delete(instanceId);
-      await this.store.purgeInstance(instanceId);
-      return true;
-    });
-  }
-
   getInstance(instanceId: string): Promise<InstanceRecord | undefined> {
     return this.store.getInstance(instanceId);
-  }
-
-  listInstances(): Promise<InstanceRecord[]> {
-    return this.store.listInstances();
   }
 
   /** The history of the instance's current execution. */
@@ -442,95 +422,49 @@ export class DurableEngine {
   private async runEpisode(exec: Execution, row: InstanceRecord, batch: InboxMessage[]): Promise<void> {
     const ts = Math.max(this.clock.now(), exec.lastTs);
     const firstEpisode = exec.history.length === 0;
-    const incoming: HistoryEvent[] = [
-      events.orchestratorStarted(ts),
-      ...batch.map((m) => messageToEvent(m, ts, exec)),
-    ];
-    const host: HostState = structuredClone(exec.host);
-    const plan = emptyPlan();
-    if (!firstEpisode && batch[0]) applyDynamic(host, batch[0], ts, plan);
-
-    let state: OrchestratorState | undefined;
-    let failure: string | undefined;
-    let continueAsNew: { input: string | null } | undefined;
     const fn = this.hasOrchestration(exec.name);
-    if (!fn) {
-      failure = `The function '${exec.name}' doesn't exist, is disabled, or is not an orchestrator function.`;
-    } else {
-      const started = [...exec.history, ...incoming].find((e) => e.EventType === EventType.ExecutionStarted);
-      const triggerInput = orchestrationTriggerInput({
-        instanceId: exec.instanceId,
-        past: exec.history,
-        current: incoming,
-        inputText: started && typeof started.Input === 'string' ? started.Input : null,
-      });
-      await this.acquireSlot();
-      try {
-        const response = await this.invoker.invoke(fn, {
-          inputData: [{ name: fn.trigger.name, data: { string: JSON.stringify(triggerInput) } }],
-          triggerMetadata: {},
-        });
-        state = parseState(fromTyped(response.returnValue));
-      } catch (err) {
-        state = err instanceof Error ? stateFromFailure(err) : undefined;
-        failure = state?.error ?? errorMessage(err);
-      } finally {
-        this.releaseSlot();
-      }
-      if (state) {
+    const ep = await playEpisode({
+      ...exec,
+      batch,
+      ts,
+      schema: this.schema,
+      activityExists: (name) => this.activityNames.has(name.toLowerCase()),
+      warn: (message) => this.log(`WARN ${message}`),
+      invoke: async (trigger) => {
+        if (!fn)
+          throw new Error(
+            `The function '${exec.name}' doesn't exist, is disabled, or is not an orchestrator function.`,
+          );
+        await this.acquireSlot();
         try {
-          continueAsNew = applyActions(host, flattenActions(state), ts, plan, {
-            orchestration: exec.name,
-            activityExists: (name) => this.activityNames.has(name.toLowerCase()),
-            warn: (message) => this.log(`WARN ${message}`),
-            timerPending: (id) =>
-              !host.cancelledTimers.includes(id) &&
-              ![...exec.history, ...incoming].some(
-                (e) => e.EventType === EventType.TimerFired && e.TimerId === id,
-              ),
+          const response = await this.invoker.invoke(fn, {
+            inputData: [{ name: fn.trigger.name, data: { string: JSON.stringify(trigger) } }],
+            triggerMetadata: {},
           });
-        } catch (err) {
-          failure = errorMessage(err);
+          return fromTyped(response.returnValue);
+        } finally {
+          this.releaseSlot();
         }
-      }
-    }
-    forgetFinished(host, batch);
-
-    const customStatus =
-      state?.customStatus === undefined || state.customStatus === null
-        ? null
-        : JSON.stringify(state.customStatus);
-    const closing: HistoryEvent[] = [];
-    let outcome: EpisodeOutcome;
-    if (failure !== undefined) {
-      const output = JSON.stringify(`Orchestrator function '${exec.name}' failed: ${failure}`);
-      outcome = { status: 'Failed', output, customStatus };
-      closing.push(events.executionCompleted(ts, 'Failed', output));
-    } else if (continueAsNew) {
-      outcome = {
-        status: 'ContinuedAsNew',
-        output: null,
-        customStatus,
-        continueAsNew: { executionId: newId(), messageId: newMessageId(), input: continueAsNew.input },
-      };
-      closing.push(events.continueAsNew(ts, continueAsNew.input));
-    } else if (state?.isDone) {
-      const output = state.output === undefined ? null : JSON.stringify(state.output);
-      outcome = { status: 'Completed', output, customStatus };
-      closing.push(events.executionCompleted(ts, 'Completed', output));
-    } else {
-      outcome = { status: 'Running', output: null, customStatus };
-    }
-    const episodeEvents = [...incoming, ...plan.scheduled, ...closing, events.orchestratorCompleted(ts)];
+      },
+    });
+    const { host, plan, failure } = ep;
+    const outcome: EpisodeOutcome = {
+      status: ep.status,
+      output: ep.status === 'ContinuedAsNew' ? null : ep.output,
+      customStatus: ep.customStatus,
+      ...(ep.status === 'ContinuedAsNew'
+        ? { continueAsNew: { executionId: newId(), messageId: newMessageId(), input: ep.output } }
+        : {}),
+    };
+    const episodeEvents = ep.events;
     const consumed = batch.map((m) => m.id);
 
-    const sigsRecorded = exec.host.actionSigs.length;
-    await this.store.appendEpisode(
-      exec.instanceId,
-      exec.executionId,
-      { events: episodeEvents, consumed, host, outcome },
-      sigsRecorded,
-    );
+    await this.store.appendEpisode(exec.instanceId, exec.executionId, {
+      events: episodeEvents,
+      consumed,
+      host,
+      outcome,
+    });
     exec.history.push(...episodeEvents);
     exec.host = host;
     exec.lastTs = ts;
@@ -576,7 +510,7 @@ export class DurableEngine {
     ];
     const consumed = live.map((m) => m.id);
     const episode = { events: episodeEvents, consumed, host: exec.host, outcome };
-    await this.store.appendEpisode(exec.instanceId, exec.executionId, episode, exec.host.actionSigs.length);
+    await this.store.appendEpisode(exec.instanceId, exec.executionId, episode);
     exec.history.push(...episodeEvents);
     exec.lastTs = ts;
     exec.done = true;

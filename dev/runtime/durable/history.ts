@@ -136,13 +136,14 @@ export const events = {
  * RpcException message (`Result: Failure\nException: <message>\nStack: <stack>`) prefixed with
  * "Activity function '<name>' failed: ", details = the serialized exception. When the message is the JSON
  * `TaskFailureDetails` payload that durable-functions' `wrapActivityHandler` produces (a registered
- * ExceptionPropertiesProvider), it is also surfaced as structured `FailureDetails`, as current extensions do.
+ * ExceptionPropertiesProvider, which the app does not register), current extensions add structured
+ * `FailureDetails`; the runtime does not.
  */
 export function activityFailure(activityName: string, err: unknown): TaskFailure {
   const e = err instanceof Error ? err : new Error(String(err));
   const stack = e.stack ?? '';
   const rpcMessage = `Result: Failure\nException: ${e.message}\nStack: ${stack}`;
-  const failure: TaskFailure = {
+  return {
     Reason: `Activity function '${activityName}' failed: ${rpcMessage}`,
     Details: JSON.stringify({
       $type: 'Microsoft.Azure.WebJobs.Script.Workers.Rpc.RpcException, Microsoft.Azure.WebJobs.Script',
@@ -160,45 +161,6 @@ export function activityFailure(activityName: string, err: unknown): TaskFailure
       RemoteTypeName: e.name,
     }),
   };
-  const structured = parseFailureDetailsJson(e.message);
-  if (structured) failure.FailureDetails = structured;
-  return failure;
-}
-
-interface FailureDetailsJson {
-  errorType?: unknown;
-  errorMessage?: unknown;
-  stackTrace?: unknown;
-  isNonRetriable?: unknown;
-  properties?: unknown;
-  innerFailure?: unknown;
-}
-
-function toPayload(j: FailureDetailsJson): FailureDetailsPayload | undefined {
-  if (typeof j.errorType !== 'string' || typeof j.errorMessage !== 'string') return undefined;
-  const out: FailureDetailsPayload = {
-    ErrorType: j.errorType,
-    ErrorMessage: j.errorMessage,
-    IsNonRetriable: j.isNonRetriable === true,
-  };
-  if (typeof j.stackTrace === 'string') out.StackTrace = j.stackTrace;
-  if (j.properties && typeof j.properties === 'object')
-    out.Properties = j.properties as Record<string, unknown>;
-  if (j.innerFailure && typeof j.innerFailure === 'object') {
-    const inner = toPayload(j.innerFailure as FailureDetailsJson);
-    if (inner) out.InnerFailure = inner;
-  }
-  return out;
-}
-
-function parseFailureDetailsJson(message: string): FailureDetailsPayload | undefined {
-  const text = message.trim();
-  if (!text.startsWith('{')) return undefined;
-  try {
-    return toPayload(JSON.parse(text) as FailureDetailsJson);
-  } catch {
-    return undefined;
-  }
 }
 
 /** Serializes a value the way completion payloads are stored (`Result`, `Input`): JSON text, never undefined. */

@@ -1,29 +1,105 @@
 import type { ActivityWork } from './activities';
-import { ActionType, actionName, actionSignature, decodeActionInput, type RawAction } from './actions';
-import { events, type HistoryEvent, type TaskFailure } from './history';
-import type { HostState, InboxMessage, RetryGroup } from './store';
+import {
+  ActionType,
+  actionName,
+  actionSignature,
+  decodeActionInput,
+  flattenActions,
+  parseState,
+  stateFromFailure,
+  type OrchestratorState,
+  type RawAction,
+} from './actions';
+import { EventType, events, type HistoryEvent, type TaskFailure } from './history';
 
 /**
- * The deterministic part of an episode, free of I/O: which messages make up the next episode, which events they
- * become, and what the orchestrator's actions schedule. Mirrors the Durable extension's out-of-proc shim on top of
- * DTFx: every atomic action, in the order the SDK lists them (Task.all / Task.any children in order), is one
- * scheduling call that takes the next sequence number (`EventId`); CallActivityWithRetry runs DTFx's
- * RetryInterceptor host-side (attempt, failure, retry timer, next attempt, each with its own sequence number);
- * timers beyond maximumShortTimerDuration are split into segments. This reproduces the ids the SDK's
- * TaskOrchestrationExecutor assigns, which is what lets its replay match completions to tasks.
+ * The one model of the Durable host's scheduling, free of I/O, shared by the runtime's engine (engine.ts) and the
+ * in-memory host (memoryHost.ts): which messages make up the next episode, which events they become, and what the
+ * orchestrator's actions schedule. Mirrors the extension's out-of-proc shim on top of DTFx
+ * (azure-functions-durable-extension `Listener/OutOfProcOrchestrationShim.cs`): every atomic action, in the order
+ * the SDK lists them (Task.all / Task.any children in order), is one scheduling call that takes the next sequence
+ * number (`EventId`); CallActivityWithRetry runs DTFx's RetryInterceptor host-side (attempt, failure, retry timer,
+ * next attempt, each with its own sequence number); timers beyond maximumShortTimerDuration are refused.
  */
 
-/** What the current extension (bundle v4) advertises: `upperSchemaVersion` V2 (=1) and `upperSchemaVersionNew` V4 (=3). */
+/**
+ * Replay schema the host advertises. Released extensions send `upperSchemaVersion` V2 (=1) and
+ * `upperSchemaVersionNew` V3 (=2) (`Bindings/OrchestrationTriggerAttributeBindingProvider.cs`,
+ * `OrchestrationContextToString`; enum values in `OutOfProcOrchestrationShim.SchemaVersion`); the raise to V4 (=3)
+ * is recent. durable-functions takes `upperSchemaVersionNew` when present. Configurable so the app is tested under
+ * both: env `LOCAL_RUNTIME_REPLAY_SCHEMA` = V3 (default) | V4.
+ */
+export type ReplaySchema = 'V3' | 'V4';
 export const UPPER_SCHEMA_VERSION = 1;
-export const UPPER_SCHEMA_VERSION_NEW = 3;
+const SCHEMA_VALUE: Record<ReplaySchema, number> = { V3: 2, V4: 3 };
+
+export function replaySchema(value: string | undefined): ReplaySchema {
+  const v = (value ?? 'V3').toUpperCase();
+  if (v !== 'V3' && v !== 'V4')
+    throw new Error(`LOCAL_RUNTIME_REPLAY_SCHEMA must be V3 or V4 (got ${value})`);
+  return v;
+}
+
 /** Azure Storage provider timer limits, as the extension passes them to out-of-proc SDKs. */
 export const MAXIMUM_SHORT_TIMER = '6.00:00:00';
 export const LONG_RUNNING_TIMER_INTERVAL = '3.00:00:00';
 const DAY = 24 * 3600 * 1000;
 export const MAXIMUM_SHORT_TIMER_MS = 6 * DAY;
-export const LONG_RUNNING_TIMER_INTERVAL_MS = 3 * DAY;
 export const DEFAULT_HTTP_ASYNC_SLEEP_MS = 30_000;
 const MAX_BATCH = 50;
+
+export type InboxKind = 'start' | 'taskCompleted' | 'taskFailed' | 'timerFired' | 'eventRaised' | 'terminate';
+
+export interface InboxMessage {
+  id: string;
+  instanceId: string;
+  kind: InboxKind;
+  /** Completions and starts target one execution; raised events and terminate target the instance. */
+  executionId?: string;
+  payload: Record<string, unknown>;
+}
+
+/** The runtime's bookkeeping for one execution, saved with every episode (only the latest one matters). */
+export interface HostState {
+  nextId: number;
+  actionCount: number;
+  actionSigs: string[];
+  retries: Record<string, RetryGroup>;
+  /** Index of a CreateTimer action -> the timer id currently pending for it. */
+  timerByAction: Record<string, number>;
+  cancelledTimers: number[];
+}
+
+export interface RetryGroup {
+  name: string;
+  input: string | null;
+  options: {
+    firstRetryIntervalInMilliseconds: number;
+    maxNumberOfAttempts: number;
+    backoffCoefficient?: number;
+    maxRetryIntervalInMilliseconds?: number;
+    retryTimeoutInMilliseconds?: number;
+  };
+  /** durable-functions' RetryableTask.attemptNumber: 1 before the first failure. */
+  attempt: number;
+  firstAttemptAt: number;
+  taskIds: number[];
+  timerIds: number[];
+  /** The retry timeout expired: remaining attempts fail without running (see README). */
+  gaveUp?: boolean;
+  lastFailure?: Record<string, unknown>;
+}
+
+export function emptyHostState(): HostState {
+  return {
+    nextId: 0,
+    actionCount: 0,
+    actionSigs: [],
+    retries: {},
+    timerByAction: {},
+    cancelledTimers: [],
+  };
+}
 
 export type ActivityRequest = Omit<ActivityWork, 'instanceId' | 'executionId'>;
 
@@ -44,19 +120,20 @@ export function orchestrationTriggerInput(o: {
   instanceId: string;
   past: HistoryEvent[];
   current: HistoryEvent[];
-  inputText: string | null;
+  input: unknown;
+  schema: ReplaySchema;
 }): Record<string, unknown> {
   return {
     history: [
       ...o.past.map((e) => ({ ...e, IsPlayed: true })),
       ...o.current.map((e) => ({ ...e, IsPlayed: false })),
     ],
-    input: o.inputText === null ? null : (JSON.parse(o.inputText) as unknown),
+    input: o.input,
     instanceId: o.instanceId,
     isReplaying: o.past.length > 0,
     parentInstanceId: null,
     upperSchemaVersion: UPPER_SCHEMA_VERSION,
-    upperSchemaVersionNew: UPPER_SCHEMA_VERSION_NEW,
+    upperSchemaVersionNew: SCHEMA_VALUE[o.schema],
     longRunningTimerIntervalDuration: LONG_RUNNING_TIMER_INTERVAL,
     maximumShortTimerDuration: MAXIMUM_SHORT_TIMER,
     defaultHttpAsyncRequestSleepTimeMillseconds: DEFAULT_HTTP_ASYNC_SLEEP_MS,
@@ -71,22 +148,23 @@ function retryGroupOfTimer(host: HostState, timerId: number): RetryGroup | undef
   return Object.values(host.retries).find((g) => g.timerIds.includes(timerId));
 }
 
-/** Events whose processing makes the SDK assign sequence numbers by itself (retry timers/attempts, timer segments). */
+/** Events whose processing makes the SDK assign sequence numbers by itself (retry timers and attempts). */
 export function isDynamic(host: HostState, m: InboxMessage): boolean {
   if (m.kind === 'taskFailed') return retryGroupOfTask(host, Number(m.payload.taskScheduledId)) !== undefined;
   if (m.kind === 'timerFired') {
     const id = Number(m.payload.timerId);
-    return retryGroupOfTimer(host, id) !== undefined || host.longTimers[String(id)] !== undefined;
+    return retryGroupOfTimer(host, id) !== undefined;
   }
   return false;
 }
 
 /**
- * Which waiting messages go into the next episode. The SDK assigns sequence numbers for retry timers, retried
- * attempts and timer segments while it processes the corresponding event, before user code resumes; such an event
- * therefore always starts its own episode, so the runtime assigns the same numbers in the same order. At most one
- * raised event per episode, so events an execution does not consume before `continueAsNew` stay in the inbox for
- * the next execution.
+ * Which waiting messages go into the next episode: everything waiting, like a DTFx work item, except that the SDK
+ * assigns sequence numbers for retry timers, and retried attempts while it processes the
+ * corresponding event, before user code resumes; such an event therefore always starts its own episode, so the
+ * runtime assigns the same numbers in the same order. Raised events in the batch that the execution does not consume
+ * before `continueAsNew` are dropped with it, as on the host (the shim calls `ContinueAsNew(input)`, which does not
+ * preserve unprocessed events: OutOfProcOrchestrationShim.cs).
  */
 export function pickBatch(host: HostState, started: boolean, live: InboxMessage[]): InboxMessage[] {
   const batch: InboxMessage[] = [];
@@ -97,15 +175,10 @@ export function pickBatch(host: HostState, started: boolean, live: InboxMessage[
     batch.push(start);
     rest = live.filter((m) => m !== start);
   }
-  let raised = false;
   for (const m of rest) {
     if (m.kind === 'start' || m.kind === 'terminate') continue;
     const dynamic = isDynamic(host, m);
     if (dynamic && batch.length > 0) break;
-    if (m.kind === 'eventRaised') {
-      if (raised) break;
-      raised = true;
-    }
     batch.push(m);
     if (dynamic || batch.length >= MAX_BATCH) break;
   }
@@ -185,26 +258,12 @@ export function applyDynamic(host: HostState, m: InboxMessage, ts: number, plan:
     });
     return;
   }
-  const long = host.longTimers[String(timerId)];
-  if (long) {
-    delete host.longTimers[String(timerId)];
-    const final = Date.parse(long.finalFireAt);
-    if (final > ts) {
-      const id = host.nextId++;
-      const fireAt = final - ts > MAXIMUM_SHORT_TIMER_MS ? ts + LONG_RUNNING_TIMER_INTERVAL_MS : final;
-      host.longTimers[String(id)] = long;
-      host.timerByAction[String(long.actionIndex)] = id;
-      plan.scheduled.push(events.timerCreated(ts, id, fireAt));
-      plan.timers.push({ id, fireAt });
-    }
-  }
 }
 
 function cancelForAction(host: HostState, actionIndex: number, plan: EpisodePlan): void {
   const id = host.timerByAction[String(actionIndex)];
   if (id === undefined || host.cancelledTimers.includes(id)) return;
   host.cancelledTimers.push(id);
-  delete host.longTimers[String(id)];
   plan.cancelTimers.push(id);
 }
 
@@ -291,16 +350,18 @@ export function applyActions(
               'schedules it twice as well and later tasks no longer match their results: create a new timer instead.',
           );
         }
-        const id = host.nextId++;
-        let first = fireAt;
         if (fireAt - ts > MAXIMUM_SHORT_TIMER_MS) {
-          first = ts + LONG_RUNNING_TIMER_INTERVAL_MS;
-          host.longTimers[String(id)] = { finalFireAt: String(a.fireAt), actionIndex: i };
+          // The extension splits these into LongTimerTask segments; the app's timers are minutes, so refuse loudly.
+          throw new Error(
+            `The local runtime does not support timers longer than ${MAXIMUM_SHORT_TIMER} (maximumShortTimerDuration); ` +
+              `orchestration '${ctx.orchestration}' asked for ${String(a.fireAt)}`,
+          );
         }
+        const id = host.nextId++;
         host.timerByAction[String(i)] = id;
-        plan.scheduled.push(events.timerCreated(ts, id, first));
+        plan.scheduled.push(events.timerCreated(ts, id, fireAt));
         if (a.isCanceled) host.cancelledTimers.push(id);
-        else plan.timers.push({ id, fireAt: first });
+        else plan.timers.push({ id, fireAt });
         break;
       }
       case ActionType.WaitForExternalEvent:
@@ -335,4 +396,101 @@ export function forgetFinished(host: HostState, batch: InboxMessage[]): void {
         if (timer === id) delete host.timerByAction[action];
     }
   }
+}
+
+/** One episode, as the host plays it: what the engine persists and what the in-memory host keeps in memory. */
+export interface Episode {
+  /** The bookkeeping after this episode (the input state is not modified). */
+  host: HostState;
+  /** OrchestratorStarted, the batch's events, what was scheduled, the closing event, OrchestratorCompleted. */
+  events: HistoryEvent[];
+  plan: EpisodePlan;
+  state?: OrchestratorState;
+  /** Why the orchestration failed (thrown by the orchestrator or by the shim's checks). */
+  failure?: string;
+  status: 'Running' | 'Completed' | 'Failed' | 'ContinuedAsNew';
+  /** JSON text: the output (Completed, Failed) or the new input (ContinuedAsNew). */
+  output: string | null;
+  customStatus: string | null;
+}
+
+/**
+ * Plays one episode: the batch becomes events after an OrchestratorStarted (whose timestamp is the orchestrator's
+ * `currentUtcDateTime`), the whole history is replayed through `invoke` (the orchestrator function), the returned
+ * actions are checked and scheduled, and the execution's outcome decided, as the out-of-proc shim does.
+ */
+export async function playEpisode(o: {
+  instanceId: string;
+  executionId: string;
+  name: string;
+  history: HistoryEvent[];
+  host: HostState;
+  batch: InboxMessage[];
+  ts: number;
+  schema: ReplaySchema;
+  activityExists: (name: string) => boolean;
+  warn: (message: string) => void;
+  /** Runs the orchestrator with the trigger input; a throw is read like the extension reads it. */
+  invoke: (trigger: Record<string, unknown>) => Promise<unknown>;
+}): Promise<Episode> {
+  const { ts, history } = o;
+  const incoming = [events.orchestratorStarted(ts), ...o.batch.map((m) => messageToEvent(m, ts, o))];
+  const host = structuredClone(o.host);
+  const plan = emptyPlan();
+  if (history.length > 0 && o.batch[0]) applyDynamic(host, o.batch[0], ts, plan);
+  const started = [...history, ...incoming].find((e) => e.EventType === EventType.ExecutionStarted);
+  const input = typeof started?.Input === 'string' ? (JSON.parse(started.Input) as unknown) : null;
+  let state: OrchestratorState | undefined;
+  let failure: string | undefined;
+  let continueAsNew: { input: string | null } | undefined;
+  try {
+    state = parseState(
+      await o.invoke(orchestrationTriggerInput({ ...o, past: history, current: incoming, input })),
+    );
+  } catch (err) {
+    state = err instanceof Error ? stateFromFailure(err) : undefined;
+    failure = state?.error ?? (err instanceof Error ? err.message : String(err));
+  }
+  if (state) {
+    try {
+      continueAsNew = applyActions(host, flattenActions(state), ts, plan, {
+        orchestration: o.name,
+        activityExists: o.activityExists,
+        warn: o.warn,
+        timerPending: (id) =>
+          !host.cancelledTimers.includes(id) &&
+          ![...history, ...incoming].some((e) => e.EventType === EventType.TimerFired && e.TimerId === id),
+      });
+    } catch (err) {
+      failure ??= (err as Error).message;
+    }
+  }
+  forgetFinished(host, o.batch);
+  const customStatus = state?.customStatus == null ? null : JSON.stringify(state.customStatus);
+  let status: Episode['status'] = 'Running';
+  let output: string | null = null;
+  const closing: HistoryEvent[] = [];
+  if (failure !== undefined) {
+    status = 'Failed';
+    output = JSON.stringify(`Orchestrator function '${o.name}' failed: ${failure}`);
+    closing.push(events.executionCompleted(ts, 'Failed', output));
+  } else if (continueAsNew) {
+    status = 'ContinuedAsNew';
+    output = continueAsNew.input;
+    closing.push(events.continueAsNew(ts, output));
+  } else if (state?.isDone) {
+    status = 'Completed';
+    output = state.output === undefined ? null : JSON.stringify(state.output);
+    closing.push(events.executionCompleted(ts, 'Completed', output));
+  }
+  return {
+    host,
+    events: [...incoming, ...plan.scheduled, ...closing, events.orchestratorCompleted(ts)],
+    plan,
+    ...(state ? { state } : {}),
+    ...(failure !== undefined ? { failure } : {}),
+    status,
+    output,
+    customStatus,
+  };
 }

@@ -13,8 +13,8 @@ interface Delivery {
   text: string;
   blobTrigger: string;
   uri: string;
-  etag: string;
-  contentLength: number;
+  properties: Record<string, unknown>;
+  metadataKeys: string[];
   modelBindingData: { version: string; source: string; contentType: string; content: Record<string, string> };
   taskHub: string;
 }
@@ -78,10 +78,27 @@ it('delivers new and changed blobs once each, as a deferred-binding reference wi
     text: 'v1',
     blobTrigger: `${container.containerName}/a.txt`,
     uri: `${container.url}/a.txt`,
-    etag: etag1,
-    contentLength: 2,
     taskHub: hub, // the blob function's durable client input works too
   });
+  // BlobProperties as Newtonsoft writes it, camel-cased by @azure/functions: ETag struct `{}`, enums as numbers,
+  // DateTimeOffset with offset, no `sys` in the trigger metadata.
+  expect(first.metadataKeys).toEqual(['blobTrigger', 'metadata', 'name', 'properties', 'uri']);
+  const props = first.properties;
+  expect(props).toMatchObject({
+    eTag: {},
+    contentLength: 2,
+    blobType: 0,
+    leaseState: 0,
+    leaseStatus: 1,
+    leaseDuration: 0,
+    copyStatus: 0,
+    blobCopyStatus: null,
+    metadata: {},
+    copyCompletedOn: '0001-01-01T00:00:00+00:00',
+  });
+  expect(props.lastModified).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$/);
+  expect(Object.keys(props)).toHaveLength(46); // every public property of BlobProperties
+  expect(etag1).toMatch(/^"/); // the real ETag is only in the blob's own properties
   expect(first.modelBindingData).toEqual({
     version: '1.0',
     source: 'AzureStorageBlobs',
@@ -92,7 +109,7 @@ it('delivers new and changed blobs once each, as a deferred-binding reference wi
   const etag2 = await upload('a.txt', 'v2 changed');
   expect(etag2).not.toBe(etag1);
   const second = await waitFor(async () => deliveries('a.txt')[1], 'a.txt v2');
-  expect(second).toMatchObject({ text: 'v2 changed', etag: etag2 });
+  expect(second).toMatchObject({ text: 'v2 changed' });
 
   await settle();
   expect(deliveries('a.txt')).toHaveLength(2);
@@ -105,6 +122,19 @@ it('passes the bytes to a blob trigger without deferred binding', async () => {
     return existsSync(file) ? readFileSync(file, 'utf8').split('\n').find(Boolean) : undefined;
   }, 'bytes/b1.txt');
   expect(JSON.parse(line)).toEqual({ file: 'b1.txt', isBuffer: true, text: 'raw bytes' });
+});
+
+it('falls back to the bytes where the host would: another binding has a {...} expression', async () => {
+  await upload('fallback/f1.txt', 'bytes instead of a reference');
+  const line = await waitFor(async () => {
+    const file = join(dir, 'fallback.log');
+    return existsSync(file) ? readFileSync(file, 'utf8').split('\n').find(Boolean) : undefined;
+  }, 'fallback/f1.txt');
+  expect(JSON.parse(line)).toEqual({
+    blobTrigger: `${container.containerName}/fallback/f1.txt`,
+    isBuffer: true,
+    text: 'bytes instead of a reference',
+  });
 });
 
 it('moves a blob that keeps failing to the poison queue after 5 attempts and stops retrying it', async () => {

@@ -1,48 +1,25 @@
 import * as df from 'durable-functions';
+import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
+import { EventType, type HistoryEvent } from '../../../dev/runtime/durable/history';
+import { simulate as simulateHost, type SimOptions } from '../../../dev/runtime/durable/memoryHost';
 import {
-  DummyOrchestrationContext,
-  type OrchestrationContext,
-  type OrchestrationHandler,
-} from 'durable-functions';
-import { flattenActions, parseState, stateFromFailure } from '../../../dev/runtime/durable/actions';
-import {
-  activityFailure,
-  EventType,
-  events,
-  toJsonText,
-  type HistoryEvent,
-} from '../../../dev/runtime/durable/history';
-import {
-  applyActions,
-  applyDynamic,
-  emptyPlan,
-  forgetFinished,
-  messageToEvent,
-  orchestrationTriggerInput,
+  emptyHostState,
   pickBatch,
   retryDelay,
-  type ActivityRequest,
+  type InboxMessage,
 } from '../../../dev/runtime/durable/replay';
-import { emptyHostState, type InboxMessage } from '../../../dev/runtime/durable/store';
 
 /**
- * The runtime's episode planning (replay.ts) driven against durable-functions' own replay engine, in memory: the
- * sequence numbers the runtime assigns must be the ones the SDK expects, whatever order completions arrive in.
- * Activities complete in a chosen order, timers fire in time order on a simulated clock.
+ * The runtime's episode planning (replay.ts), through the in-memory host, against durable-functions' own replay
+ * engine: the sequence numbers the runtime assigns must be the ones the SDK expects, whatever order completions
+ * arrive in, under both replay schemas the extension may advertise.
  */
 
-// The SDK's own wrapper around Orchestrator (what df.app.orchestration registers as the handler).
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { createOrchestrator } = require('durable-functions/lib/src/util/testingUtils') as {
-  createOrchestrator: (fn: OrchestrationHandler) => (trigger: unknown, context: unknown) => Promise<unknown>;
-};
-
 type Activity = (input: unknown, attempt: number) => unknown;
-/** fifo: one activity result per episode; burst / lifo-burst: all queued results at once, in or against order. */
-type Mode = 'fifo' | 'burst' | 'lifo-burst';
+type Mode = NonNullable<SimOptions['completions']>;
 
-interface SimResult {
-  status: 'Completed' | 'Failed' | 'Stuck';
+interface Result {
+  status: 'Completed' | 'Failed';
   output: unknown;
   history: HistoryEvent[];
   runs: Record<string, number>;
@@ -54,106 +31,32 @@ async function simulate(
   input: unknown,
   activities: Record<string, Activity>,
   mode: Mode = 'fifo',
-): Promise<SimResult> {
-  const handler = createOrchestrator(fn);
-  const execution = { instanceId: 'sim', executionId: 'e1', name: 'sim' };
-  const host = emptyHostState();
-  const history: HistoryEvent[] = [];
+  schema: SimOptions['schema'] = 'V3',
+): Promise<Result> {
   const runs: Record<string, number> = {};
-  const warnings: string[] = [];
-  let seq = 0;
-  const message = (kind: InboxMessage['kind'], payload: Record<string, unknown>): InboxMessage => ({
-    id: String(seq++).padStart(6, '0'),
+  const r = await simulateHost(fn, {
     instanceId: 'sim',
-    kind,
-    executionId: 'e1',
-    payload,
-  });
-  const inputText = JSON.stringify(input);
-  let inbox: InboxMessage[] = [message('start', { input: inputText })];
-  const activityQueue: ActivityRequest[] = [];
-  let timers: { id: number; fireAt: number }[] = [];
-  let ts = Date.parse('2024-01-01T00:00:00Z');
-
-  for (let episode = 0; episode < 500; episode++) {
-    if (inbox.length === 0) {
-      // 'burst' completes every queued activity before the next episode, so episodes get several events
-      const take =
-        mode === 'fifo'
-          ? activityQueue.splice(0, 1)
-          : mode === 'lifo-burst'
-            ? activityQueue.splice(0).reverse()
-            : activityQueue.splice(0);
-      for (const work of take) {
-        if (work.failWith) {
-          inbox.push(message('taskFailed', { taskScheduledId: work.taskId, failure: work.failWith }));
-          continue;
-        }
-        runs[work.name] = (runs[work.name] ?? 0) + 1;
-        try {
-          const result = activities[work.name]!(
-            work.input === null ? undefined : JSON.parse(work.input),
-            runs[work.name]!,
-          );
-          inbox.push(message('taskCompleted', { taskScheduledId: work.taskId, result: toJsonText(result) }));
-        } catch (err) {
-          inbox.push(
-            message('taskFailed', { taskScheduledId: work.taskId, failure: activityFailure(work.name, err) }),
-          );
-        }
+    input,
+    start: new Date('2024-01-01T00:00:00Z'),
+    completions: mode,
+    schema,
+    activityNames: Object.keys(activities),
+    activities: (name, value) => {
+      runs[name] = (runs[name] ?? 0) + 1;
+      try {
+        return { result: activities[name]!(value, runs[name]!) };
+      } catch (err) {
+        return { error: (err as Error).message };
       }
-      if (take.length > 0) continue;
-      timers.sort((a, b) => a.fireAt - b.fireAt);
-      const timer = timers.shift();
-      if (!timer) return { status: 'Stuck', output: undefined, history, runs, warnings };
-      ts = Math.max(ts, timer.fireAt);
-      inbox.push(message('timerFired', { timerId: timer.id, fireAt: new Date(timer.fireAt).toISOString() }));
-      continue;
-    }
-    const batch = pickBatch(host, history.length > 0, inbox);
-    inbox = inbox.filter((m) => !batch.includes(m));
-    ts += 1;
-    const incoming = [events.orchestratorStarted(ts), ...batch.map((m) => messageToEvent(m, ts, execution))];
-    const plan = emptyPlan();
-    if (history.length > 0 && batch[0]) applyDynamic(host, batch[0], ts, plan);
-    const trigger = orchestrationTriggerInput({
-      instanceId: 'sim',
-      past: history,
-      current: incoming,
-      inputText,
-    });
-    let failure: string | undefined;
-    let state;
-    try {
-      // JSON round trip, as over RPC
-      state = parseState(
-        JSON.parse(
-          JSON.stringify(await handler(JSON.parse(JSON.stringify(trigger)), new DummyOrchestrationContext())),
-        ),
-      );
-    } catch (err) {
-      state = stateFromFailure(err as Error);
-      failure = state?.error ?? (err as Error).message;
-    }
-    try {
-      applyActions(host, flattenActions(state!), ts, plan, {
-        orchestration: 'sim',
-        activityExists: (n) => n in activities,
-        warn: (w) => warnings.push(w),
-        timerPending: (id) => !history.some((e) => e.EventType === EventType.TimerFired && e.TimerId === id),
-      });
-    } catch (err) {
-      failure = (err as Error).message;
-    }
-    forgetFinished(host, batch);
-    history.push(...incoming, ...plan.scheduled, events.orchestratorCompleted(ts));
-    if (failure !== undefined) return { status: 'Failed', output: failure, history, runs, warnings };
-    if (state!.isDone) return { status: 'Completed', output: state!.output, history, runs, warnings };
-    timers = timers.filter((t) => !plan.cancelTimers.includes(t.id));
-    timers.push(...plan.timers);
-    activityQueue.push(...plan.activities);
-  }
-  throw new Error('simulation did not finish in 500 episodes');
+    },
+  });
+  return {
+    status: r.status,
+    output: r.status === 'Failed' ? r.error : r.output,
+    history: r.histories.at(-1) ?? [],
+    runs,
+    warnings: r.warnings,
+  };
 }
 
 const flaky =
@@ -164,128 +67,136 @@ const flaky =
   };
 const echo: Activity = (input) => input;
 
-describe.each(['fifo', 'burst', 'lifo-burst'] as const)(
-  'replay planning against the SDK (%s completions)',
-  (mode) => {
-    it('retries inside Task.all next to other activities and a timer', async () => {
-      const result = await simulate(
-        function* (context: OrchestrationContext) {
-          const retry = new df.RetryOptions(1000, 5);
-          retry.backoffCoefficient = 2;
-          const start = context.df.currentUtcDateTime.getTime();
-          const all = (yield context.df.Task.all([
-            context.df.callActivityWithRetry('flaky', retry, 'x'),
-            context.df.callActivity('echo', 'a'),
-            context.df.createTimer(new Date(start + 500)),
-            context.df.callActivity('echo', { b: 1 }),
-          ])) as unknown[];
-          const after = (yield context.df.callActivity('echo', 'after')) as string;
-          return { all: [all[0], all[1], all[3]], after };
-        },
-        null,
-        { flaky: flaky(3), echo },
-        mode,
-      );
-      expect(result.status).toBe('Completed');
-      expect(result.output).toEqual({ all: ['ok after 4', 'a', { b: 1 }], after: 'after' });
-      expect(result.runs.flaky).toBe(4);
-      // retry delays 1000, 2000, 4000 (backoff 2) between attempts
-      const retryTimers = result.history
-        .filter((e) => e.EventType === EventType.TimerCreated)
-        .map((e) => Date.parse(String(e.FireAt)) - Date.parse(e.Timestamp));
-      expect(retryTimers).toEqual(expect.arrayContaining([1000, 2000, 4000]));
-    });
+describe.each([
+  ['fifo', 'V3'],
+  ['burst', 'V3'],
+  ['lifo-burst', 'V3'],
+  ['fifo', 'V4'],
+  ['lifo-burst', 'V4'],
+] as const)('replay planning against the SDK (%s completions, schema %s)', (mode, schema) => {
+  it('retries inside Task.all next to other activities and a timer', async () => {
+    const result = await simulate(
+      function* (context: OrchestrationContext) {
+        const retry = new df.RetryOptions(1000, 5);
+        retry.backoffCoefficient = 2;
+        const start = context.df.currentUtcDateTime.getTime();
+        const all = (yield context.df.Task.all([
+          context.df.callActivityWithRetry('flaky', retry, 'x'),
+          context.df.callActivity('echo', 'a'),
+          context.df.createTimer(new Date(start + 500)),
+          context.df.callActivity('echo', { b: 1 }),
+        ])) as unknown[];
+        const after = (yield context.df.callActivity('echo', 'after')) as string;
+        return { all: [all[0], all[1], all[3]], after };
+      },
+      null,
+      { flaky: flaky(3), echo },
+      mode,
+      schema,
+    );
+    expect(result.status).toBe('Completed');
+    expect(result.output).toEqual({ all: ['ok after 4', 'a', { b: 1 }], after: 'after' });
+    expect(result.runs.flaky).toBe(4);
+    // retry delays 1000, 2000, 4000 (backoff 2) between attempts
+    const retryTimers = result.history
+      .filter((e) => e.EventType === EventType.TimerCreated)
+      .map((e) => Date.parse(String(e.FireAt)) - Date.parse(e.Timestamp));
+    expect(retryTimers).toEqual(expect.arrayContaining([1000, 2000, 4000]));
+  });
 
-    it('fails the retried task after the last attempt, with the last error', async () => {
-      const result = await simulate(
-        function* (context: OrchestrationContext) {
-          try {
-            yield context.df.callActivityWithRetry('flaky', new df.RetryOptions(10, 3), null);
-          } catch (err) {
-            const next = (yield context.df.callActivity('echo', 'recovered')) as string;
-            return `${(err as Error).message.split('\n')[1]} / ${next}`;
-          }
-          return 'no';
-        },
-        null,
-        { flaky: flaky(99), echo },
-        mode,
-      );
-      expect(result).toMatchObject({ status: 'Completed', output: 'Exception: flaky failure 3 / recovered' });
-      expect(result.runs.flaky).toBe(3);
-    });
+  it('fails the retried task after the last attempt, with the last error', async () => {
+    const result = await simulate(
+      function* (context: OrchestrationContext) {
+        try {
+          yield context.df.callActivityWithRetry('flaky', new df.RetryOptions(10, 3), null);
+        } catch (err) {
+          const next = (yield context.df.callActivity('echo', 'recovered')) as string;
+          return `${(err as Error).message.split('\n')[1]} / ${next}`;
+        }
+        return 'no';
+      },
+      null,
+      { flaky: flaky(99), echo },
+      mode,
+      schema,
+    );
+    expect(result).toMatchObject({ status: 'Completed', output: 'Exception: flaky failure 3 / recovered' });
+    expect(result.runs.flaky).toBe(3);
+  });
 
-    it('stops retrying when the retry timeout has passed (remaining attempts fail without running)', async () => {
-      const result = await simulate(
-        function* (context: OrchestrationContext) {
-          const retry = new df.RetryOptions(1000, 10);
-          retry.retryTimeoutInMilliseconds = 1500;
-          try {
-            yield context.df.callActivityWithRetry('flaky', retry, null);
-          } catch (err) {
-            return (err as Error).message.split('\n')[1];
-          }
-          return 'no';
-        },
-        null,
-        { flaky: flaky(99) },
-        mode,
-      );
-      expect(result).toMatchObject({ status: 'Completed', output: 'Exception: flaky failure 3' });
-      expect(result.runs.flaky).toBe(3);
-    });
+  it('stops retrying when the retry timeout has passed (remaining attempts fail without running)', async () => {
+    const result = await simulate(
+      function* (context: OrchestrationContext) {
+        const retry = new df.RetryOptions(1000, 10);
+        retry.retryTimeoutInMilliseconds = 1500;
+        try {
+          yield context.df.callActivityWithRetry('flaky', retry, null);
+        } catch (err) {
+          return (err as Error).message.split('\n')[1];
+        }
+        return 'no';
+      },
+      null,
+      { flaky: flaky(99) },
+      mode,
+      schema,
+    );
+    expect(result).toMatchObject({ status: 'Completed', output: 'Exception: flaky failure 3' });
+    expect(result.runs.flaky).toBe(3);
+  });
 
-    it('splits a timer longer than maximumShortTimerDuration into segments', async () => {
-      const result = await simulate(
-        function* (context: OrchestrationContext) {
-          const start = context.df.currentUtcDateTime.getTime();
-          const fireAt = start + 10 * 24 * 3600 * 1000;
-          yield context.df.createTimer(new Date(fireAt));
-          const late = context.df.currentUtcDateTime.getTime() >= fireAt;
-          return { late, hello: (yield context.df.callActivity('echo', 'hello')) as string };
-        },
-        null,
-        { echo },
-        mode,
-      );
-      expect(result).toMatchObject({ status: 'Completed', output: { late: true, hello: 'hello' } });
-      expect(result.history.filter((e) => e.EventType === EventType.TimerCreated)).toHaveLength(3); // +3d, +6d, +10d
-    });
+  it('refuses a timer longer than maximumShortTimerDuration (6 days) loudly', async () => {
+    const result = await simulate(
+      function* (context: OrchestrationContext) {
+        yield context.df.createTimer(
+          new Date(context.df.currentUtcDateTime.getTime() + 10 * 24 * 3600 * 1000),
+        );
+        return 'no';
+      },
+      null,
+      { echo },
+      mode,
+      schema,
+    );
+    expect(result.status).toBe('Failed');
+    expect(result.output).toMatch(/does not support timers longer than 6\.00:00:00/);
+  });
 
-    it('does not wait for a timer cancelled after losing a Task.any', async () => {
-      const result = await simulate(
-        function* (context: OrchestrationContext) {
-          const timer = context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + 3600_000));
-          const work = context.df.callActivity('echo', 'fast');
-          const winner = yield context.df.Task.any([work, timer]);
-          if (winner === work) timer.cancel();
-          const next = (yield context.df.callActivity('echo', 'next')) as string;
-          return [winner === work ? work.result : 'timer', next];
-        },
-        null,
-        { echo },
-        mode,
-      );
-      expect(result).toMatchObject({ status: 'Completed', output: ['fast', 'next'] });
-      expect(result.history.some((e) => e.EventType === EventType.TimerFired)).toBe(false);
-    });
+  it('does not wait for a timer cancelled after losing a Task.any', async () => {
+    const result = await simulate(
+      function* (context: OrchestrationContext) {
+        const timer = context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + 3600_000));
+        const work = context.df.callActivity('echo', 'fast');
+        const winner = yield context.df.Task.any([work, timer]);
+        if (winner === work) timer.cancel();
+        const next = (yield context.df.callActivity('echo', 'next')) as string;
+        return [winner === work ? work.result : 'timer', next];
+      },
+      null,
+      { echo },
+      mode,
+      schema,
+    );
+    expect(result).toMatchObject({ status: 'Completed', output: ['fast', 'next'] });
+    expect(result.history.some((e) => e.EventType === EventType.TimerFired)).toBe(false);
+  });
 
-    it('fails the orchestration when it calls an activity that does not exist', async () => {
-      const result = await simulate(
-        function* (context: OrchestrationContext) {
-          yield context.df.callActivity('missing', 1);
-        },
-        null,
-        {},
-        mode,
-      );
-      expect(result).toMatchObject({
-        status: 'Failed',
-        output: "The function 'missing' doesn't exist, is disabled, or is not an activity function.",
-      });
+  it('fails the orchestration when it calls an activity that does not exist', async () => {
+    const result = await simulate(
+      function* (context: OrchestrationContext) {
+        yield context.df.callActivity('missing', 1);
+      },
+      null,
+      {},
+      mode,
+      schema,
+    );
+    expect(result).toMatchObject({
+      status: 'Failed',
+      output: "The function 'missing' doesn't exist, is disabled, or is not an activity function.",
     });
-  },
-);
+  });
+});
 
 it('warns when a pending timer Task is yielded again (the extension would schedule it twice)', async () => {
   const result = await simulate(
@@ -302,6 +213,22 @@ it('warns when a pending timer Task is yielded again (the extension would schedu
   );
   expect(result.warnings).toHaveLength(1);
   expect(result.warnings[0]).toMatch(/second timer .* still pending/);
+});
+
+it('fails an orchestration whose replay schedules a different action where an earlier one stood', async () => {
+  let replays = 0;
+  const result = await simulate(
+    function* (context: OrchestrationContext) {
+      replays++;
+      yield context.df.callActivity(replays === 1 ? 'echo' : 'other', 1); // not deterministic
+      yield context.df.callActivity('echo', 2);
+      return 'no';
+    },
+    null,
+    { echo, other: echo },
+  );
+  expect(result.status).toBe('Failed');
+  expect(result.output).toMatch(/Non-deterministic workflow detected: action #0 was CallActivity:echo/);
 });
 
 describe('episode batching', () => {
@@ -334,11 +261,11 @@ describe('episode batching', () => {
     expect(pickBatch(host, true, [retryFailed, other])).toEqual([retryFailed]);
   });
 
-  it('takes at most one raised event per episode', () => {
+  it('takes every waiting raised event into one episode, like a DTFx work item', () => {
     const e1 = msg('1', 'eventRaised', { name: 'x' });
     const c = msg('2', 'taskCompleted', { taskScheduledId: 1 });
     const e2 = msg('3', 'eventRaised', { name: 'x' });
-    expect(pickBatch(host, true, [e1, c, e2])).toEqual([e1, c]);
+    expect(pickBatch(host, true, [e1, c, e2])).toEqual([e1, c, e2]);
   });
 
   it('computes retry delays like DTFx (backoff, capped by the max interval)', () => {
@@ -351,3 +278,64 @@ describe('episode batching', () => {
     expect([0, 1, 2, 3].map((n) => retryDelay(options, n))).toEqual([100, 300, 900, 1000]);
   });
 });
+
+describe('continueAsNew', () => {
+  it('drops raised events the execution received but did not consume (OutOfProcOrchestrationShim)', async () => {
+    const r = await simulateHost(
+      function* (context: OrchestrationContext) {
+        const generation = context.df.getInput<number>();
+        if (generation === 0) {
+          // the event arrives while this execution waits on the timer, and is never waited for
+          yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + 60_000));
+          context.df.continueAsNew(1);
+          return undefined;
+        }
+        const event = context.df.waitForExternalEvent('go');
+        const timeout = context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + 60_000));
+        const winner = yield context.df.Task.any([event, timeout]);
+        return winner === event ? 'received' : 'dropped';
+      },
+      {
+        instanceId: 'can',
+        input: 0,
+        start: new Date('2024-01-01T00:00:00Z'),
+        activities: () => ({ result: null }),
+        events: [{ at: new Date('2024-01-01T00:00:30Z'), name: 'go' }],
+      },
+    );
+    expect(r).toMatchObject({ status: 'Completed', output: 'dropped', executions: 2 });
+  });
+
+  it('delivers an event raised after continueAsNew to the new execution', async () => {
+    const r = await simulateHost(
+      function* (context: OrchestrationContext) {
+        if (context.df.getInput<number>() === 0) {
+          context.df.continueAsNew(1);
+          return undefined;
+        }
+        return (yield context.df.waitForExternalEvent('go')) as string;
+      },
+      {
+        instanceId: 'can2',
+        input: 0,
+        start: new Date('2024-01-01T00:00:00Z'),
+        activities: () => ({ result: null }),
+        events: [{ at: new Date('2024-01-01T00:00:30Z'), name: 'go', data: 'hello' }],
+      },
+    );
+    expect(r).toMatchObject({ status: 'Completed', output: 'hello', executions: 2 });
+  });
+});
+
+it.each([
+  ['V3', 2],
+  ['V4', 3],
+] as const)(
+  'sends upperSchemaVersion 1 and upperSchemaVersionNew for %s as the extension does',
+  async (schema, value) => {
+    const { orchestrationTriggerInput } = await import('../../../dev/runtime/durable/replay');
+    expect(
+      orchestrationTriggerInput({ instanceId: 'i', past: [], current: [], input: null, schema }),
+    ).toMatchObject({ upperSchemaVersion: 1, upperSchemaVersionNew: value });
+  },
+);

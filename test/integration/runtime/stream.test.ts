@@ -6,10 +6,16 @@ jest.setTimeout(40_000);
 
 /** An app that enabled HTTP streaming: bodies flow through the worker's proxy without being buffered. */
 let rt: RuntimeProcess;
+const LIMIT = 128 * 1024 * 1024; // above the 96 MiB upload below: the setting is honoured
 
 beforeAll(async () => {
   rt = await spawnRuntime(
-    { AzureWebJobsStorage: testConnectionString(), DURABLE_TASK_HUB: uniqueName('st') },
+    {
+      AzureWebJobsStorage: testConnectionString(),
+      DURABLE_TASK_HUB: uniqueName('st'),
+      FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: String(LIMIT),
+      LOCAL_RUNTIME_HTTP_RESPONSE_LIMIT_MS: '1500', // stands for Azure's 230 s
+    },
     { entry: 'test/integration/runtime/fixtures/stream/index.ts' },
   );
 }, 40_000);
@@ -72,4 +78,23 @@ it('answers 204 when the function returns nothing and 500 when it throws', async
   expect((await fetch(`${rt.url}/api/nothing`)).status).toBe(204);
   expect((await fetch(`${rt.url}/api/boom`)).status).toBe(500);
   expect((await fetch(`${rt.url}/api/upload/x`)).status).toBe(404); // GET is not registered
+});
+
+it('answers a streamed body over FUNCTIONS_REQUEST_BODY_SIZE_LIMIT with a bare 500 (declared or chunked)', async () => {
+  const declared = await fetch(`${rt.url}/api/upload/big`, { method: 'POST', body: Buffer.alloc(LIMIT + 1) });
+  expect(declared.status).toBe(500);
+  expect(await declared.text()).toBe('');
+  const { stream } = pattern(LIMIT + 1024 * 1024);
+  const chunked = await fetch(`${rt.url}/api/upload/big`, {
+    method: 'POST',
+    body: stream,
+    duplex: 'half',
+  } as RequestInit);
+  expect(chunked.status).toBe(500);
+});
+
+it('drops a request whose response has not started within the response limit (230 s on Azure)', async () => {
+  const r = await fetch(`${rt.url}/api/slow`);
+  expect(r.status).toBe(502);
+  await rt.waitForLine(/GET \/api\/slow -> streamSlow: no response within 1500 ms, answering 502/);
 });

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { eventually } from '../../support/eventually';
 
 /**
  * Runs the local runtime (dev/runtime/main.ts) with the fixture app in a child process: app registrations are
@@ -31,7 +32,13 @@ export async function spawnRuntime(
   env: Record<string, string>,
   opts: { entry?: string; args?: string[] } = {},
 ): Promise<RuntimeProcess> {
-  const childEnv: Record<string, string | undefined> = { ...process.env, ...env };
+  const childEnv: Record<string, string | undefined> = {
+    ...process.env,
+    // the fixture's timers only run when a test asks (admin API, past due, or its own schedule)
+    FIXTURE_YEARLY_SCHEDULE: '0 0 0 1 1 *',
+    FIXTURE_EVERY_SECOND_SCHEDULE: '0 0 0 1 1 *',
+    ...env,
+  };
   delete childEnv.JEST_WORKER_ID; // the runtime refuses to start inside jest's module system
   delete childEnv.WEBSITE_HOSTNAME;
   const child = spawn(
@@ -117,26 +124,13 @@ export async function spawnRuntime(
   };
 }
 
-/** Polls `probe` until it returns a value (not undefined) or the time is up. */
-export async function waitFor<T>(
+/** `eventually` with this suite's defaults. */
+export function waitFor<T>(
   probe: () => Promise<T | undefined>,
   what: string,
   timeoutMs = 20_000,
-  everyMs = 100,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
+  return eventually(probe, { what, timeoutMs }) as Promise<T>;
 }
 
 export interface Status {

@@ -6,7 +6,7 @@ import {
   simulate,
   type ActivityFn,
   type HistoryEvent,
-} from '../../support/orchestrationSimulator';
+} from '../../../dev/runtime/durable/memoryHost';
 
 const start = new Date('2026-01-01T00:00:00Z');
 const staged: StagedFile = {

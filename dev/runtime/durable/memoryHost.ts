@@ -1,0 +1,260 @@
+import { InvocationContext } from '@azure/functions';
+import type { OrchestrationHandler } from 'durable-functions';
+import { parseState, stateFromFailure, type OrchestratorState, type RawAction } from './actions';
+import { activityFailure, toJsonText, type HistoryEvent } from './history';
+import {
+  emptyHostState,
+  orchestrationTriggerInput,
+  pickBatch,
+  playEpisode,
+  replaySchema,
+  type ActivityRequest,
+  type InboxMessage,
+  type ReplaySchema,
+} from './replay';
+
+/**
+ * The Durable host in memory, on simulated time: the same episode planning as the runtime's engine (replay.ts), with
+ * activities answered by a function and timers fired when the simulated clock reaches them, through durable-functions'
+ * own replay engine (the handler `df.app.orchestration` registers). A 24-hour job runs in milliseconds. The
+ * orchestrator's replay tests, the runtime's planning tests and bench's polling figures drive it.
+ */
+
+export type { HistoryEvent } from './history';
+
+export type ActivityOutcome = { result: unknown } | { error: string };
+/** `call` counts every activity run of the simulation; `at` is the simulated time at which the activity runs. */
+export type ActivityFn = (name: string, input: unknown, call: number, at: Date) => ActivityOutcome;
+
+export interface SimOptions {
+  instanceId: string;
+  input: unknown;
+  start: Date;
+  activities: ActivityFn;
+  /** External events, raised at these times. */
+  events?: { at: Date; name: string; data?: unknown }[];
+  maxEpisodes?: number;
+  /** Registered activity names; an activity not listed fails the orchestration like the extension. Default: all. */
+  activityNames?: string[];
+  /** How finished activities reach the orchestration: one per episode (default), or all queued ones at once. */
+  completions?: 'fifo' | 'burst' | 'lifo-burst';
+  /** Default: env LOCAL_RUNTIME_REPLAY_SCHEMA, else V3 (what released extensions send). */
+  schema?: ReplaySchema;
+}
+
+export interface ActivityCall {
+  name: string;
+  input: unknown;
+  at: string;
+}
+
+export interface SimResult {
+  status: 'Completed' | 'Failed';
+  output: unknown;
+  error?: string;
+  executions: number;
+  episodes: number;
+  activityCalls: ActivityCall[];
+  customStatuses: unknown[];
+  /** Every history as it stood at the end of each execution. */
+  histories: HistoryEvent[][];
+  /** The actions each episode returned (`actions[0]` of the OrchestratorState), by execution. */
+  episodeActions: unknown[][];
+  finishedAt: Date;
+  maxHistoryLength: number;
+  /** Patterns that break replay on the real host too (see applyActions). */
+  warnings: string[];
+}
+
+const handlers = new Map<OrchestrationHandler, (t: unknown, c: InvocationContext) => Promise<unknown>>();
+
+/** The library's own orchestrator listener, as `df.app.orchestration` registers it. */
+export function libraryHandler(
+  fn: OrchestrationHandler,
+): (t: unknown, c: InvocationContext) => Promise<unknown> {
+  let h = handlers.get(fn);
+  if (!h) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { createOrchestrator } = require('durable-functions/lib/src/util/testingUtils') as {
+      createOrchestrator: (f: OrchestrationHandler) => (t: unknown, c: InvocationContext) => Promise<unknown>;
+    };
+    h = createOrchestrator(fn);
+    handlers.set(fn, h);
+  }
+  return h;
+}
+
+/** One orchestrator invocation, JSON round-tripped as over RPC. */
+async function invoke(fn: OrchestrationHandler, trigger: Record<string, unknown>): Promise<unknown> {
+  const ctx = new InvocationContext({
+    functionName: 'sim',
+    invocationId: 'sim',
+    logHandler: () => undefined,
+  });
+  return JSON.parse(
+    JSON.stringify(await libraryHandler(fn)(JSON.parse(JSON.stringify(trigger)), ctx)),
+  ) as unknown;
+}
+
+/** Replays one history (as the host would send it) and returns what the orchestrator answers. */
+export async function runEpisode(
+  fn: OrchestrationHandler,
+  history: HistoryEvent[],
+  input: unknown,
+  instanceId: string,
+  schema: ReplaySchema = replaySchema(process.env.LOCAL_RUNTIME_REPLAY_SCHEMA),
+): Promise<{
+  isDone: boolean;
+  actions: RawAction[];
+  output: unknown;
+  customStatus: unknown;
+  error?: string;
+}> {
+  const trigger = {
+    ...orchestrationTriggerInput({ instanceId, past: [], current: [], input, schema }),
+    history,
+  };
+  let state: OrchestratorState | undefined;
+  let failure: string | undefined;
+  try {
+    state = parseState(await invoke(fn, trigger));
+  } catch (err) {
+    state = stateFromFailure(err as Error);
+    failure = state?.error ?? (err as Error).message;
+  }
+  return {
+    isDone: failure !== undefined || !!state?.isDone,
+    actions: state?.actions[0] ?? [],
+    output: state?.output,
+    customStatus: state?.customStatus,
+    ...(failure !== undefined ? { error: failure } : {}),
+  };
+}
+
+export async function simulate(fn: OrchestrationHandler, o: SimOptions): Promise<SimResult> {
+  const schema = o.schema ?? replaySchema(process.env.LOCAL_RUNTIME_REPLAY_SCHEMA);
+  const known = o.activityNames && new Set(o.activityNames.map((n) => n.toLowerCase()));
+  const raised = [...(o.events ?? [])].sort((a, b) => a.at.getTime() - b.at.getTime());
+  const r: SimResult = {
+    status: 'Completed',
+    output: undefined,
+    executions: 1,
+    episodes: 0,
+    activityCalls: [],
+    customStatuses: [],
+    histories: [],
+    episodeActions: [],
+    finishedAt: o.start,
+    maxHistoryLength: 0,
+    warnings: [],
+  };
+  let clock = o.start.getTime();
+  let seq = 0;
+  let calls = 0;
+  const message = (kind: InboxMessage['kind'], payload: Record<string, unknown>): InboxMessage => ({
+    id: String(seq++).padStart(9, '0'),
+    instanceId: o.instanceId,
+    kind,
+    payload,
+  });
+  let inbox = [message('start', { input: toJsonText(o.input) })];
+  let host = emptyHostState();
+  let history: HistoryEvent[] = [];
+  let actionsByEpisode: unknown[] = [];
+  let queue: ActivityRequest[] = [];
+  let timers: { id: number; fireAt: number }[] = [];
+
+  const runActivity = (work: ActivityRequest): void => {
+    if (work.failWith) {
+      inbox.push(message('taskFailed', { taskScheduledId: work.taskId, failure: work.failWith }));
+      return;
+    }
+    const value = work.input === null ? undefined : (JSON.parse(work.input) as unknown);
+    r.activityCalls.push({ name: work.name, input: value, at: new Date(clock).toISOString() });
+    let outcome: ActivityOutcome;
+    try {
+      outcome = o.activities(work.name, value, ++calls, new Date(clock));
+    } catch (err) {
+      outcome = { error: (err as Error).message };
+    }
+    if ('result' in outcome) {
+      inbox.push(
+        message('taskCompleted', { taskScheduledId: work.taskId, result: toJsonText(outcome.result) }),
+      );
+    } else {
+      const err = new Error(outcome.error);
+      err.stack = `Error: ${outcome.error}`; // no simulator frames in the history
+      inbox.push(
+        message('taskFailed', { taskScheduledId: work.taskId, failure: activityFailure(work.name, err) }),
+      );
+    }
+  };
+
+  /** Delivers the next piece of work in time order; false when the orchestration waits on nothing. */
+  const deliver = (): boolean => {
+    if (queue.length > 0) {
+      const mode = o.completions ?? 'fifo';
+      const take = mode === 'fifo' ? queue.splice(0, 1) : queue.splice(0);
+      for (const w of mode === 'lifo-burst' ? take.reverse() : take) runActivity(w);
+      return true;
+    }
+    timers.sort((a, b) => a.fireAt - b.fireAt);
+    const timer = timers[0];
+    const event = raised[0];
+    if (event && (!timer || event.at.getTime() < timer.fireAt)) {
+      raised.shift();
+      clock = Math.max(clock, event.at.getTime());
+      inbox.push(message('eventRaised', { name: event.name, input: toJsonText(event.data ?? null) }));
+      return true;
+    }
+    if (!timer) return false;
+    timers.shift();
+    clock = Math.max(clock, timer.fireAt);
+    inbox.push(message('timerFired', { timerId: timer.id, fireAt: new Date(timer.fireAt).toISOString() }));
+    return true;
+  };
+
+  for (;;) {
+    if (inbox.length === 0 && !deliver())
+      throw new Error('memoryHost: the orchestration is waiting on nothing');
+    if (++r.episodes > (o.maxEpisodes ?? 5000)) throw new Error('memoryHost: too many episodes');
+    const batch = pickBatch(host, history.length > 0, inbox);
+    inbox = inbox.filter((m) => !batch.includes(m));
+    const ep = await playEpisode({
+      instanceId: o.instanceId,
+      executionId: `e${r.executions}`,
+      name: 'sim',
+      history,
+      host,
+      batch,
+      ts: clock,
+      schema,
+      activityExists: (name) => !known || known.has(name.toLowerCase()),
+      warn: (w) => r.warnings.push(w),
+      invoke: (trigger) => invoke(fn, trigger),
+    });
+    host = ep.host;
+    r.customStatuses.push(ep.state?.customStatus);
+    actionsByEpisode.push(ep.state?.actions[0] ?? []);
+    history.push(...ep.events);
+    r.maxHistoryLength = Math.max(r.maxHistoryLength, history.length);
+    if (ep.status === 'Running') {
+      timers = timers.filter((t) => !ep.plan.cancelTimers.includes(t.id));
+      timers.push(...ep.plan.timers);
+      queue.push(...ep.plan.activities);
+      continue;
+    }
+    r.histories.push(history);
+    r.episodeActions.push(actionsByEpisode);
+    if (ep.status === 'ContinuedAsNew') {
+      // What the execution received but did not consume is gone (OutOfProcOrchestrationShim: ContinueAsNew(input)).
+      r.executions++;
+      [host, history, actionsByEpisode, queue, timers] = [emptyHostState(), [], [], [], []];
+      inbox = [message('start', { input: ep.output })];
+      continue;
+    }
+    r.finishedAt = new Date(clock);
+    if (ep.status === 'Failed') return { ...r, status: 'Failed', error: ep.failure };
+    return { ...r, status: 'Completed', output: ep.state?.output };
+  }
+}
