@@ -61,9 +61,10 @@ export function* waitAndPublish(
     const c = yield* cancelAml(context, { jobId, amlJobName });
     return yield* end({ status, error, ...c });
   };
-  const missed = function* (error: ErrorInfo): Generator<Task, void, unknown> {
+  /** A check (or publish) begun at `at` ran out of retries: one more missed, the outage goes on. */
+  const missed = function* (error: ErrorInfo, at: Date): Generator<Task, void, unknown> {
     const outage: Outage = {
-      since: progress.outage?.since ?? now().toISOString(),
+      since: progress.outage?.since ?? at.toISOString(),
       lastError: error,
       missedChecks: (progress.outage?.missedChecks ?? 0) + 1,
     };
@@ -98,6 +99,7 @@ export function* waitAndPublish(
     }
 
     if (!completed) {
+      const attemptAt = now();
       const check = yield* run<CheckResult>(context, ACTIVITY.checkAmlJob, {
         jobId,
         amlJobName,
@@ -106,7 +108,7 @@ export function* waitAndPublish(
       progress = { ...progress, polls: progress.polls + 1 };
       if (!check.ok) {
         if (check.error.retryable) {
-          yield* missed(check.error);
+          yield* missed(check.error, attemptAt);
           continue;
         }
         return yield* giveUp('Failed', check.error);
@@ -153,6 +155,7 @@ export function* waitAndPublish(
       amlStatus: 'Completed',
       polls: progress.polls,
     } satisfies ProgressStatus);
+    const publishAt = now();
     const pub = yield* run<PublishResult>(context, ACTIVITY.publishPredictions, {
       jobId,
       source: input.source,
@@ -160,7 +163,7 @@ export function* waitAndPublish(
     } satisfies PublishInput);
     if (pub.ok) return yield* end({ status: 'Succeeded', outputBlob: pub.outputBlob });
     if (!pub.error.retryable) return yield* end({ status: 'Failed', error: pub.error });
-    yield* missed(pub.error);
+    yield* missed(pub.error, publishAt);
   }
 
   context.df.continueAsNew({ ...input, progress } satisfies ScoreJobInput);

@@ -277,7 +277,8 @@ describe('scoreJob orchestration (real durable-functions replay engine)', () => 
       ACTIVITY.recordOutage,
     );
     expect(outages.map((o) => o.outage.missedChecks)).toEqual([1, 2]);
-    expect(new Set(outages.map((o) => o.outage.since)).size).toBe(1);
+    // Since the first check that could not get through began (+30 s), not when its retries ran out.
+    expect(outages.map((o) => o.outage.since)).toEqual(Array(2).fill('2026-01-01T00:00:30.000Z'));
     expect(outages[1]!.outage.lastError).toEqual({
       code: 'AmlUnavailable',
       message: UNREACHABLE.message,
