@@ -90,7 +90,7 @@ function errorText(text: string): string {
   } catch {
     // Some error bodies are not JSON at all; the text itself is the message.
   }
-  return text.length > 2000 ? `${text.slice(0, 2000)}…` : text;
+  return text.length > 400 ? `${text.slice(0, 400)}…` : text;
 }
 
 export class AmlClient {
@@ -263,17 +263,22 @@ export class AmlClient {
     if (res.status === 401) {
       return new PipelineError(
         'AmlAuth',
-        `AML refused the token (401) to ${what}: ${detail}. The token must be for https://ml.azure.com (not management.azure.com); keys are not supported.`,
+        `AML refused the token (401) to ${what}. The token must be for https://ml.azure.com (not management.azure.com); keys are not supported. AML said: ${detail}`,
       );
     }
     if (res.status === 403) {
       return new PipelineError(
         'AmlAuth',
-        `AML denied access (403) to ${what}: ${detail}. The app's identity needs the "AzureML Data Scientist" role ` +
-          '(or a custom role with Microsoft.MachineLearningServices/workspaces/batchEndpoints/jobs/write and read) on the workspace.',
+        `AML denied access (403) to ${what}. The app's identity needs the "AzureML Data Scientist" role ` +
+          '(or a custom role with Microsoft.MachineLearningServices/workspaces/batchEndpoints/jobs/write and read) ' +
+          `on the workspace. AML said: ${detail}`,
       );
     }
-    if (res.status === 404) return new PipelineError('AmlNotFound', `AML answered 404 to ${what}: ${detail}`);
+    if (res.status === 404) {
+      // On submit a 404 means no endpoint at that address: our configuration, which the setting names.
+      const hint = what.startsWith('submit') ? ' Check AML_SCORING_URI.' : '';
+      return new PipelineError('AmlNotFound', `AML answered 404 to ${what}: ${detail}${hint}`);
+    }
     if (res.status === 429)
       return new PipelineError('AmlThrottled', `AML throttled (429) ${what}`, { retryable: true, ...ra });
     if (res.status === 408 || res.status >= 500) {

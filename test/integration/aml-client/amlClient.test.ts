@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { AmlClient, type TokenSource } from '../../../src/adapters/amlClient';
 import { BlobStore } from '../../../src/adapters/blobStore';
 import { datastoreUri } from '../../../src/domain/amlUris';
-import { PipelineError } from '../../../src/domain/errors';
+import { PipelineError, toErrorInfo } from '../../../src/domain/errors';
 import { startAmlEmulator, type AmlEmulator } from '../../../dev/aml-emulator';
 import { eventually } from '../../support/eventually';
 import { testConnectionString, uniqueName } from '../../support/storage';
@@ -153,6 +153,31 @@ test('auth failures are not retried and say what is missing', async () => {
   ).rejects.toMatchObject({
     code: 'AmlAuth',
     message: expect.stringContaining('AzureML Data Scientist'),
+  });
+});
+
+test('the record’s short message keeps what to fix, ahead of the service text', async () => {
+  const f = await stage('auth2.csv', 'carat,cut,color,clarity\n0.3,Ideal,E,SI1\n');
+  const err = await client({ tokens: tokens('no-role-token') })
+    .submit({ ...f, requestId: 'y' })
+    .catch((e: unknown) => e);
+  const info = toErrorInfo(err);
+  expect(info).toMatchObject({ code: 'AmlAuth', retryable: false });
+  expect(info.message).toMatch(
+    /^AML denied access \(403\) to submit the batch job\. .*AzureML Data Scientist/,
+  );
+  const missing = await new AmlClient({
+    scoringUri: `${emu.url}/nothing-here`,
+    managementUri: emu.url,
+    requestTimeoutMs: 10_000,
+    tokens: tokens('good-token'),
+  })
+    .submit({ ...f, requestId: 'z' })
+    .catch((e: unknown) => e);
+  expect(toErrorInfo(missing)).toMatchObject({
+    code: 'AmlNotFound',
+    retryable: false,
+    message: expect.stringContaining('Check AML_SCORING_URI.'),
   });
 });
 
