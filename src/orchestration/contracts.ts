@@ -115,7 +115,7 @@ export interface ScoreJobOutput {
 }
 
 export interface ProgressStatus {
-  phase: 'Validating' | 'Submitting' | 'Waiting' | 'Publishing' | 'Canceling' | 'Done';
+  phase: 'Validating' | 'Submitting' | 'Waiting' | 'Publishing' | 'Canceling' | 'Recording' | 'Done';
   amlJobName?: string;
   amlStatus?: string;
   polls?: number;

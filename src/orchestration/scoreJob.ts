@@ -35,6 +35,7 @@ export function* scoreJobOrchestrator(
     const rejected = 'rejected' in v ? v.rejected : undefined;
     return yield* finish(
       context,
+      input.schedule,
       rejected
         ? { jobId, status: 'Rejected', error: v.error, ...rejected }
         : { jobId, status: 'Failed', error: v.error },
@@ -46,7 +47,7 @@ export function* scoreJobOrchestrator(
     jobId,
     staged: v.staged,
   } satisfies SubmitInput);
-  if (!sub.ok) return yield* finish(context, { jobId, status: 'Failed', error: sub.error });
+  if (!sub.ok) return yield* finish(context, input.schedule, { jobId, status: 'Failed', error: sub.error });
 
   const progress: ScoreJobProgress = {
     startedAt: context.df.currentUtcDateTime.toISOString(),

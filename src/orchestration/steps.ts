@@ -3,7 +3,8 @@ import type { OrchestrationContext, Task } from 'durable-functions';
 import { activityError } from './activityError';
 import { ACTIVITY } from './names';
 import type { ErrorInfo } from '../domain/errors';
-import type { OutcomeInput, ScoreJobOutput } from './contracts';
+import { pollDelaySeconds, type PollSchedule } from '../domain/pollSchedule';
+import type { OutcomeInput, ProgressStatus, ScoreJobOutput } from './contracts';
 
 export type Failure = { ok: false; error: ErrorInfo };
 
@@ -31,16 +32,40 @@ export function* run<R extends { ok: boolean }>(
   }
 }
 
+/** Rounds of recordOutcome (each with the retry policy) before the orchestration itself fails. */
+export const OUTCOME_ROUNDS = 12;
+
 /**
- * Writes the terminal outcome (the only place one is written) and ends. If even the record cannot be
- * written the orchestration fails, visibly, and the reconciler finds the job.
+ * Writes the terminal outcome (the only place one is written) and ends. A table outage is waited out
+ * on the poll schedule like any other (about an hour at the default cap); if the record still cannot be
+ * written, or the error is permanent, the orchestration fails visibly and the reconciler finds the job.
  */
 export function* finish(
   context: OrchestrationContext,
+  schedule: PollSchedule,
   outcome: OutcomeInput,
   extra: Pick<ScoreJobOutput, 'amlJobName' | 'polls'> = {},
 ): Generator<Task, ScoreJobOutput, unknown> {
-  yield context.df.callActivityWithRetry(ACTIVITY.recordOutcome, ACTIVITY_RETRY, outcome);
+  for (let round = 1; ; round++) {
+    const r = yield* run<{ ok: true }>(context, ACTIVITY.recordOutcome, outcome);
+    if (r.ok) break;
+    if (!r.error.retryable || round >= OUTCOME_ROUNDS)
+      throw new Error(
+        `The ${outcome.status} outcome could not be recorded: ${r.error.code}: ${r.error.message}`,
+      );
+    const now = context.df.currentUtcDateTime;
+    const fireAt = new Date(now.getTime() + pollDelaySeconds(schedule, round - 1) * 1000);
+    context.df.setCustomStatus({
+      phase: 'Recording',
+      nextCheckAt: fireAt.toISOString(),
+      outage: {
+        since: now.toISOString(),
+        missedChecks: round,
+        lastError: `${r.error.code}: ${r.error.message}`,
+      },
+    } satisfies ProgressStatus);
+    yield context.df.createTimer(fireAt);
+  }
   context.df.setCustomStatus({ phase: 'Done' });
   return {
     jobId: outcome.jobId,

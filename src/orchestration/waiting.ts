@@ -48,6 +48,7 @@ export function* waitAndPublish(
   const end = (outcome: Outcome): Generator<Task, ScoreJobOutput, unknown> =>
     finish(
       context,
+      input.schedule,
       { jobId, ...(progress.amlStatus ? { amlStatus: progress.amlStatus } : {}), ...outcome },
       { amlJobName, polls: progress.polls },
     );

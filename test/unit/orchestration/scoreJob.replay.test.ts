@@ -494,6 +494,33 @@ describe('scoreJob orchestration (real durable-functions replay engine)', () => 
     expect(outcome(r)).toMatchObject({ status: 'Failed', error: { code: 'PredictionsInvalid' } });
   });
 
+  test('a table outage while recording the outcome is waited out on the schedule', async () => {
+    let attempts = 0;
+    const r = await play({
+      activities: world(['Completed'], {
+        [ACTIVITY.recordOutcome]: () => (++attempts <= 8 ? thrown('publish') : { result: { ok: true } }),
+      }),
+    });
+    expect(r.status).toBe('Completed');
+    expect(r.output).toMatchObject({ status: 'Succeeded' });
+    expect(inputsOf(r, ACTIVITY.recordOutcome)).toHaveLength(9); // a round of 6, then 3 more after a wait
+    expect(r.customStatuses).toContainEqual(
+      expect.objectContaining({ phase: 'Recording', outage: expect.objectContaining({ missedChecks: 1 }) }),
+    );
+  });
+
+  test('an outcome that cannot be recorded at all fails the orchestration visibly (for the reconciler)', async () => {
+    const r = await play({
+      activities: world(['Completed'], {
+        [ACTIVITY.recordOutcome]: () => ({
+          result: { ok: false, error: { code: 'StorageAuth', message: 'access denied', retryable: false } },
+        }),
+      }),
+    });
+    expect(r.status).toBe('Failed');
+    expect(r.error).toContain('The Succeeded outcome could not be recorded: StorageAuth: access denied');
+  });
+
   test('current hosts hand the failure over as FailureDetails: decoded the same way', async () => {
     const r = await play({ activities: world([], { [ACTIVITY.submitAmlJob]: () => thrown('submit') }) });
     // The same history, with each TaskFailed also carrying FailureDetails as extension bundles >= 4.37.1 write it.
