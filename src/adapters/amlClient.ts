@@ -47,11 +47,16 @@ export function tokenSource(auth: Settings['aml']['auth'], credential?: TokenCre
         if (!t) throw new Error('no token returned');
         return t.token;
       } catch (err) {
+        // Only Entra ID refusing the request (4xx) is final; no answer (the identity endpoint
+        // unreachable, 5xx, 429) must not end a job that is waiting on AML.
+        const status = (err as { statusCode?: number }).statusCode;
+        const refused =
+          status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429;
         throw new PipelineError(
           'AmlAuth',
-          `Could not get an Entra ID token for ${scope}: ${(err as Error).message}. ` +
-            'In Azure, check the managed identity (AML_CLIENT_ID); locally, sign in with `az login`.',
-          { cause: err },
+          `Could not get an Entra ID token for ${scope}. In Azure, check the managed identity ` +
+            `(AML_CLIENT_ID); locally, sign in with \`az login\`. ${(err as Error).message.split('\n')[0]}`,
+          { cause: err, retryable: !refused },
         );
       }
     },

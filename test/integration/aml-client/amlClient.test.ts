@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { AmlClient, type TokenSource } from '../../../src/adapters/amlClient';
+import { AmlClient, ML_SCOPE, tokenSource, type TokenSource } from '../../../src/adapters/amlClient';
 import { BlobStore } from '../../../src/adapters/blobStore';
 import { datastoreUri } from '../../../src/domain/amlUris';
 import { PipelineError, toErrorInfo } from '../../../src/domain/errors';
@@ -153,6 +153,21 @@ test('auth failures are not retried and say what is missing', async () => {
   ).rejects.toMatchObject({
     code: 'AmlAuth',
     message: expect.stringContaining('AzureML Data Scientist'),
+  });
+});
+
+test('a token Entra ID refuses is final; no answer from the identity endpoint is transient', async () => {
+  const failing = (e: unknown) =>
+    tokenSource({ kind: 'azure' } as never, { getToken: async () => Promise.reject(e) });
+  const refused = Object.assign(new Error('AADSTS700016: application not found'), { statusCode: 400 });
+  const busy = Object.assign(new Error('Service Unavailable'), { statusCode: 503 });
+  const unreachable = new Error('ManagedIdentityCredential: connect ECONNREFUSED 169.254.169.254:80');
+  await expect(failing(refused).token(ML_SCOPE)).rejects.toMatchObject({ code: 'AmlAuth', retryable: false });
+  await expect(failing(busy).token(ML_SCOPE)).rejects.toMatchObject({ code: 'AmlAuth', retryable: true });
+  await expect(failing(unreachable).token(ML_SCOPE)).rejects.toMatchObject({
+    code: 'AmlAuth',
+    retryable: true,
+    message: expect.stringMatching(/^Could not get an Entra ID token .*AML_CLIENT_ID.*ECONNREFUSED/),
   });
 });
 
