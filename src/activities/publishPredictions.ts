@@ -1,6 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { outboxName } from '../domain/amlUris';
 import { joinPredictions } from '../domain/csv';
+import { PipelineError } from '../domain/errors';
 import type { PublishInput, PublishResult } from '../orchestration/contracts';
 import type { Deps } from '../app/deps';
 
@@ -16,7 +17,16 @@ export async function publishPredictions(input: PublishInput, d: Deps): Promise<
   const { jobId, staged } = input;
   const outName = outboxName(input.source.name);
   await d.jobs.transition(jobId, 'Publishing', {}, d.now());
-  const predictionsInfo = await d.datastore.info(s.aml.datastoreContainer, staged.outputPath);
+  const predictionsInfo = await d.datastore
+    .info(s.aml.datastoreContainer, staged.outputPath)
+    .catch((err: unknown) => {
+      if (!(err instanceof PipelineError && err.code === 'InputNotFound')) throw err;
+      throw new PipelineError(
+        'PredictionsInvalid',
+        `AML reported the job Completed but wrote no predictions at ${s.aml.datastoreContainer}/${staged.outputPath}.`,
+        { cause: err },
+      );
+    });
   let rows = staged.rows;
   if (s.publishMode === 'raw') {
     await d.data.copyFrom(

@@ -199,5 +199,19 @@ test('publish with predictions that do not match the input fails the job clearly
   await expect(
     publishPredictions({ jobId: job.jobId, source: started[0]!.source, staged: v.staged }, d),
   ).rejects.toMatchObject({ code: 'PredictionsInvalid', retryable: false });
+
   expect(await d.data.exists(d.settings.outboxContainer, 'short_predictions.csv')).toBe(false);
+});
+
+test('AML completing without a predictions file fails the job as PredictionsInvalid, not as an input problem', async () => {
+  const job = await drop('none.csv', 'carat,cut,color,clarity\n0.3,Ideal,E,SI1\n');
+  const v = await validateAndStage({ jobId: job.jobId, source: started[0]!.source }, d);
+  if (!v.ok) throw new Error('validation failed');
+  await expect(
+    publishPredictions({ jobId: job.jobId, source: started[0]!.source, staged: v.staged }, d),
+  ).rejects.toMatchObject({
+    code: 'PredictionsInvalid',
+    retryable: false,
+    message: expect.stringContaining('wrote no predictions'),
+  });
 });
