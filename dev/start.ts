@@ -97,6 +97,10 @@ async function main(): Promise<void> {
     httpPort: ports.http,
     storageConnectionString: settings.AzureWebJobsStorage!,
     taskHub: settings.DURABLE_TASK_HUB || 'amlbatchlocal',
+    // Durable time (timers, retry delays) runs this many times faster: long fault scenarios in seconds.
+    ...(Number(process.env.LOCAL_RUNTIME_TIME_SCALE) > 0
+      ? { clock: { timeScale: Number(process.env.LOCAL_RUNTIME_TIME_SCALE) } }
+      : {}),
     log: (l) => log(`[func] ${l}`),
   });
   // LOCAL_PROGRESS=off silences the progress lines (benchmarks count storage requests without them).

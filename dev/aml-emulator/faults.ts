@@ -14,6 +14,10 @@ export interface EmulatorFaults {
   scoringDelayMsPerRow: number;
   /** Error answers as plain text instead of JSON (the contract warns some real ones are not JSON). */
   plainTextErrors: boolean;
+  /** Every API request's connection is dropped unanswered, as when AML cannot be reached at all. */
+  unreachable: boolean;
+  /** The management-plane cancel answers 404 (AML's "job not found") and cancels nothing. */
+  refuseCancel: boolean;
   /** Seed of the random source behind the rates; setting it restarts the sequence. */
   seed: number;
 }
@@ -25,6 +29,8 @@ export const DEFAULT_FAULTS: EmulatorFaults = {
   hangInQueued: false,
   scoringDelayMsPerRow: 0,
   plainTextErrors: false,
+  unreachable: false,
+  refuseCancel: false,
   seed: 1,
 };
 
@@ -52,6 +58,8 @@ export function checkFaults(input: unknown): Partial<EmulatorFaults> {
         break;
       case 'hangInQueued':
       case 'plainTextErrors':
+      case 'unreachable':
+      case 'refuseCancel':
         if (typeof v !== 'boolean') throw new Error(`${k} must be true or false`);
         out[k] = v;
         break;
@@ -91,8 +99,12 @@ export class Faults {
     return this.get();
   }
 
-  /** One draw per API request: the first `unavailableRate` of [0,1) is 503, the next `throttleRate` is 429. */
-  draw(): 'unavailable' | 'throttle' | undefined {
+  /**
+   * One draw per API request: unreachable drops every one; else the first `unavailableRate` of [0,1)
+   * is 503, the next `throttleRate` is 429.
+   */
+  draw(): 'unreachable' | 'unavailable' | 'throttle' | undefined {
+    if (this.current.unreachable) return 'unreachable';
     const { unavailableRate, throttleRate } = this.current;
     if (unavailableRate === 0 && throttleRate === 0) return undefined;
     const r = this.random();

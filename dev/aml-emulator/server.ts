@@ -151,7 +151,7 @@ function cancelJob(
   path: string,
 ): void {
   checkAuth(header(req, 'authorization'), ctx.auth, ACTION_CANCEL, jobResourceId(ctx.workspace, name));
-  if (!ctx.runner.cancel(name)) {
+  if (ctx.faults.get().refuseCancel || !ctx.runner.cancel(name)) {
     throw new HttpError(
       404,
       'UserError',
@@ -209,6 +209,7 @@ async function route(
   if (await admin(ctx, req, res, path)) return;
 
   const fault = ctx.faults.draw();
+  if (fault === 'unreachable') return void req.socket.destroy();
   if (fault === 'unavailable')
     throw new HttpError(
       503,

@@ -1,4 +1,4 @@
-import { checkFaults, type EmulatorFaults } from './faults';
+import { checkFaults, DEFAULT_FAULTS, type EmulatorFaults } from './faults';
 import { DEFAULT_TIMINGS, INSTANT_TIMINGS, checkTimings, type EmulatorTimings } from './jobs';
 import type { AmlEmulatorOptions } from './options';
 
@@ -34,6 +34,8 @@ const FAULT_ENV: Record<keyof EmulatorFaults, string> = {
   hangInQueued: 'AML_EMULATOR_HANG_IN_QUEUED',
   scoringDelayMsPerRow: 'AML_EMULATOR_SCORING_DELAY_MS_PER_ROW',
   plainTextErrors: 'AML_EMULATOR_PLAIN_TEXT_ERRORS',
+  unreachable: 'AML_EMULATOR_UNREACHABLE',
+  refuseCancel: 'AML_EMULATOR_REFUSE_CANCEL',
   seed: 'AML_EMULATOR_SEED',
 };
 
@@ -128,7 +130,7 @@ export function emulatorOptionsFromEnv(env: NodeJS.ProcessEnv): AmlEmulatorOptio
     let value: unknown;
     if (key === 'failJobs')
       value = /^(false|0|no)$/i.test(raw) ? false : /^(true|1|yes)$/i.test(raw) ? true : raw;
-    else if (key === 'hangInQueued' || key === 'plainTextErrors') value = boolean(name, raw);
+    else if (typeof DEFAULT_FAULTS[key] === 'boolean') value = boolean(name, raw);
     else value = number(name, raw);
     Object.assign(
       faults,

@@ -1,12 +1,30 @@
+import { withAmlStatus, type JobPatch } from '../domain/jobRecord';
 import type { OutcomeInput } from '../orchestration/contracts';
 import type { Deps } from '../app/deps';
 
-/** Writes a terminal state decided by the orchestrator (AML failed, timed out, canceled). */
-export async function recordOutcome(input: OutcomeInput, d: Deps): Promise<void> {
-  await d.jobs.transition(
-    input.jobId,
-    input.status,
-    { error: input.error, ...(input.amlStatus ? { amlStatus: input.amlStatus } : {}) },
-    d.now(),
-  );
+/** Writes the terminal state the orchestrator decided; the only writer of one. Safe to repeat. */
+export async function recordOutcome(input: OutcomeInput, d: Deps): Promise<{ ok: true }> {
+  const { jobId, status, error, problems, problemCount, amlStatus, ...facts } = input;
+  const now = d.now();
+  const rec = await d.jobs.get(jobId);
+  const patch: JobPatch = {
+    ...facts,
+    // An outage the job outlived is over; one it ended in (a deadline) stays, as the reason.
+    ...(status === 'Succeeded' ? { outage: undefined } : {}),
+    ...(error
+      ? {
+          error: {
+            ...error,
+            at: now.toISOString(),
+            ...(problems ? { problems } : {}),
+            ...(problemCount !== undefined ? { problemCount } : {}),
+          },
+        }
+      : {}),
+    ...(amlStatus
+      ? { amlStatus, amlStatusHistory: withAmlStatus(rec?.amlStatusHistory, amlStatus, now) }
+      : {}),
+  };
+  await d.jobs.transition(jobId, status, patch, now);
+  return { ok: true };
 }

@@ -1,5 +1,5 @@
 import { isAmlStatus } from '../domain/amlStatus';
-import { PipelineError, toErrorInfo } from '../domain/errors';
+import { withAmlStatus } from '../domain/jobRecord';
 import type { SubmitInput, SubmitResult } from '../orchestration/contracts';
 import type { Deps } from '../app/deps';
 
@@ -16,25 +16,23 @@ export async function submitAmlJob(input: SubmitInput, d: Deps): Promise<SubmitR
       amlStatus: existing.amlStatus && isAmlStatus(existing.amlStatus) ? existing.amlStatus : 'NotStarted',
     };
   }
-  try {
-    const job = await d.aml.submit({
-      inputUri: input.staged.inputUri,
-      outputUri: input.staged.outputUri,
-      requestId: input.jobId,
-    });
-    await d.jobs.transition(
-      input.jobId,
-      'Submitted',
-      { amlJobName: job.name, amlStatus: job.status, amlPolls: 0 },
-      d.now(),
-    );
-    return { ok: true, amlJobName: job.name, amlStatus: job.status };
-  } catch (err) {
-    if (err instanceof PipelineError && !err.retryable) {
-      const error = toErrorInfo(err);
-      await d.jobs.transition(input.jobId, 'Failed', { error }, d.now());
-      return { ok: false, error };
-    }
-    throw err;
-  }
+  const job = await d.aml.submit({
+    inputUri: input.staged.inputUri,
+    outputUri: input.staged.outputUri,
+    requestId: input.jobId,
+  });
+  const now = d.now();
+  await d.jobs.transition(
+    input.jobId,
+    'Submitted',
+    {
+      amlJobName: job.name,
+      amlStatus: job.status,
+      amlStatusHistory: withAmlStatus(undefined, job.status, now),
+      amlPolls: 0,
+      ...(job.studioUrl ? { amlStudioUrl: job.studioUrl } : {}),
+    },
+    now,
+  );
+  return { ok: true, amlJobName: job.name, amlStatus: job.status };
 }

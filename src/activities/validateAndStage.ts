@@ -1,14 +1,15 @@
 import { datastoreUri, stagingPaths } from '../domain/amlUris';
 import { validateCsvStream, type ValidationReport } from '../domain/csv';
-import { PipelineError, toErrorInfo, type ErrorInfo } from '../domain/errors';
+import { PipelineError, type ErrorInfo } from '../domain/errors';
 import type { ValidateInput, ValidateResult } from '../orchestration/contracts';
 import type { Deps } from '../app/deps';
 import { quarantine } from './quarantine';
 
 /**
  * Reads the file once, streaming, to check it against the schema; then copies that same version
- * (pinned by ETag) into the AML datastore under a folder of its own. Bad input ends here: the job is
- * Rejected and the file is copied to quarantine with a report. Only transient faults are thrown.
+ * (pinned by ETag) into the AML datastore under a folder of its own. A fault of the user's file is
+ * answered as a rejection (the file copied to quarantine with a report; the orchestrator records
+ * `Rejected`). Every other failure is thrown: ours (configuration) or transient, never the file's.
  */
 export async function validateAndStage(input: ValidateInput, d: Deps): Promise<ValidateResult> {
   const { jobId, source } = input;
@@ -18,8 +19,7 @@ export async function validateAndStage(input: ValidateInput, d: Deps): Promise<V
   const reject = async (error: ErrorInfo, report?: ValidationReport): Promise<ValidateResult> => {
     const detail = report ? { problems: report.problems, problemCount: report.problemCount } : {};
     const quarantined = await quarantine(d, jobId, source, error, report);
-    await d.jobs.transition(jobId, 'Rejected', { error: { ...error, ...detail }, ...quarantined }, d.now());
-    return { ok: false, error };
+    return { ok: false, error, rejected: { ...detail, ...quarantined } };
   };
 
   try {
@@ -28,6 +28,7 @@ export async function validateAndStage(input: ValidateInput, d: Deps): Promise<V
       return await reject({
         code: 'InputTooLarge',
         message: `The file is ${info.size} bytes, over the limit of ${s.maxInputBytes} bytes (MAX_INPUT_BYTES).`,
+        retryable: false,
       });
     }
     const body = await d.data.openRead(source.container, source.name, source.etag);
@@ -41,16 +42,24 @@ export async function validateAndStage(input: ValidateInput, d: Deps): Promise<V
         {
           code: report.errorCode ?? 'InputInvalidValues',
           message: report.summary ?? 'The file is not valid.',
+          retryable: false,
         },
         report,
       );
     }
 
     const paths = stagingPaths(s.aml.datastorePathPrefix, jobId, source.name);
-    const method = await d.datastore.copyFrom(d.data, source, {
-      container: s.aml.datastoreContainer,
-      name: paths.input,
-    });
+    const method = await d.datastore
+      .copyFrom(d.data, source, { container: s.aml.datastoreContainer, name: paths.input })
+      .catch((err: unknown) => {
+        if (!(err instanceof PipelineError && err.code === 'StorageContainerMissing')) throw err;
+        throw new PipelineError(
+          'StorageContainerMissing',
+          `The AML datastore container "${s.aml.datastoreContainer}" does not exist in the account of ` +
+            'AmlDatastoreStorage. Check AML_DATASTORE_CONTAINER (a real workspace names it azureml-blobstore-<guid>).',
+          { cause: err },
+        );
+      });
     const staged = {
       rows: report.rows,
       bytes: report.bytes,
@@ -73,17 +82,10 @@ export async function validateAndStage(input: ValidateInput, d: Deps): Promise<V
     );
     return { ok: true, staged };
   } catch (err) {
-    if (err instanceof PipelineError && !err.retryable) {
-      if (err.code === 'InputChanged' || err.code === 'InputNotFound') {
-        // The version this job is for is gone; a newer upload is a job of its own, so nothing is lost.
-        const error = toErrorInfo(err);
-        await d.jobs.transition(jobId, 'Rejected', { error }, d.now());
-        return { ok: false, error };
-      }
-      const error = toErrorInfo(err);
-      await d.jobs.transition(jobId, 'Failed', { error }, d.now());
-      return { ok: false, error };
-    }
+    // The version this job is for is gone (overwritten or deleted): nothing to quarantine, and a newer
+    // upload is a job of its own, so nothing is lost.
+    if (err instanceof PipelineError && (err.code === 'InputChanged' || err.code === 'InputNotFound'))
+      return { ok: false, error: err.toJSON(), rejected: {} };
     throw err;
   }
 }

@@ -7,18 +7,30 @@ import { azureCredential } from './credentials';
 /**
  * The batch endpoint's REST contract (see the repo's aml-batch-contract notes): invoke with
  * `POST <scoringUri>`, monitor with `GET <scoringUri>/<job>`, cancel on the management plane.
- * Transient answers (429, 5xx, network) are retried here a few times, honouring Retry-After, and then
- * surface as retryable errors so the activity's retry policy takes over.
+ * One attempt per call; the only in-call retry is one for a 429 whose Retry-After is short. Every other
+ * transient answer (429, 408, 5xx, network) surfaces at once as a retryable error: the Durable retry
+ * policy owns backoff (README, "Who retries what").
  */
 export const ML_SCOPE = 'https://ml.azure.com/.default';
 export const MANAGEMENT_SCOPE = 'https://management.azure.com/.default';
 export const MANAGEMENT_API_VERSION = '2024-04-01';
+
+/** The longest Retry-After worth waiting for inside one call; longer ones go back to the retry policy. */
+export const QUICK_RETRY_MAX_MS = 5_000;
 
 export interface AmlJob {
   name: string;
   status: AmlStatus;
   /** Error text the service attached to a failed job, when it did. */
   error?: string;
+  /** The job in AML Studio (`properties.interactionEndpoints.Studio.endpoint`), when given. */
+  studioUrl?: string;
+}
+
+/** What AML said to a cancel request; `requested` is false when none could be sent. */
+export interface CancelAnswer {
+  requested: boolean;
+  answer: string;
 }
 
 export interface TokenSource {
@@ -35,11 +47,16 @@ export function tokenSource(auth: Settings['aml']['auth'], credential?: TokenCre
         if (!t) throw new Error('no token returned');
         return t.token;
       } catch (err) {
+        // Only Entra ID refusing the request (4xx) is final; no answer (the identity endpoint
+        // unreachable, 5xx, 429) must not end a job that is waiting on AML.
+        const status = (err as { statusCode?: number }).statusCode;
+        const refused =
+          status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429;
         throw new PipelineError(
           'AmlAuth',
-          `Could not get an Entra ID token for ${scope}: ${(err as Error).message}. ` +
-            'In Azure, check the managed identity (AML_CLIENT_ID); locally, sign in with `az login`.',
-          { cause: err },
+          `Could not get an Entra ID token for ${scope}. In Azure, check the managed identity ` +
+            `(AML_CLIENT_ID); locally, sign in with \`az login\`. ${(err as Error).message.split('\n')[0]}`,
+          { cause: err, retryable: !refused },
         );
       }
     },
@@ -53,10 +70,7 @@ export interface AmlClientOptions {
   workspace?: Settings['aml']['workspace'];
   requestTimeoutMs: number;
   tokens: TokenSource;
-  /** In-call retries for transient answers before giving up to the caller's policy. */
-  maxAttempts?: number;
-  /** Upper bound for one wait between in-call retries. */
-  maxRetryWaitMs?: number;
+  /** Waits before the one quick 429 retry; tests pass a recorder. */
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -81,7 +95,7 @@ function errorText(text: string): string {
   } catch {
     // Some error bodies are not JSON at all; the text itself is the message.
   }
-  return text.length > 2000 ? `${text.slice(0, 2000)}…` : text;
+  return text.length > 400 ? `${text.slice(0, 400)}…` : text;
 }
 
 export class AmlClient {
@@ -126,16 +140,25 @@ export class AmlClient {
     return this.parseJob(res.text, 'status');
   }
 
-  /** Management-plane cancel; returns false when the workspace coordinates are not configured. */
-  async cancel(jobName: string): Promise<boolean> {
+  /**
+   * Management-plane cancel (a long-running operation: 200/201/202). A refusal (4xx) throws with AML's
+   * own text; without workspace coordinates no request can be sent, which the answer says.
+   */
+  async cancel(jobName: string): Promise<CancelAnswer> {
     const ws = this.o.workspace;
-    if (!ws) return false;
+    if (!ws) {
+      return {
+        requested: false,
+        answer:
+          'No cancel was sent: AML_SUBSCRIPTION_ID, AML_RESOURCE_GROUP and AML_WORKSPACE_NAME are not all set.',
+      };
+    }
     const url =
       `${this.o.managementUri}/subscriptions/${ws.subscriptionId}/resourceGroups/${ws.resourceGroup}` +
       `/providers/Microsoft.MachineLearningServices/workspaces/${ws.workspaceName}/jobs/${encodeURIComponent(jobName)}` +
       `/cancel?api-version=${MANAGEMENT_API_VERSION}`;
-    await this.call('POST', url, MANAGEMENT_SCOPE, `cancel job ${jobName}`);
-    return true;
+    const res = await this.call('POST', url, MANAGEMENT_SCOPE, `cancel job ${jobName}`);
+    return { requested: true, answer: `AML accepted the cancel (${res.status}).` };
   }
 
   private parseJob(text: string, what: string): AmlJob {
@@ -158,6 +181,8 @@ export class AmlClient {
     if (!isAmlStatus(status)) {
       throw new PipelineError('AmlUnknownStatus', `AML job ${name} has an unknown status "${status}"`);
     }
+    const studio = (j.properties as { interactionEndpoints?: { Studio?: { endpoint?: unknown } } })
+      ?.interactionEndpoints?.Studio?.endpoint;
     const err = j.properties?.error;
     const error =
       typeof err === 'string'
@@ -165,7 +190,12 @@ export class AmlClient {
         : err && typeof err === 'object'
           ? String((err as { message?: unknown }).message ?? JSON.stringify(err))
           : undefined;
-    return { name, status, ...(error ? { error } : {}) };
+    return {
+      name,
+      status,
+      ...(error ? { error } : {}),
+      ...(typeof studio === 'string' && studio ? { studioUrl: studio } : {}),
+    };
   }
 
   private async call(
@@ -176,43 +206,60 @@ export class AmlClient {
     body?: unknown,
     extraHeaders: Record<string, string> = {},
   ): Promise<HttpResult> {
-    const attempts = this.o.maxAttempts ?? 4;
-    const maxWait = this.o.maxRetryWaitMs ?? 30_000;
-    let last: PipelineError | undefined;
-    for (let i = 0; i < attempts; i++) {
-      if (i > 0) await this.sleep(Math.min(maxWait, last?.retryAfterMs ?? 1000 * 2 ** (i - 1)));
-      const token = await this.o.tokens.token(scope);
-      let res: HttpResult;
-      try {
-        const r = await fetch(url, {
-          method,
-          headers: {
-            Authorization: `Bearer ${token}`,
-            Accept: 'application/json',
-            ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
-            ...extraHeaders,
-          },
-          ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-          signal: AbortSignal.timeout(this.o.requestTimeoutMs),
-        });
-        const retryAfterMs = parseRetryAfter(r.headers.get('retry-after'));
-        res = {
-          status: r.status,
-          text: await r.text(),
-          ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
-        };
-      } catch (err) {
-        last = new PipelineError('AmlUnavailable', `Could not ${what}: ${(err as Error).message}`, {
-          retryable: true,
-          cause: err,
-        });
-        continue;
-      }
-      if (res.status >= 200 && res.status < 300) return res;
-      last = this.translate(res, what);
-      if (!last.retryable) throw last;
+    try {
+      return await this.once(method, url, scope, what, body, extraHeaders);
+    } catch (err) {
+      const quick =
+        err instanceof PipelineError &&
+        err.code === 'AmlThrottled' &&
+        err.retryAfterMs !== undefined &&
+        err.retryAfterMs <= QUICK_RETRY_MAX_MS;
+      if (!quick) throw err;
+      await this.sleep(err.retryAfterMs!);
+      return this.once(method, url, scope, what, body, extraHeaders);
     }
-    throw last ?? new PipelineError('AmlUnavailable', `Could not ${what}`, { retryable: true });
+  }
+
+  /** One request: a 2xx answer, or a typed error that says whether to retry. */
+  private async once(
+    method: 'GET' | 'POST',
+    url: string,
+    scope: string,
+    what: string,
+    body: unknown,
+    extraHeaders: Record<string, string>,
+  ): Promise<HttpResult> {
+    const token = await this.o.tokens.token(scope);
+    let res: HttpResult;
+    try {
+      const r = await fetch(url, {
+        method,
+        headers: {
+          Authorization: `Bearer ${token}`,
+          Accept: 'application/json',
+          ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+          ...extraHeaders,
+        },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        signal: AbortSignal.timeout(this.o.requestTimeoutMs),
+      });
+      const retryAfterMs = parseRetryAfter(r.headers.get('retry-after'));
+      res = {
+        status: r.status,
+        text: await r.text(),
+        ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+      };
+    } catch (err) {
+      // fetch says only "fetch failed"; the reason (ECONNREFUSED, a timeout) is in its cause.
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      const why = cause?.code ?? cause?.message ?? (err as Error).message;
+      throw new PipelineError('AmlUnavailable', `Could not reach AML to ${what} (${why}).`, {
+        retryable: true,
+        cause: err,
+      });
+    }
+    if (res.status >= 200 && res.status < 300) return res;
+    throw this.translate(res, what);
   }
 
   private translate(res: HttpResult, what: string): PipelineError {
@@ -221,17 +268,22 @@ export class AmlClient {
     if (res.status === 401) {
       return new PipelineError(
         'AmlAuth',
-        `AML refused the token (401) to ${what}: ${detail}. The token must be for https://ml.azure.com (not management.azure.com); keys are not supported.`,
+        `AML refused the token (401) to ${what}. The token must be for https://ml.azure.com (not management.azure.com); keys are not supported. AML said: ${detail}`,
       );
     }
     if (res.status === 403) {
       return new PipelineError(
         'AmlAuth',
-        `AML denied access (403) to ${what}: ${detail}. The app's identity needs the "AzureML Data Scientist" role ` +
-          '(or a custom role with Microsoft.MachineLearningServices/workspaces/batchEndpoints/jobs/write and read) on the workspace.',
+        `AML denied access (403) to ${what}. The app's identity needs the "AzureML Data Scientist" role ` +
+          '(or a custom role with Microsoft.MachineLearningServices/workspaces/batchEndpoints/jobs/write and read) ' +
+          `on the workspace. AML said: ${detail}`,
       );
     }
-    if (res.status === 404) return new PipelineError('AmlNotFound', `AML answered 404 to ${what}: ${detail}`);
+    if (res.status === 404) {
+      // On submit a 404 means no endpoint at that address: our configuration, which the setting names.
+      const hint = what.startsWith('submit') ? ' Check AML_SCORING_URI.' : '';
+      return new PipelineError('AmlNotFound', `AML answered 404 to ${what}: ${detail}${hint}`);
+    }
     if (res.status === 429)
       return new PipelineError('AmlThrottled', `AML throttled (429) ${what}`, { retryable: true, ...ra });
     if (res.status === 408 || res.status >= 500) {

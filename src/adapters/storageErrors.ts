@@ -22,7 +22,15 @@ export function translateStorageError(err: unknown, what: string): PipelineError
   const e = (err ?? {}) as RestLike;
   const status = e.statusCode;
   const code = e.details?.errorCode ?? e.code ?? '';
-  const msg = `${what}: ${e.message ?? String(err)}`;
+  const msg = `${what}: ${(e.message ?? String(err)).split('\n')[0]}`;
+  // A missing container is our configuration (a setting names it), never a problem with the user's file.
+  if (code === 'ContainerNotFound') {
+    return new PipelineError(
+      'StorageContainerMissing',
+      `${what}: the container does not exist in the configured account.`,
+      { cause: err },
+    );
+  }
   if (status === 404) return new PipelineError('InputNotFound', msg, { cause: err });
   if (status === 412 || code === 'ConditionNotMet') {
     return new PipelineError('InputChanged', `${what}: the blob changed while it was being processed`, {

@@ -25,3 +25,8 @@ export function isAmlStatus(s: string): s is AmlStatus {
 export function isAmlRunning(s: AmlStatus): boolean {
   return s === 'Running' || s === 'Finalizing';
 }
+
+/** AML has finished with the job: nothing left to cancel. */
+export function isAmlTerminal(s: AmlStatus): boolean {
+  return s === 'Completed' || s === 'Failed' || s === 'Canceled';
+}

@@ -81,7 +81,50 @@ export interface JobRecord {
   quarantineBlob?: string;
   /** Set by the cancel API; the orchestrator acts on it at its next wake-up even if the event was missed. */
   cancelRequested?: boolean;
-  error?: ErrorInfo & { problems?: unknown[]; problemCount?: number };
+  error?: RecordedError;
+  /** Each AML status with the time it was first seen: the time spent in each is the gap to the next. */
+  amlStatusHistory?: AmlStatusEntry[];
+  /** Set while AML (status checks) or storage (publishing) cannot be reached; cleared by the next answer. */
+  outage?: Outage;
+  /** What happened when our side asked AML to cancel its job. */
+  cancel?: CancelRecord;
+  /** Things a person should know about a job that ended, e.g. an AML job that may still be running. */
+  warnings?: string[];
+  /** The job in AML Studio (the invoke response's `interactionEndpoints.Studio.endpoint`). */
+  amlStudioUrl?: string;
+}
+
+export type RecordedError = ErrorInfo & { at: string; problems?: unknown[]; problemCount?: number };
+
+export interface AmlStatusEntry {
+  status: string;
+  since: string;
+}
+
+export interface Outage {
+  /** When the first check (or publish attempt) that could not get through ran. */
+  since: string;
+  lastError: ErrorInfo;
+  /** Checks (or publish attempts) that ran out of retries since then. */
+  missedChecks: number;
+}
+
+export interface CancelRecord {
+  requestedAt: string;
+  /** True only when AML accepted the cancel request (2xx). */
+  confirmed: boolean;
+  /** AML's answer, or why no request was sent. */
+  amlAnswer?: string;
+}
+
+/** The history with `status` appended if it differs from the last one seen. */
+export function withAmlStatus(
+  history: readonly AmlStatusEntry[] | undefined,
+  status: string,
+  at: Date,
+): AmlStatusEntry[] {
+  const h = history ?? [];
+  return h.at(-1)?.status === status ? [...h] : [...h, { status, since: at.toISOString() }];
 }
 
 /** The fields an update may carry besides the status. */

@@ -4,22 +4,39 @@ import { cancelAmlJob } from '../activities/cancelAmlJob';
 import { checkAmlJob } from '../activities/checkAmlJob';
 import { deps, type Deps } from '../app/deps';
 import { publishPredictions } from '../activities/publishPredictions';
+import { recordOutage } from '../activities/recordOutage';
 import { recordOutcome } from '../activities/recordOutcome';
 import { submitAmlJob } from '../activities/submitAmlJob';
 import { validateAndStage } from '../activities/validateAndStage';
-import { PipelineError } from '../domain/errors';
+import { errorProperties, PipelineError, toErrorInfo, type ErrorInfo } from '../domain/errors';
 import { ACTIVITY } from '../orchestration/names';
 
-/** Registers each activity; a thrown error keeps its code in the message (`<Code>: ...`) for the orchestrator. */
-function register<I, O>(name: string, fn: (input: I, d: Deps) => Promise<O>): void {
+/**
+ * The activity boundary, in one place. An activity answers, or throws a PipelineError:
+ * - permanent (`retryable: false`, or any error we did not type) → answered as `{ok: false, error}`,
+ *   so the retry policy wastes no attempts on it;
+ * - transient → thrown again for Durable's retry policy. Its code and retryable travel as structured
+ *   exception properties (`FailureDetails.Properties`, durable-functions 3.5); the orchestrator decodes
+ *   them in orchestration/activityError.ts.
+ * The full error, with its stack and cause, goes to the log only.
+ */
+df.app.setExceptionPropertiesProvider({ getExceptionProperties: errorProperties });
+
+function register<I, O extends { ok: boolean }>(name: string, fn: (input: I, d: Deps) => Promise<O>): void {
   df.app.activity(name, {
-    handler: async (input: unknown, context: InvocationContext): Promise<O> => {
+    handler: async (
+      input: unknown,
+      context: InvocationContext,
+    ): Promise<O | { ok: false; error: ErrorInfo }> => {
       try {
         return await fn(input as I, deps());
       } catch (err) {
-        const e = err instanceof PipelineError ? err : undefined;
-        context.warn(`${name} failed${e?.retryable ? ' (will retry)' : ''}: ${(err as Error).message}`);
-        throw e ? new Error(`${e.code}: ${e.message}`, { cause: e }) : err;
+        if (err instanceof PipelineError && err.retryable) {
+          context.warn(`${name}: ${err.code}: ${err.message} (the retry policy tries again)`);
+          throw err;
+        }
+        context.error(`${name} failed:`, err);
+        return { ok: false, error: toErrorInfo(err) };
       }
     },
   });
@@ -28,6 +45,7 @@ function register<I, O>(name: string, fn: (input: I, d: Deps) => Promise<O>): vo
 register(ACTIVITY.validateAndStage, validateAndStage);
 register(ACTIVITY.submitAmlJob, submitAmlJob);
 register(ACTIVITY.checkAmlJob, checkAmlJob);
+register(ACTIVITY.recordOutage, recordOutage);
 register(ACTIVITY.cancelAmlJob, cancelAmlJob);
 register(ACTIVITY.publishPredictions, publishPredictions);
 register(ACTIVITY.recordOutcome, recordOutcome);

@@ -1,5 +1,5 @@
 import * as df from 'durable-functions';
 import { ORCHESTRATION } from '../orchestration/names';
-import { scoreJobHandler } from '../orchestration/scoreJob';
+import { scoreJobOrchestrator } from '../orchestration/scoreJob';
 
-df.app.orchestration(ORCHESTRATION.scoreJob, scoreJobHandler);
+df.app.orchestration(ORCHESTRATION.scoreJob, scoreJobOrchestrator);

@@ -1,9 +1,13 @@
 import type { PollSchedule } from '../domain/pollSchedule';
 import type { ErrorInfo } from '../domain/errors';
-import type { JobState } from '../domain/jobRecord';
+import type { CancelRecord, JobState, Outage } from '../domain/jobRecord';
 import type { AmlStatus } from '../domain/amlStatus';
 
-/** The data passed between the orchestrator and its activities: plain JSON, nothing else. */
+/**
+ * The data passed between the orchestrator and its activities: plain JSON, nothing else. Each activity
+ * answers a Result; a failure is structured ErrorInfo whether the activity returned it (permanent) or
+ * threw it and ran out of retries (transient: `retryable: true`), see activityError.ts.
+ */
 
 export interface SourceBlob {
   container: string;
@@ -25,8 +29,11 @@ export interface ScoreJobProgress {
   startedAt: string;
   staged: StagedFile;
   amlJobName: string;
+  /** Status checks so far, answered or not: the backoff schedule's position. */
   polls: number;
   amlStatus?: AmlStatus;
+  /** Set while checks (or, once AML completed, publish attempts) cannot get through. */
+  outage?: Outage;
 }
 
 export interface StagedFile {
@@ -44,7 +51,14 @@ export interface ValidateInput {
   jobId: string;
   source: SourceBlob;
 }
-export type ValidateResult = Result<{ staged: StagedFile }>;
+/** The user's file is at fault: the job ends Rejected with what the activity found (and quarantined). */
+export interface Rejection {
+  quarantineBlob?: string;
+  problems?: unknown[];
+  problemCount?: number;
+}
+export type ValidateResult =
+  { ok: true; staged: StagedFile } | { ok: false; error: ErrorInfo; rejected?: Rejection };
 
 export interface SubmitInput {
   jobId: string;
@@ -59,11 +73,17 @@ export interface CheckInput {
 }
 export type CheckResult = Result<{ amlStatus: AmlStatus; amlError?: string; cancelRequested: boolean }>;
 
+export interface OutageInput {
+  jobId: string;
+  outage: Outage;
+}
+
 export interface CancelInput {
   jobId: string;
   amlJobName: string;
 }
-export type CancelResult = Result<{ requested: boolean }>;
+/** `confirmed`: AML accepted the request; `amlStatus`: what AML reported right after it. */
+export type CancelResult = Result<{ confirmed: boolean; amlAnswer: string; amlStatus?: AmlStatus }>;
 
 export interface PublishInput {
   jobId: string;
@@ -72,12 +92,18 @@ export interface PublishInput {
 }
 export type PublishResult = Result<{ outputBlob: string; rows: number }>;
 
-export interface OutcomeInput {
-  jobId: string;
-  status: Extract<JobState, 'Failed' | 'TimedOut' | 'Canceled'>;
-  error: ErrorInfo;
+export type TerminalState = Extract<JobState, 'Succeeded' | 'Rejected' | 'Failed' | 'TimedOut' | 'Canceled'>;
+
+/** A terminal outcome, decided by the orchestrator and written by the one recording activity. */
+export interface Outcome extends Rejection {
+  status: TerminalState;
+  error?: ErrorInfo;
   amlStatus?: AmlStatus;
+  cancel?: CancelRecord;
+  warnings?: string[];
+  outputBlob?: string;
 }
+export type OutcomeInput = Outcome & { jobId: string };
 
 export interface ScoreJobOutput {
   jobId: string;
@@ -89,10 +115,11 @@ export interface ScoreJobOutput {
 }
 
 export interface ProgressStatus {
-  phase: 'Validating' | 'Submitting' | 'Waiting' | 'Publishing' | 'Done';
+  phase: 'Validating' | 'Submitting' | 'Waiting' | 'Publishing' | 'Canceling' | 'Recording' | 'Done';
   amlJobName?: string;
   amlStatus?: string;
   polls?: number;
   elapsedSeconds?: number;
   nextCheckAt?: string;
+  outage?: { since: string; missedChecks: number; lastError: string };
 }

@@ -7,6 +7,7 @@ export const ACTIVITY = {
   validateAndStage: 'validateAndStageActivity',
   submitAmlJob: 'submitAmlJobActivity',
   checkAmlJob: 'checkAmlJobActivity',
+  recordOutage: 'recordOutageActivity',
   cancelAmlJob: 'cancelAmlJobActivity',
   publishPredictions: 'publishPredictionsActivity',
   recordOutcome: 'recordOutcomeActivity',

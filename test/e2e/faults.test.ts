@@ -1,4 +1,4 @@
-import { jobForBlob, startStack, waitJob, type Stack } from './stack';
+import { jobForBlob, startStack, waitJob, type JobView, type Stack } from './stack';
 
 /** The pipeline's resilience against what Azure ML does wrong, injected through the emulator. */
 let stack: Stack;
@@ -9,15 +9,28 @@ beforeAll(async () => {
 }, 90_000);
 afterAll(async () => stack?.stop());
 afterEach(() =>
-  stack.emulator.setFaults({ failJobs: false, throttleRate: 0, unavailableRate: 0, hangInQueued: false }),
+  stack.emulator.setFaults({
+    failJobs: false,
+    throttleRate: 0,
+    unavailableRate: 0,
+    hangInQueued: false,
+    refuseCancel: false,
+  }),
 );
+
+type Record = JobView & {
+  cancel?: { requestedAt: string; confirmed: boolean; amlAnswer?: string };
+  warnings?: string[];
+  error?: JobView['error'] & { retryable?: boolean; at?: string };
+};
 
 test('the emulator failing a job → Failed with its reason', async () => {
   stack.emulator.setFaults({ failJobs: 'Out of memory on compute node (simulated)' });
   await stack.inbox.getBlockBlobClient('fail.csv').upload(csv, csv.length);
   const job = await jobForBlob(stack, 'fail.csv');
-  expect(job).toMatchObject({ status: 'Failed', error: { code: 'AmlJobFailed' } });
+  expect(job).toMatchObject({ status: 'Failed', error: { code: 'AmlJobFailed', retryable: false } });
   expect(job.error!.message).toMatch(/Out of memory on compute node/);
+  expect(job.error!.message).not.toMatch(/\n|at .*\.ts:\d+/); // no stack on the record
 }, 60_000);
 
 test('429 and 503 bursts → still Succeeded, with exactly one AML job', async () => {
@@ -34,9 +47,27 @@ test('POST /api/jobs/{id}/cancel → the AML job is cancelled and the job ends C
   const running = await jobForBlob(stack, 'cancel-me.csv', 60_000, ['Submitted', 'Running']);
   const res = await fetch(`${stack.api}/jobs/${running.jobId}/cancel`, { method: 'POST' });
   expect(res.status).toBe(202);
-  const job = await waitJob(stack, running.jobId);
-  expect(job).toMatchObject({ status: 'Canceled' });
+  const job = (await waitJob(stack, running.jobId)) as Record;
+  expect(job).toMatchObject({ status: 'Canceled', cancel: { confirmed: true } });
+  expect(job).not.toHaveProperty('warnings');
   const aml = stack.emulator.jobs().find((j) => j.name === job.amlJobName);
   expect(['CancelRequested', 'Canceled']).toContain(aml?.status);
+  expect(['CancelRequested', 'Canceled']).toContain(job.amlStatus); // the record saw the cancel land
   expect((await fetch(`${stack.api}/jobs/${running.jobId}/cancel`, { method: 'POST' })).status).toBe(409);
+}, 60_000);
+
+test('an AML-refused cancel is recorded as refused: Canceled here, with AML’s answer and a warning', async () => {
+  stack.emulator.setFaults({ hangInQueued: true, refuseCancel: true });
+  await stack.inbox.getBlockBlobClient('refused.csv').upload(csv, csv.length);
+  const running = await jobForBlob(stack, 'refused.csv', 60_000, ['Submitted', 'Running']);
+  expect((await fetch(`${stack.api}/jobs/${running.jobId}/cancel`, { method: 'POST' })).status).toBe(202);
+  const job = (await waitJob(stack, running.jobId)) as Record;
+  expect(job).toMatchObject({
+    status: 'Canceled',
+    error: { code: 'Canceled', retryable: true },
+    cancel: { confirmed: false, amlAnswer: expect.stringMatching(/404 to cancel job .*not found/) },
+  });
+  expect(job.warnings).toEqual([expect.stringMatching(/may still be running/)]);
+  // And it is true: AML never cancelled it.
+  expect(stack.emulator.jobs().find((j) => j.name === job.amlJobName)?.status).toBe('Queued');
 }, 60_000);

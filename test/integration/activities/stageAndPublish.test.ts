@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import type { Deps } from '../../../src/app/deps';
 import { publishPredictions } from '../../../src/activities/publishPredictions';
+import { recordOutcome } from '../../../src/activities/recordOutcome';
 import { validateAndStage } from '../../../src/activities/validateAndStage';
 import type { Orchestrations } from '../../../src/adapters/orchestrations';
 import { startJob } from '../../../src/handlers/startJob';
@@ -86,13 +87,13 @@ test.each([
 ])('%s is rejected, quarantined with a report, and kept in the inbox', async (name, body, code) => {
   const job = await drop(name, body);
   const r = await validateAndStage({ jobId: job.jobId, source: started[0]!.source }, d);
-  expect(r).toMatchObject({ ok: false, error: { code } });
-  const rec = await d.jobs.get(job.jobId);
-  expect(rec).toMatchObject({
-    status: 'Rejected',
-    error: { code },
-    quarantineBlob: `${d.settings.quarantineContainer}/${name}`,
+  expect(r).toMatchObject({
+    ok: false,
+    error: { code, retryable: false },
+    rejected: { quarantineBlob: `${d.settings.quarantineContainer}/${name}` },
   });
+  // The orchestrator records the outcome from the answer; the activity ends nothing itself.
+  expect(await d.jobs.get(job.jobId)).toMatchObject({ status: 'Validating' });
   const report = JSON.parse(await read(d.settings.quarantineContainer, `${name}.error.json`));
   expect(report).toMatchObject({ jobId: job.jobId, error: { code } });
   expect(await readBytes(d.settings.quarantineContainer, name)).toEqual(Buffer.from(body));
@@ -104,8 +105,14 @@ test('wrong values are reported with line numbers, the first N and a count', asy
   const d2 = await testDeps({ MAX_REPORTED_PROBLEMS: '5' });
   d = d2;
   const job = await drop('many.csv', `carat,cut,color,clarity\n${rows}\n`);
-  await validateAndStage({ jobId: job.jobId, source: started[0]!.source }, d);
+  const r = await validateAndStage({ jobId: job.jobId, source: started[0]!.source }, d);
+  if (r.ok || !r.rejected) throw new Error('expected a rejection');
+  await recordOutcome({ jobId: job.jobId, status: 'Rejected', error: r.error, ...r.rejected }, d);
   const rec = await d.jobs.get(job.jobId);
+  expect(rec).toMatchObject({
+    status: 'Rejected',
+    quarantineBlob: `${d.settings.quarantineContainer}/many.csv`,
+  });
   expect(rec?.error?.problemCount).toBe(25);
   expect(rec?.error?.problems).toHaveLength(5);
   expect(rec?.error?.problems?.[0]).toMatchObject({ line: 3, column: 'carat' });
@@ -129,7 +136,23 @@ test('a blob overwritten after it arrived: this version is rejected as changed, 
     Readable.from([Buffer.from('carat,cut,color,clarity\n0.9,Ideal,E,SI1\n')]),
   );
   const r = await validateAndStage({ jobId: job.jobId, source: started[0]!.source }, d);
-  expect(r).toMatchObject({ ok: false, error: { code: 'InputChanged' } });
+  expect(r).toEqual({ ok: false, error: expect.objectContaining({ code: 'InputChanged' }), rejected: {} });
+});
+
+test('a datastore container that does not exist is our configuration: thrown, named, never quarantined', async () => {
+  d = await testDeps();
+  d = {
+    ...d,
+    settings: { ...d.settings, aml: { ...d.settings.aml, datastoreContainer: 'no-such-datastore' } },
+  };
+  const job = await drop('good.csv', 'carat,cut,color,clarity\n0.3,Ideal,E,SI1\n');
+  await expect(validateAndStage({ jobId: job.jobId, source: started[0]!.source }, d)).rejects.toMatchObject({
+    code: 'StorageContainerMissing',
+    retryable: false,
+    message: expect.stringContaining('AML_DATASTORE_CONTAINER'),
+  });
+  expect(await d.data.exists(d.settings.quarantineContainer, 'good.csv')).toBe(false);
+  expect(await d.jobs.get(job.jobId)).toMatchObject({ status: 'Validating' });
 });
 
 test('publish joins predictions row by row into outbox/<name>_predictions.csv, repeatably', async () => {
@@ -150,6 +173,8 @@ test('publish joins predictions row by row into outbox/<name>_predictions.csv, r
     outputBlob: `${d.settings.outboxContainer}/in/sales_predictions.csv`,
     rows: 2,
   });
+  expect(await d.jobs.get(job.jobId)).toMatchObject({ status: 'Publishing' });
+  if (p.ok) await recordOutcome({ jobId: job.jobId, status: 'Succeeded', outputBlob: p.outputBlob }, d);
   const out = await read(d.settings.outboxContainer, 'in/sales_predictions.csv');
   expect(out).toBe(
     'carat,cut,color,clarity,note,prediction\n0.3,Ideal,E,SI1,"multi\nline",612.5\n1.2,Good,J,I1,plain,3333.25\n',
@@ -171,11 +196,22 @@ test('publish with predictions that do not match the input fails the job clearly
     '0,1.5,short.csv\n',
     'text/csv',
   );
-  const p = await publishPredictions({ jobId: job.jobId, source: started[0]!.source, staged: v.staged }, d);
-  expect(p).toMatchObject({ ok: false, error: { code: 'PredictionsInvalid' } });
-  expect(await d.jobs.get(job.jobId)).toMatchObject({
-    status: 'Failed',
-    error: { code: 'PredictionsInvalid' },
-  });
+  await expect(
+    publishPredictions({ jobId: job.jobId, source: started[0]!.source, staged: v.staged }, d),
+  ).rejects.toMatchObject({ code: 'PredictionsInvalid', retryable: false });
+
   expect(await d.data.exists(d.settings.outboxContainer, 'short_predictions.csv')).toBe(false);
+});
+
+test('AML completing without a predictions file fails the job as PredictionsInvalid, not as an input problem', async () => {
+  const job = await drop('none.csv', 'carat,cut,color,clarity\n0.3,Ideal,E,SI1\n');
+  const v = await validateAndStage({ jobId: job.jobId, source: started[0]!.source }, d);
+  if (!v.ok) throw new Error('validation failed');
+  await expect(
+    publishPredictions({ jobId: job.jobId, source: started[0]!.source, staged: v.staged }, d),
+  ).rejects.toMatchObject({
+    code: 'PredictionsInvalid',
+    retryable: false,
+    message: expect.stringContaining('wrote no predictions'),
+  });
 });

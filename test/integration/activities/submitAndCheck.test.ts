@@ -2,6 +2,8 @@ import { Readable } from 'node:stream';
 import { startAmlEmulator, type AmlEmulator } from '../../../dev/aml-emulator';
 import { cancelAmlJob } from '../../../src/activities/cancelAmlJob';
 import { checkAmlJob } from '../../../src/activities/checkAmlJob';
+import { recordOutage } from '../../../src/activities/recordOutage';
+import { recordOutcome } from '../../../src/activities/recordOutcome';
 import type { Deps } from '../../../src/app/deps';
 import { submitAmlJob } from '../../../src/activities/submitAmlJob';
 import { validateAndStage } from '../../../src/activities/validateAndStage';
@@ -9,6 +11,7 @@ import type { Orchestrations } from '../../../src/adapters/orchestrations';
 import { startJob } from '../../../src/handlers/startJob';
 import type { StagedFile } from '../../../src/orchestration/contracts';
 import { testDeps } from '../../support/deps';
+import { eventually } from '../../support/eventually';
 import { testConnectionString, uniqueName } from '../../support/storage';
 
 let emu: AmlEmulator;
@@ -76,19 +79,39 @@ test('a retried submit finds the saved AML job name and starts no second AML job
   });
 });
 
-test('checks record AML status changes; cancel reaches the management plane', async () => {
+test('checks record each AML status once, in order, and end an outage; cancel reaches the management plane', async () => {
   const d = await deps();
   const { jobId, staged } = await stagedJob(d, 'watch.csv');
   const sub = await submitAmlJob({ jobId, staged }, d);
   if (!sub.ok) throw new Error('submit failed');
-  let status = '';
-  for (let i = 0; i < 100 && status !== 'Completed'; i++) {
-    const c = await checkAmlJob({ jobId, amlJobName: sub.amlJobName, polls: i + 1 }, d);
-    if (!c.ok) throw new Error(JSON.stringify(c.error));
-    status = c.amlStatus;
-    await new Promise((r) => setTimeout(r, 30));
-  }
-  expect(await d.jobs.get(jobId)).toMatchObject({ status: 'Running', amlStatus: 'Completed' });
+  const outage = {
+    since: new Date().toISOString(),
+    lastError: { code: 'AmlUnavailable' as const, message: 'Could not reach AML', retryable: true },
+    missedChecks: 1,
+  };
+  await recordOutage({ jobId, outage }, d);
+  expect(await d.jobs.get(jobId)).toMatchObject({ outage });
+  let polls = 0;
+  await eventually(
+    async () => {
+      const c = await checkAmlJob({ jobId, amlJobName: sub.amlJobName, polls: ++polls }, d);
+      if (!c.ok) throw new Error(JSON.stringify(c.error));
+      return c.amlStatus === 'Completed' ? c : undefined;
+    },
+    { everyMs: 30, what: 'the AML job to complete' },
+  );
+  const rec = await d.jobs.get(jobId);
+  expect(rec).toMatchObject({ status: 'Running', amlStatus: 'Completed' });
+  expect(rec).not.toHaveProperty('outage');
+  const seen = rec!.amlStatusHistory!.map((h) => h.status);
+  expect(seen[0]).toBe('NotStarted');
+  expect(seen.at(-1)).toBe('Completed');
+  expect(new Set(seen).size).toBe(seen.length); // each status once, however many checks saw it
+  const emulated = emu
+    .jobs()
+    .find((j) => j.name === sub.amlJobName)!
+    .history.map((h) => h.status);
+  expect(emulated).toEqual(expect.arrayContaining(seen));
 
   const other = await stagedJob(d, 'cancel.csv');
   emu.setFaults({ hangInQueued: true });
@@ -97,26 +120,60 @@ test('checks record AML status changes; cancel reaches the management plane', as
     if (!s2.ok) throw new Error('submit failed');
     expect(await cancelAmlJob({ jobId: other.jobId, amlJobName: s2.amlJobName }, d)).toEqual({
       ok: true,
-      requested: true,
+      confirmed: true,
+      amlAnswer: 'AML accepted the cancel (202).',
+      amlStatus: 'CancelRequested',
     });
-    expect(
-      emu
-        .jobs()
-        .find((j) => j.name === s2.amlJobName)
-        ?.history.map((h) => h.status),
-    ).toContain('CancelRequested');
   } finally {
     emu.setFaults({ hangInQueued: false });
   }
 });
 
-test('a missing role fails the job at once with a message naming the role', async () => {
+test('a cancel without workspace coordinates is not confirmed, and says why', async () => {
+  const d = await deps({ AML_SUBSCRIPTION_ID: '', AML_RESOURCE_GROUP: '', AML_WORKSPACE_NAME: '' });
+  const { jobId, staged } = await stagedJob(d, 'nocoords.csv');
+  const sub = await submitAmlJob({ jobId, staged }, d);
+  if (!sub.ok) throw new Error('submit failed');
+  expect(await cancelAmlJob({ jobId, amlJobName: sub.amlJobName }, d)).toMatchObject({
+    ok: true,
+    confirmed: false,
+    amlAnswer: expect.stringContaining('AML_WORKSPACE_NAME'),
+  });
+});
+
+test('a missing role is a permanent error naming the role; the activity writes no outcome', async () => {
   const d = await deps({ AML_EMULATOR_TOKEN: 'no-role' });
   const { jobId, staged } = await stagedJob(d, 'denied.csv');
-  const r = await submitAmlJob({ jobId, staged }, d);
-  expect(r).toMatchObject({ ok: false, error: { code: 'AmlAuth' } });
-  expect(await d.jobs.get(jobId)).toMatchObject({
-    status: 'Failed',
-    error: { code: 'AmlAuth', message: expect.stringContaining('AzureML Data Scientist') },
+  await expect(submitAmlJob({ jobId, staged }, d)).rejects.toMatchObject({
+    code: 'AmlAuth',
+    retryable: false,
+    message: expect.stringContaining('AzureML Data Scientist'),
   });
+  expect(await d.jobs.get(jobId)).toMatchObject({ status: 'Validating' });
+});
+
+test('the outcome the orchestrator decides is written once, with AML status history and the cancel answer', async () => {
+  const d = await deps();
+  const { jobId, staged } = await stagedJob(d, 'outcome.csv');
+  const sub = await submitAmlJob({ jobId, staged }, d);
+  if (!sub.ok) throw new Error('submit failed');
+  const outcome = {
+    jobId,
+    status: 'Canceled' as const,
+    error: { code: 'Canceled' as const, message: 'Canceled on request.', retryable: true },
+    amlStatus: 'Queued' as const,
+    cancel: { requestedAt: new Date().toISOString(), confirmed: false, amlAnswer: 'AML answered 404' },
+    warnings: ['may still be running'],
+  };
+  await recordOutcome(outcome, d);
+  await recordOutcome(outcome, d); // a retried activity: the same record
+  const rec = await d.jobs.get(jobId);
+  expect(rec).toMatchObject({
+    status: 'Canceled',
+    amlStatus: 'Queued',
+    error: { ...outcome.error, at: expect.any(String) },
+    cancel: outcome.cancel,
+    warnings: outcome.warnings,
+  });
+  expect(rec!.amlStatusHistory!.map((h) => h.status)).toEqual(['NotStarted', 'Queued']);
 });

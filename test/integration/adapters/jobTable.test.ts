@@ -53,7 +53,12 @@ test('transitions move forward only, keep per-phase timestamps, and are safe to 
     phases: { Received: t0.toISOString(), Submitted: t1.toISOString() },
   });
   expect(rec?.rowCount).toBeUndefined();
-  await table.transition(r.jobId, 'Failed', { error: { code: 'AmlJobFailed', message: 'boom' } }, t1);
+  await table.transition(
+    r.jobId,
+    'Failed',
+    { error: { code: 'AmlJobFailed', message: 'boom', retryable: false, at: t1.toISOString() } },
+    t1,
+  );
   await table.transition(r.jobId, 'Succeeded', {}, t1);
   expect(await table.get(r.jobId)).toMatchObject({
     status: 'Failed',
@@ -88,13 +93,59 @@ test('large rejection details are stored (truncated if needed), and unknown ids 
   await table.transition(
     r.jobId,
     'Rejected',
-    { error: { code: 'InputInvalidValues', message: 'bad', problems, problemCount: 5000 } },
+    {
+      error: {
+        code: 'InputInvalidValues',
+        message: 'bad',
+        retryable: false,
+        at: t0.toISOString(),
+        problems,
+        problemCount: 5000,
+      },
+    },
     t0,
   );
   const rec = await table.get(r.jobId);
   expect(rec?.error?.problemCount).toBe(5000);
   expect((rec?.error?.problems ?? []).length).toBeGreaterThan(0);
   expect(await table.get('j0000000000000-00000000000000000000')).toBeUndefined();
+});
+
+test('AML status history, outage, cancel and warnings round-trip; an outage clears with undefined', async () => {
+  const t1 = new Date(t0.getTime() + 1000);
+  const r = record('h.csv', t0);
+  await table.create(r);
+  const lastError = { code: 'AmlUnavailable' as const, message: 'Could not reach AML', retryable: true };
+  await table.transition(
+    r.jobId,
+    'Running',
+    {
+      amlStatusHistory: [
+        { status: 'Queued', since: t0.toISOString() },
+        { status: 'Running', since: t1.toISOString() },
+      ],
+      outage: { since: t1.toISOString(), lastError, missedChecks: 2 },
+    },
+    t1,
+  );
+  expect(await table.get(r.jobId)).toMatchObject({
+    amlStatusHistory: [{ status: 'Queued' }, { status: 'Running' }],
+    outage: { lastError, missedChecks: 2 },
+  });
+  await table.transition(
+    r.jobId,
+    'Canceled',
+    {
+      outage: undefined,
+      cancel: { requestedAt: t1.toISOString(), confirmed: false, amlAnswer: 'AML answered 404' },
+      warnings: ['may still be running'],
+    },
+    t1,
+  );
+  const done = await table.get(r.jobId);
+  expect(done).toMatchObject({ cancel: { confirmed: false, amlAnswer: 'AML answered 404' } });
+  expect(done?.warnings).toEqual(['may still be running']);
+  expect(done).not.toHaveProperty('outage');
 });
 
 test('list is newest first, filters by status, and pages', async () => {

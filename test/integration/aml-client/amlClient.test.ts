@@ -1,8 +1,11 @@
-import { AmlClient, type TokenSource } from '../../../src/adapters/amlClient';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { AmlClient, ML_SCOPE, tokenSource, type TokenSource } from '../../../src/adapters/amlClient';
 import { BlobStore } from '../../../src/adapters/blobStore';
 import { datastoreUri } from '../../../src/domain/amlUris';
-import { PipelineError } from '../../../src/domain/errors';
+import { PipelineError, toErrorInfo } from '../../../src/domain/errors';
 import { startAmlEmulator, type AmlEmulator } from '../../../dev/aml-emulator';
+import { eventually } from '../../support/eventually';
 import { testConnectionString, uniqueName } from '../../support/storage';
 
 /** The app's AML client against the local batch endpoint emulator, over real HTTP. */
@@ -26,18 +29,19 @@ function client(opts: Partial<ConstructorParameters<typeof AmlClient>[0]> = {}):
     workspace,
     requestTimeoutMs: 10_000,
     tokens: tokens(),
-    sleep: async () => undefined, // no real waiting between retries in tests
+    sleep: async () => undefined, // no real waiting for the quick 429 retry in tests
     ...opts,
   });
 }
 
-async function waitFor(c: AmlClient, name: string, done: (s: string) => boolean): Promise<string> {
-  for (let i = 0; i < 200; i++) {
-    const j = await c.get(name);
-    if (done(j.status)) return j.status;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`job ${name} never reached the expected status`);
+function waitFor(c: AmlClient, name: string, done: (s: string) => boolean): Promise<string> {
+  return eventually(
+    async () => {
+      const { status } = await c.get(name);
+      return done(status) ? status : undefined;
+    },
+    { everyMs: 50, what: `job ${name} to reach the expected status` },
+  );
 }
 
 beforeAll(async () => {
@@ -101,29 +105,9 @@ test('the deployment header routes to another model', async () => {
   expect(emu.jobs().find((j) => j.name === v2.name)?.deployment).toBe('diamond-v2');
 });
 
-test('429 and 503 are retried inside the client, honouring Retry-After, then succeed', async () => {
+test('a 429 with a short Retry-After is retried once inside the call, and only once', async () => {
   const slept: number[] = [];
-  const c = client({
-    tokens: tokens('good-token'),
-    sleep: async (ms) => void slept.push(ms),
-    maxAttempts: 50,
-  });
-  emu.setFaults({ throttleRate: 0.5, unavailableRate: 0.3 });
-  try {
-    for (let i = 0; i < 5; i++) {
-      const f = await stage(`t${i}.csv`, 'carat,cut,color,clarity\n0.3,Ideal,E,SI1\n');
-      const job = await c.submit({ ...f, requestId: `t${i}` });
-      expect((await c.get(job.name)).name).toBe(job.name);
-    }
-  } finally {
-    emu.setFaults({ throttleRate: 0, unavailableRate: 0 });
-  }
-  expect(slept.length).toBeGreaterThan(0);
-  expect(slept).toContain(1000); // the emulator's Retry-After: 1
-});
-
-test('persistent throttling surfaces as a retryable error for the activity policy', async () => {
-  const c = client({ tokens: tokens('good-token'), maxAttempts: 3 });
+  const c = client({ tokens: tokens('good-token'), sleep: async (ms) => void slept.push(ms) });
   emu.setFaults({ throttleRate: 1 });
   try {
     const err = await c.get('whatever').catch((e: unknown) => e);
@@ -132,6 +116,29 @@ test('persistent throttling surfaces as a retryable error for the activity polic
   } finally {
     emu.setFaults({ throttleRate: 0 });
   }
+  expect(slept).toEqual([1000]); // the emulator's Retry-After: 1; then the retry policy takes over
+});
+
+test('503 and an unreachable AML surface at once as retryable errors: backoff is the retry policy’s', async () => {
+  const slept: number[] = [];
+  const c = client({ tokens: tokens('good-token'), sleep: async (ms) => void slept.push(ms) });
+  emu.setFaults({ unavailableRate: 1 });
+  try {
+    await expect(c.get('whatever')).rejects.toMatchObject({ code: 'AmlUnavailable', retryable: true });
+  } finally {
+    emu.setFaults({ unavailableRate: 0 });
+  }
+  emu.setFaults({ unreachable: true });
+  try {
+    await expect(c.get('whatever')).rejects.toMatchObject({
+      code: 'AmlUnavailable',
+      retryable: true,
+      message: expect.stringMatching(/^Could not reach AML to read job whatever \(.+\)\.$/),
+    });
+  } finally {
+    emu.setFaults({ unreachable: false });
+  }
+  expect(slept).toEqual([]);
 });
 
 test('auth failures are not retried and say what is missing', async () => {
@@ -146,6 +153,46 @@ test('auth failures are not retried and say what is missing', async () => {
   ).rejects.toMatchObject({
     code: 'AmlAuth',
     message: expect.stringContaining('AzureML Data Scientist'),
+  });
+});
+
+test('a token Entra ID refuses is final; no answer from the identity endpoint is transient', async () => {
+  const failing = (e: unknown) =>
+    tokenSource({ kind: 'azure' } as never, { getToken: async () => Promise.reject(e) });
+  const refused = Object.assign(new Error('AADSTS700016: application not found'), { statusCode: 400 });
+  const busy = Object.assign(new Error('Service Unavailable'), { statusCode: 503 });
+  const unreachable = new Error('ManagedIdentityCredential: connect ECONNREFUSED 169.254.169.254:80');
+  await expect(failing(refused).token(ML_SCOPE)).rejects.toMatchObject({ code: 'AmlAuth', retryable: false });
+  await expect(failing(busy).token(ML_SCOPE)).rejects.toMatchObject({ code: 'AmlAuth', retryable: true });
+  await expect(failing(unreachable).token(ML_SCOPE)).rejects.toMatchObject({
+    code: 'AmlAuth',
+    retryable: true,
+    message: expect.stringMatching(/^Could not get an Entra ID token .*AML_CLIENT_ID.*ECONNREFUSED/),
+  });
+});
+
+test('the record’s short message keeps what to fix, ahead of the service text', async () => {
+  const f = await stage('auth2.csv', 'carat,cut,color,clarity\n0.3,Ideal,E,SI1\n');
+  const err = await client({ tokens: tokens('no-role-token') })
+    .submit({ ...f, requestId: 'y' })
+    .catch((e: unknown) => e);
+  const info = toErrorInfo(err);
+  expect(info).toMatchObject({ code: 'AmlAuth', retryable: false });
+  expect(info.message).toMatch(
+    /^AML denied access \(403\) to submit the batch job\. .*AzureML Data Scientist/,
+  );
+  const missing = await new AmlClient({
+    scoringUri: `${emu.url}/nothing-here`,
+    managementUri: emu.url,
+    requestTimeoutMs: 10_000,
+    tokens: tokens('good-token'),
+  })
+    .submit({ ...f, requestId: 'z' })
+    .catch((e: unknown) => e);
+  expect(toErrorInfo(missing)).toMatchObject({
+    code: 'AmlNotFound',
+    retryable: false,
+    message: expect.stringContaining('Check AML_SCORING_URI.'),
   });
 });
 
@@ -176,7 +223,7 @@ test('cancel goes to the management plane and the job ends Canceled', async () =
     const f = await stage('hang.csv', 'carat,cut,color,clarity\n0.3,Ideal,E,SI1\n');
     const job = await c.submit({ ...f, requestId: 'h' });
     expect(await waitFor(c, job.name, (s) => s === 'Queued')).toBe('Queued');
-    expect(await c.cancel(job.name)).toBe(true);
+    expect(await c.cancel(job.name)).toEqual({ requested: true, answer: 'AML accepted the cancel (202).' });
     expect(await waitFor(c, job.name, (s) => s === 'Canceled')).toBe('Canceled');
   } finally {
     emu.setFaults({ hangInQueued: false });
@@ -188,7 +235,53 @@ test('cancel goes to the management plane and the job ends Canceled', async () =
       requestTimeoutMs: 1000,
       tokens: tokens(),
     }).cancel('x'),
-  ).toBe(false);
+  ).toEqual({ requested: false, answer: expect.stringContaining('AML_SUBSCRIPTION_ID') });
+});
+
+test('a refused cancel throws with AML’s own answer, and nothing is cancelled', async () => {
+  const c = client({ tokens: tokens('good-token') });
+  emu.setFaults({ hangInQueued: true, refuseCancel: true });
+  try {
+    const f = await stage('refused.csv', 'carat,cut,color,clarity\n0.3,Ideal,E,SI1\n');
+    const job = await c.submit({ ...f, requestId: 'r' });
+    await expect(c.cancel(job.name)).rejects.toMatchObject({
+      code: 'AmlNotFound',
+      retryable: false,
+      message: expect.stringMatching(/404 to cancel job .*not found/),
+    });
+    expect(await waitFor(c, job.name, (s) => s === 'Queued')).toBe('Queued');
+  } finally {
+    emu.setFaults({ hangInQueued: false, refuseCancel: false });
+  }
+});
+
+test('the AML Studio link of the invoke response is kept', async () => {
+  // The data-plane client's BatchJobResource shape (properties.interactionEndpoints.Studio.endpoint).
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(
+      JSON.stringify({
+        id: '/subscriptions/s/resourceGroups/r/providers/Microsoft.MachineLearningServices/workspaces/w/jobs/j-1',
+        name: 'j-1',
+        properties: {
+          status: 'NotStarted',
+          interactionEndpoints: { Studio: { endpoint: 'https://ml.azure.com/runs/j-1?wsid=x' } },
+        },
+      }),
+    );
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const { port } = server.address() as AddressInfo;
+    const c = client({ scoringUri: `http://127.0.0.1:${port}/jobs` });
+    expect(await c.submit({ inputUri: 'azureml://x', outputUri: 'azureml://y', requestId: 'q' })).toEqual({
+      name: 'j-1',
+      status: 'NotStarted',
+      studioUrl: 'https://ml.azure.com/runs/j-1?wsid=x',
+    });
+  } finally {
+    server.close();
+  }
 });
 
 test('a failed job reports its error', async () => {

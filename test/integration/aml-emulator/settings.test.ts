@@ -55,7 +55,7 @@ describe('emulatorOptionsFromEnv', () => {
         seed: 7,
       },
     });
-    expect(Object.keys(DEFAULT_FAULTS).length).toBe(7);
+    expect(Object.keys(DEFAULT_FAULTS).length).toBe(9);
   });
 
   test.each([

@@ -1,0 +1,196 @@
+import type { OrchestrationContext, Task } from 'durable-functions';
+import { isAmlTerminal } from '../domain/amlStatus';
+import type { ErrorInfo } from '../domain/errors';
+import type { Outage } from '../domain/jobRecord';
+import { nextPollAt } from '../domain/pollSchedule';
+import { cancelAml } from './cancel';
+import { ACTIVITY, CANCEL_EVENT } from './names';
+import type {
+  CheckInput,
+  CheckResult,
+  Outcome,
+  OutageInput,
+  ProgressStatus,
+  PublishInput,
+  PublishResult,
+  ScoreJobInput,
+  ScoreJobOutput,
+  ScoreJobProgress,
+} from './contracts';
+import { finish, run } from './steps';
+
+/**
+ * The waiting loop checks at most POLLS_PER_EXECUTION times, then continues as new with its progress:
+ * the history stays small however long AML takes.
+ */
+export const POLLS_PER_EXECUTION = 20;
+
+/**
+ * From a submitted AML job to the end: sleep on a durable timer, check AML, repeat on the backoff
+ * schedule; then publish. A check or publish that cannot get through (retries exhausted) is not a
+ * verdict: it is recorded as an outage and tried again on the schedule. Only an answer from AML, a
+ * cancel request or the deadline ends the job; when our side gives up while AML may still be running,
+ * the AML job is cancelled first.
+ */
+export function* waitAndPublish(
+  context: OrchestrationContext,
+  input: ScoreJobInput,
+  start: ScoreJobProgress,
+): Generator<Task, ScoreJobOutput, unknown> {
+  const { jobId } = input;
+  const { amlJobName } = start;
+  let progress = start;
+  const now = (): Date => context.df.currentUtcDateTime;
+  const startedAt = new Date(progress.startedAt);
+  const deadline = new Date(startedAt.getTime() + input.deadlineSeconds * 1000);
+  const cancelEvent = context.df.waitForExternalEvent(CANCEL_EVENT);
+
+  const end = (outcome: Outcome): Generator<Task, ScoreJobOutput, unknown> =>
+    finish(
+      context,
+      input.schedule,
+      { jobId, ...(progress.amlStatus ? { amlStatus: progress.amlStatus } : {}), ...outcome },
+      { amlJobName, polls: progress.polls },
+    );
+  /** Our side ends a job AML may still be running: cancel it there first, and record how that went. */
+  const giveUp = function* (
+    status: 'Failed' | 'TimedOut' | 'Canceled',
+    error: ErrorInfo,
+  ): Generator<Task, ScoreJobOutput, unknown> {
+    const stillRunning = !(progress.amlStatus && isAmlTerminal(progress.amlStatus));
+    if (!stillRunning || error.code === 'AmlNotFound') return yield* end({ status, error });
+    const c = yield* cancelAml(context, { jobId, amlJobName });
+    return yield* end({ status, error, ...c });
+  };
+  /** A check (or publish) begun at `at` ran out of retries: one more missed, the outage goes on. */
+  const missed = function* (error: ErrorInfo, at: Date): Generator<Task, void, unknown> {
+    const outage: Outage = {
+      since: progress.outage?.since ?? at.toISOString(),
+      lastError: error,
+      missedChecks: (progress.outage?.missedChecks ?? 0) + 1,
+    };
+    progress = { ...progress, outage };
+    yield* run(context, ACTIVITY.recordOutage, { jobId, outage } satisfies OutageInput);
+  };
+
+  for (let i = 0; i < POLLS_PER_EXECUTION; i++) {
+    const completed = progress.amlStatus === 'Completed';
+    if (now().getTime() >= deadline.getTime()) {
+      const what = completed
+        ? `its predictions could not be published (${progress.outage?.lastError.message ?? 'no answer'})`
+        : `AML job ${amlJobName} did not finish (last status ${progress.amlStatus ?? 'unknown'})`;
+      return yield* giveUp('TimedOut', {
+        code: 'TimedOut',
+        message: `The job did not end within ${input.deadlineSeconds} s: ${what}.`,
+        retryable: true,
+      });
+    }
+
+    // Publishing goes at once; only a publish that could not get through waits for the schedule.
+    if (!completed || progress.outage) {
+      const n = completed ? progress.outage!.missedChecks - 1 : progress.polls;
+      const fireAt = nextPollAt(input.schedule, n, now(), deadline);
+      context.df.setCustomStatus(waitingStatus(progress, now(), startedAt, fireAt));
+      const timer = context.df.createTimer(fireAt);
+      const winner = yield context.df.Task.any([timer, cancelEvent]);
+      if (winner === cancelEvent) {
+        timer.cancel();
+        return yield* giveUp('Canceled', canceledOnRequest());
+      }
+    }
+
+    if (!completed) {
+      const attemptAt = now();
+      const check = yield* run<CheckResult>(context, ACTIVITY.checkAmlJob, {
+        jobId,
+        amlJobName,
+        polls: progress.polls + 1,
+      } satisfies CheckInput);
+      progress = { ...progress, polls: progress.polls + 1 };
+      if (!check.ok) {
+        if (check.error.retryable) {
+          yield* missed(check.error, attemptAt);
+          continue;
+        }
+        return yield* giveUp('Failed', check.error);
+      }
+      const { outage: _answered, ...rest } = progress;
+      progress = { ...rest, amlStatus: check.amlStatus };
+      if (check.cancelRequested) return yield* giveUp('Canceled', canceledOnRequest());
+      switch (check.amlStatus) {
+        case 'Completed':
+          break;
+        case 'Failed':
+          return yield* end({
+            status: 'Failed',
+            error: {
+              code: 'AmlJobFailed',
+              message: `AML job ${amlJobName} failed${check.amlError ? `: ${check.amlError}` : ' (see the job logs in the workspace: logs/user/error.txt)'}`,
+              retryable: false,
+            },
+          });
+        case 'Canceled':
+          return yield* end({
+            status: 'Canceled',
+            error: {
+              code: 'AmlJobCanceled',
+              message: `AML job ${amlJobName} was canceled in Azure ML.`,
+              retryable: true,
+            },
+          });
+        case 'Unknown':
+        case 'Paused':
+          return yield* giveUp('Failed', {
+            code: 'AmlUnknownStatus',
+            message: `AML job ${amlJobName} reports status ${check.amlStatus}; not waiting on it.`,
+            retryable: false,
+          });
+        default:
+          continue;
+      }
+    }
+
+    context.df.setCustomStatus({
+      phase: 'Publishing',
+      amlJobName,
+      amlStatus: 'Completed',
+      polls: progress.polls,
+    } satisfies ProgressStatus);
+    const publishAt = now();
+    const pub = yield* run<PublishResult>(context, ACTIVITY.publishPredictions, {
+      jobId,
+      source: input.source,
+      staged: progress.staged,
+    } satisfies PublishInput);
+    if (pub.ok) return yield* end({ status: 'Succeeded', outputBlob: pub.outputBlob });
+    if (!pub.error.retryable) return yield* end({ status: 'Failed', error: pub.error });
+    yield* missed(pub.error, publishAt);
+  }
+
+  context.df.continueAsNew({ ...input, progress } satisfies ScoreJobInput);
+  return { jobId, status: 'Running', amlJobName, polls: progress.polls };
+}
+
+function canceledOnRequest(): ErrorInfo {
+  return { code: 'Canceled', message: 'Canceled on request.', retryable: true };
+}
+
+function waitingStatus(p: ScoreJobProgress, now: Date, startedAt: Date, fireAt: Date): ProgressStatus {
+  return {
+    phase: p.amlStatus === 'Completed' ? 'Publishing' : 'Waiting',
+    amlJobName: p.amlJobName,
+    ...(p.amlStatus ? { amlStatus: p.amlStatus } : {}),
+    polls: p.polls,
+    elapsedSeconds: Math.round((now.getTime() - startedAt.getTime()) / 1000),
+    nextCheckAt: fireAt.toISOString(),
+    ...(p.outage
+      ? {
+          outage: {
+            since: p.outage.since,
+            missedChecks: p.outage.missedChecks,
+            lastError: `${p.outage.lastError.code}: ${p.outage.lastError.message}`,
+          },
+        }
+      : {}),
+  };
+}
