@@ -82,6 +82,12 @@ export interface JobRecord {
   /** Set by the cancel API; the orchestrator acts on it at its next wake-up even if the event was missed. */
   cancelRequested?: boolean;
   error?: ErrorInfo & { problems?: unknown[]; problemCount?: number };
+  /** 0 for the first job of a blob version, n for its n-th retry (absent only on records older than retries). */
+  attempt?: number;
+  /** The job this one retries. */
+  retryOf?: string;
+  /** The job that retried this one (set once; a second retry request finds it). */
+  retriedBy?: string;
 }
 
 /** The fields an update may carry besides the status. */
