@@ -17,13 +17,15 @@ import { ensureOrchestration, startJob } from './startJob';
  * 2. An inbox blob with no job (an Event Grid event lost or dead-lettered, a blob uploaded before the
  *    subscription existed) gets its job, within the look-back window.
  *
- * Bounded: at most `reconcileMaxItems` records and blobs are examined per run (listing pages is not
- * counted); what is left waits for the next run. Idempotent and safe when runs overlap: starting a job
+ * Bounded: a run changes at most `reconcileMaxItems` jobs (resumed, ended or started) and reads at most
+ * ten times as many records and blobs (listing pages is not counted); what is left waits for the next
+ * run. Idempotent and safe when runs overlap: starting a job
  * is insert-if-absent plus a check for an instance, and record updates only move forward.
  * Both parts leave alone anything younger than the grace period, which may still be in flight.
  */
 
 export interface ReconcileReport {
+  /** Records and blobs read. */
   examined: number;
   /** Jobs whose missing orchestration was started again. */
   resumed: string[];
@@ -36,6 +38,7 @@ export interface ReconcileReport {
 }
 
 const LIST_PAGE = 1000;
+const READS_PER_CHANGE = 10;
 
 /** What the record says when the orchestration is gone for good, by the instance's runtime status. */
 function deadEnd(runtimeStatus: string, output: unknown, at: string): { status: JobState; patch: JobPatch } {
@@ -72,7 +75,9 @@ export async function reconcile(
   const { reconcileMaxItems: max, reconcileGraceSeconds, reconcileLookbackHours } = d.settings.api;
   const settledBefore = new Date(now.getTime() - reconcileGraceSeconds * 1000);
   const report: ReconcileReport = { examined: 0, resumed: [], ended: [], started: [], exhausted: false };
-  const budgetLeft = (): number => max - report.examined;
+  const changed = (): number => report.resumed.length + report.ended.length + report.started.length;
+  const readsLeft = (): number => max * READS_PER_CHANGE - report.examined;
+  const budgetLeft = (): number => Math.min(max - changed(), readsLeft());
 
   // 1. Records that have not ended.
   let token: string | undefined;
@@ -80,7 +85,7 @@ export async function reconcile(
     if (budgetLeft() <= 0) return { ...report, exhausted: true };
     const page = await d.jobs.listUnfinished({
       updatedBefore: settledBefore,
-      top: Math.min(budgetLeft(), LIST_PAGE),
+      top: Math.min(readsLeft(), LIST_PAGE),
       ...(token ? { continuationToken: token } : {}),
     });
     for (const rec of page.jobs) {
