@@ -77,7 +77,12 @@ function instance(id: string, runtimeStatus: RuntimeStatus, output?: unknown): v
 }
 const startsOf = (id: string) => durable.starts.filter((s) => s.instanceId === id && !s.refused);
 
-type Orch = RuntimeStatus | 'missing' | 'Completed:Succeeded' | 'Completed:Failed' | 'Completed:none';
+type Orch =
+  | Exclude<RuntimeStatus, 'Completed'>
+  | 'missing'
+  | 'Completed:Succeeded'
+  | 'Completed:Failed'
+  | 'Completed:none';
 const ORCH_STATES: Orch[] = [
   'missing',
   'Pending',
