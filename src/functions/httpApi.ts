@@ -125,7 +125,7 @@ const routes: {
 ];
 
 /** The methods a 405 function takes: the common ones a route does not serve. */
-export const OTHER_METHODS: readonly HttpMethod[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
+const OTHER_METHODS: readonly HttpMethod[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
 
 for (const { route, ops } of routes) {
   for (const op of ops) {

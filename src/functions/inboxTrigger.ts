@@ -24,7 +24,8 @@ app.storageBlob('inboxTrigger', {
       blob,
       context.triggerMetadata,
     );
-    if (!job) context.log(`blob ${String(context.triggerMetadata?.blobTrigger)} no longer exists; nothing to start`);
+    if (!job)
+      context.log(`blob ${String(context.triggerMetadata?.blobTrigger)} no longer exists; nothing to start`);
     else if (job.started) context.log(`job ${job.jobId} received for ${job.record.sourceBlob}`);
     else context.log(`job ${job.jobId} already exists (${job.record.status}); nothing to start`);
   },

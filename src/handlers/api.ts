@@ -52,10 +52,11 @@ const uploadsHint =
   '"x-ms-blob-type: BlockBlob" (or in blocks with Put Block and Put Block List), and its job starts by itself.';
 
 function tooLarge(bytes: number | undefined, limit: number): HttpResponseInit {
+  const size = bytes === undefined ? 'The body is' : `The body is ${bytes} bytes,`;
   return problem(
     413,
     'RequestTooLarge',
-    `The body is ${bytes === undefined ? 'more than' : `${bytes} bytes,`} over the Functions host's limit of ${limit} bytes for a request. ${uploadsHint}`,
+    `${size} over the Functions host's limit of ${limit} bytes for a request. ${uploadsHint}`,
   );
 }
 

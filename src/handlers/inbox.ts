@@ -25,7 +25,11 @@ const text = (v: unknown): string | undefined => (typeof v === 'string' && v.tri
  * camel-cased to `blobTrigger` by @azure/functions. Anything else fails loudly: a job that names no
  * blob must never start.
  */
-export function identifyBlob(blob: unknown, metadata: unknown, inbox: string): { container: string; name: string } {
+export function identifyBlob(
+  blob: unknown,
+  metadata: unknown,
+  inbox: string,
+): { container: string; name: string } {
   if (isBlobReference(blob)) return { container: blob.containerName, name: blob.blobName };
   const path = text((metadata as { blobTrigger?: unknown } | null)?.blobTrigger);
   const slash = path?.indexOf('/') ?? -1;
@@ -37,7 +41,10 @@ export function identifyBlob(blob: unknown, metadata: unknown, inbox: string): {
   }
   const container = path.slice(0, slash);
   if (container !== inbox) {
-    throw new PipelineError('Internal', `The blob trigger named container "${container}", not the inbox "${inbox}"; no job started.`);
+    throw new PipelineError(
+      'Internal',
+      `The blob trigger named container "${container}", not the inbox "${inbox}"; no job started.`,
+    );
   }
   return { container, name: path.slice(slash + 1) };
 }

@@ -23,7 +23,10 @@ export interface BlobToScore {
 }
 
 /** The orchestration's input for a job; the same for a first start and for a resume by the reconciler. */
-export function scoreJobInput(d: Deps, rec: Pick<JobRecord, 'jobId' | 'sourceContainer' | 'sourceBlob' | 'sourceEtag'>): ScoreJobInput {
+export function scoreJobInput(
+  d: Deps,
+  rec: Pick<JobRecord, 'jobId' | 'sourceContainer' | 'sourceBlob' | 'sourceEtag'>,
+): ScoreJobInput {
   return {
     jobId: rec.jobId,
     source: { container: rec.sourceContainer, name: rec.sourceBlob, etag: `"${rec.sourceEtag}"` },
