@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { randomBytes } from 'node:crypto';
-import { Readable, Transform } from 'node:stream';
+import { pipeline, Readable, Transform } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { Deps } from '../app/deps';
 import type { Orchestrations } from '../adapters/orchestrations';
@@ -51,12 +51,13 @@ const uploadsHint =
   'For large files, POST /api/uploads?name=<file.csv> for an upload URL, PUT the file to it with the header ' +
   '"x-ms-blob-type: BlockBlob" (or in blocks with Put Block and Put Block List), and its job starts by itself.';
 
-function tooLarge(bytes: number | undefined, limit: number): HttpResponseInit {
+function tooLarge(bytes: number | undefined, limit: number, d: Deps): HttpResponseInit {
   const size = bytes === undefined ? 'The body is' : `The body is ${bytes} bytes,`;
+  const whose = limit === d.settings.api.requestBodyLimitBytes ? "the Functions host's limit" : 'the limit';
   return problem(
     413,
     'RequestTooLarge',
-    `${size} over the Functions host's limit of ${limit} bytes for a request. ${uploadsHint}`,
+    `${size} over ${whose} of ${limit} bytes for a request. ${uploadsHint}`,
   );
 }
 
@@ -118,17 +119,21 @@ export async function submitJob(req: HttpRequest, d: Deps, orch: Orchestrations)
   if (declared === 0)
     return problem(400, 'EmptyBody', 'The request body is empty: send the CSV file as the body.');
   const limit = Math.min(d.settings.api.requestBodyLimitBytes, d.settings.maxInputBytes);
-  if (Number.isFinite(declared) && declared > limit) return tooLarge(declared, limit);
+  if (Number.isFinite(declared) && declared > limit) return tooLarge(declared, limit, d);
   const blobName = uploadBlobName(d, name);
-  const body = Readable.fromWeb(req.body as unknown as WebReadableStream<Uint8Array>);
+  // pipeline, not pipe: a failing request body must fail the upload too, not leave it waiting.
+  const body = pipeline(
+    Readable.fromWeb(req.body as unknown as WebReadableStream<Uint8Array>),
+    capped(limit),
+    () => undefined,
+  );
   let up: { etag: string; lastModified: Date };
   try {
-    up = await d.data.upload(inbox, blobName, body.pipe(capped(limit)), { contentType: 'text/csv' });
+    up = await d.data.upload(inbox, blobName, body, { contentType: 'text/csv' });
   } catch (err) {
     if (!(err instanceof TooLarge || (err as Error)?.cause instanceof TooLarge)) throw err;
-    body.destroy();
     await d.data.delete(inbox, blobName);
-    return tooLarge(undefined, limit);
+    return tooLarge(undefined, limit, d);
   }
   const started = await startJob(d, orch, {
     container: inbox,
