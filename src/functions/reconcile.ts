@@ -18,6 +18,7 @@ app.timer('reconcile', {
       `reconcile${timer.isPastDue ? ' (past due)' : ''}: examined ${r.examined}, resumed ${r.resumed.length}, ` +
         `ended ${r.ended.length}, started ${r.started.length}${r.exhausted ? '; bound reached, the rest waits for the next run' : ''}`,
     );
+    for (const f of r.failed) context.warn(`reconcile: ${f.item} failed, next run tries again: ${f.message}`);
     for (const e of r.ended)
       context.warn(`job ${e.jobId} ended ${e.status}: its orchestration is ${e.runtimeStatus}`);
   },

@@ -33,8 +33,19 @@ export interface ReconcileReport {
   ended: { jobId: string; status: JobState; runtimeStatus: string }[];
   /** Jobs started for inbox blobs that had none. */
   started: string[];
+  /** Items that failed (a transient fault): each is tried again by the next run. */
+  failed: { item: string; message: string }[];
   /** True when the run stopped at its bound with work possibly left. */
   exhausted: boolean;
+}
+
+/** One item's failure does not stop the run; the next run tries it again. */
+async function guarded(report: ReconcileReport, item: string, fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    report.failed.push({ item, message: (err as Error)?.message ?? String(err) });
+  }
 }
 
 const LIST_PAGE = 1000;
@@ -74,7 +85,14 @@ export async function reconcile(
 ): Promise<ReconcileReport> {
   const { reconcileMaxItems: max, reconcileGraceSeconds, reconcileLookbackHours } = d.settings.api;
   const settledBefore = new Date(now.getTime() - reconcileGraceSeconds * 1000);
-  const report: ReconcileReport = { examined: 0, resumed: [], ended: [], started: [], exhausted: false };
+  const report: ReconcileReport = {
+    examined: 0,
+    resumed: [],
+    ended: [],
+    started: [],
+    failed: [],
+    exhausted: false,
+  };
   const changed = (): number => report.resumed.length + report.ended.length + report.started.length;
   const readsLeft = (): number => max * READS_PER_CHANGE - report.examined;
   const budgetLeft = (): number => Math.min(max - changed(), readsLeft());
@@ -91,7 +109,7 @@ export async function reconcile(
     for (const rec of page.jobs) {
       if (budgetLeft() <= 0) return { ...report, exhausted: true };
       report.examined++;
-      await reconcileRecord(d, orch, rec, now, report);
+      await guarded(report, `job ${rec.jobId}`, () => reconcileRecord(d, orch, rec, now, report));
     }
     token = page.continuationToken;
   } while (token);
@@ -107,20 +125,12 @@ export async function reconcile(
       if (t < since || t > settledBefore.getTime()) continue;
       if (budgetLeft() <= 0) return { ...report, exhausted: true };
       report.examined++;
-      const jobId = deriveJobId({
-        container: inbox,
-        name: b.name,
-        etag: b.etag,
-        lastModified: b.lastModified,
+      await guarded(report, `blob ${inbox}/${b.name}`, async () => {
+        const version = { container: inbox, name: b.name, etag: b.etag, lastModified: b.lastModified };
+        if (await d.jobs.get(deriveJobId(version))) return;
+        const job = await startJob(d, orch, version);
+        if (job.started) report.started.push(job.jobId);
       });
-      if (await d.jobs.get(jobId)) continue;
-      const job = await startJob(d, orch, {
-        container: inbox,
-        name: b.name,
-        etag: b.etag,
-        lastModified: b.lastModified,
-      });
-      if (job.started) report.started.push(job.jobId);
     }
     marker = page.marker;
   } while (marker);

@@ -83,7 +83,7 @@ test('GET /api/openapi.json serves the document', async () => {
   const r = await call('GET', '/openapi.json');
   expect(r.status).toBe(200);
   expect(r.body).toEqual(JSON.parse(JSON.stringify(openApiDocument)));
-});
+}, 30_000);
 
 test('unknown methods on known routes → 405 with Allow; unknown routes → 404', async () => {
   for (const [method, path, allow] of [
@@ -103,7 +103,7 @@ test('unknown methods on known routes → 405 with Allow; unknown routes → 404
     expect(r.body).toMatchObject({ error: { code: 'MethodNotAllowed' } });
   }
   expect((await call('GET', '/nothing-here')).status).toBe(404);
-});
+}, 30_000);
 
 test('bad requests are 4xx with a message, and validate against the document', async () => {
   const cases: [string, string, string | undefined, Record<string, string>, number, string, string][] = [
@@ -123,4 +123,4 @@ test('bad requests are 4xx with a message, and validate against the document', a
     return r;
   });
   check('/jobs', 'GET', 200, list.body);
-});
+}, 30_000);

@@ -30,6 +30,8 @@ export interface DurableApiFake {
   /** Every start request, including refused ones. */
   starts: { instanceId: string; name: string; input: unknown; refused: boolean }[];
   events: { instanceId: string; name: string }[];
+  /** Instances whose status read fails with a 500, as during a storage outage behind the extension. */
+  failingStatus: Set<string>;
   /** The durable client binding data (`OrchestrationClientInputData`) pointing at this server. */
   clientData: Record<string, unknown>;
   close(): Promise<void>;
@@ -48,6 +50,7 @@ export async function startDurableApiFake(hub = 'testhub'): Promise<DurableApiFa
   const instances = new Map<string, FakeInstance>();
   const starts: DurableApiFake['starts'] = [];
   const events: DurableApiFake['events'] = [];
+  const failingStatus = new Set<string>();
   const server: Server = createServer((req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://x');
@@ -58,6 +61,7 @@ export async function startDurableApiFake(hub = 'testhub'): Promise<DurableApiFa
       };
       const text = await body(req);
       if (req.method === 'GET' && parts[1] === 'instances' && parts[2]) {
+        if (failingStatus.has(parts[2])) return send(500, { Message: 'An error has occurred.' });
         const i = instances.get(parts[2]);
         if (!i) return send(404);
         return send(200, { instanceId: parts[2], customStatus: null, ...i, output: i.output ?? null });
@@ -127,6 +131,7 @@ export async function startDurableApiFake(hub = 'testhub'): Promise<DurableApiFa
     instances,
     starts,
     events,
+    failingStatus,
     clientData,
     close: () => new Promise<void>((r) => server.close(() => r())),
   };

@@ -257,7 +257,7 @@ describe('request body cap (the host refuses bodies over FUNCTIONS_REQUEST_BODY_
     expect(res.jsonBody).toMatchObject({ error: { code: 'RequestTooLarge' } });
     expect(JSON.stringify(res.jsonBody)).toMatch(/104857600 bytes.*POST \/api\/uploads\?name=/);
     expect(started).toHaveLength(0);
-  });
+  }, 60_000);
 
   test('a 101 MB body without Content-Length → 413 once the cap is passed, and no blob is left behind', async () => {
     const res = await submitJob(
@@ -271,7 +271,7 @@ describe('request body cap (the host refuses bodies over FUNCTIONS_REQUEST_BODY_
     for await (const b of d.data.container(d.settings.inboxContainer).listBlobsFlat()) left.push(b.name);
     expect(left).toEqual([]);
     expect(started).toHaveLength(0);
-  });
+  }, 60_000);
 
   test('the cap follows FUNCTIONS_REQUEST_BODY_SIZE_LIMIT', async () => {
     const small = await testDeps({ FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: '10' });

@@ -30,12 +30,12 @@ const check = responseValidator(doc);
 test('the document is valid OpenAPI 3.1', () => {
   const r = validateOpenApi(openApiDocument);
   expect(r).toEqual({ valid: true, version: '3.1' });
-});
+}, 30_000);
 
 test('the validator does reject a broken document (the check can fail)', () => {
   const broken = { ...openApiDocument, paths: { '/x': { get: { responses: { '200': {} } } } } };
   expect(validateOpenApi(broken).valid).toBe(false);
-});
+}, 30_000);
 
 describe('registered HTTP functions ↔ document', () => {
   beforeAll(() => {

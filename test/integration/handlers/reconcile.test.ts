@@ -191,7 +191,7 @@ describe('records × orchestrations, every combination', () => {
     }
     expect(report.resumed).toHaveLength(OPEN.length);
     expect(report.ended).toHaveLength(OPEN.length * 6);
-  });
+  }, 60_000);
 
   test('a second run changes nothing (idempotent)', async () => {
     const startsBefore = durable.starts.length;
@@ -204,7 +204,7 @@ describe('records × orchestrations, every combination', () => {
     });
     expect(durable.starts.length).toBe(startsBefore);
     expect(await Promise.all(cases.map((c) => d.jobs.get(c.jobId)))).toEqual(recs);
-  });
+  }, 60_000);
 });
 
 test('records and blobs younger than the grace period are left alone (their start or event may be in flight)', async () => {
@@ -264,6 +264,18 @@ test('bounded: each run changes at most RECONCILE_MAX_ITEMS jobs; later runs fin
   const all = (await d.jobs.list({ top: 100 })).jobs;
   expect(all).toHaveLength(5);
   for (const j of all) expect(startsOf(j.jobId)).toHaveLength(1);
+});
+
+test('one failing item does not stop the run; the next run tries it again', async () => {
+  const d = await testDeps({ RECONCILE_GRACE_SECONDS: '60' });
+  const [bad, good] = [await job(d, 'flaky.csv', 'Received'), await job(d, 'fine.csv', 'Received')];
+  durable.failingStatus.add(bad);
+  const first = await reconcile(d, orch, minutes(5));
+  expect(first.failed).toEqual([{ item: `job ${bad}`, message: expect.stringMatching(/500/) }]);
+  expect(first.resumed).toEqual([good]);
+  durable.failingStatus.delete(bad);
+  const second = await reconcile(d, orch, minutes(5));
+  expect(second).toMatchObject({ resumed: [bad], failed: [] });
 });
 
 test('two overlapping runs start each job exactly once', async () => {
