@@ -128,16 +128,41 @@ export class BlobStore {
   }
 
   /**
-   * A read-only URL for one blob that another account can copy from: a service SAS with a shared key
-   * (local), a user delegation SAS with an identity (Azure). Valid for one hour.
+   * A read-only URL for one blob that another account can copy from, valid for one hour.
    */
   async readUrl(container: string, name: string): Promise<string> {
+    return (await this.sasUrl(container, name, 'r', 60)).url;
+  }
+
+  /**
+   * A URL a client can create one new blob with and nothing else (create + write: Put Blob, or Put
+   * Block and Put Block List; no read, list or delete), valid for `minutes`.
+   */
+  async uploadUrl(
+    container: string,
+    name: string,
+    minutes: number,
+  ): Promise<{ url: string; expiresOn: Date }> {
+    return this.sasUrl(container, name, 'cw', minutes);
+  }
+
+  /**
+   * A SAS URL for one blob: a service SAS signed with the account key when this store has one (local),
+   * otherwise a user delegation SAS signed with a key the identity obtains (Azure; needs a Storage
+   * Blob Data role, which includes generateUserDelegationKey). Starts 5 minutes back for clock skew.
+   */
+  private async sasUrl(
+    container: string,
+    name: string,
+    perms: string,
+    minutes: number,
+  ): Promise<{ url: string; expiresOn: Date }> {
     const blob = this.blob(container, name);
     const startsOn = new Date(Date.now() - 5 * 60_000);
-    const expiresOn = new Date(Date.now() + 60 * 60_000);
-    const permissions = BlobSASPermissions.parse('r');
+    const expiresOn = new Date(Date.now() + minutes * 60_000);
+    const permissions = BlobSASPermissions.parse(perms);
     if (this.service.credential instanceof StorageSharedKeyCredential) {
-      return blob.generateSasUrl({ permissions, startsOn, expiresOn });
+      return { url: await blob.generateSasUrl({ permissions, startsOn, expiresOn }), expiresOn };
     }
     try {
       const key = await this.service.getUserDelegationKey(startsOn, expiresOn);
@@ -146,9 +171,42 @@ export class BlobStore {
         key,
         this.service.accountName,
       );
-      return `${blob.url}?${sas.toString()}`;
+      return { url: `${blob.url}?${sas.toString()}`, expiresOn };
     } catch (err) {
       throw translateStorageError(err, `get a user delegation key for ${this.service.accountName}`);
+    }
+  }
+
+  async delete(container: string, name: string): Promise<void> {
+    try {
+      await this.blob(container, name).deleteIfExists();
+    } catch (err) {
+      throw translateStorageError(err, `delete ${container}/${name}`);
+    }
+  }
+
+  /**
+   * One page of a container's blobs with their versions, in name order. `marker` continues a listing.
+   */
+  async listPage(
+    container: string,
+    opts: { maxPageSize: number; marker?: string },
+  ): Promise<{ blobs: (BlobInfo & { name: string })[]; marker?: string }> {
+    try {
+      const page = await this.container(container)
+        .listBlobsFlat()
+        .byPage({ maxPageSize: opts.maxPageSize, ...(opts.marker ? { continuationToken: opts.marker } : {}) })
+        .next();
+      if (page.done) return { blobs: [] };
+      const blobs = page.value.segment.blobItems.map((b) => ({
+        name: b.name,
+        etag: b.properties.etag ?? '',
+        lastModified: b.properties.lastModified,
+        size: b.properties.contentLength ?? 0,
+      }));
+      return page.value.continuationToken ? { blobs, marker: page.value.continuationToken } : { blobs };
+    } catch (err) {
+      throw translateStorageError(err, `list ${container}`);
     }
   }
 

@@ -5,6 +5,7 @@ import {
   canTransition,
   isJobState,
   isTerminal,
+  JOB_STATES,
   type JobPatch,
   type JobRecord,
   type JobState,
@@ -135,6 +136,46 @@ export class JobTable {
       (rec) => (isTerminal(rec.status) ? undefined : { status: rec.status, patch }),
       at,
     );
+  }
+
+  /** Links an ended job to the job that retries it; the first link wins, so a repeated call changes nothing. */
+  async linkRetry(jobId: string, retriedBy: string, at: Date): Promise<JobRecord> {
+    return this.update(
+      jobId,
+      (rec) => (rec.retriedBy ? undefined : { status: rec.status, patch: { retriedBy } }),
+      at,
+    );
+  }
+
+  /**
+   * One page of jobs that have not ended and whose record has not changed since `updatedBefore`:
+   * the reconciler's candidates. Newest first, like `list`.
+   */
+  async listUnfinished(opts: {
+    updatedBefore: Date;
+    top: number;
+    continuationToken?: string;
+  }): Promise<{ jobs: JobRecord[]; continuationToken?: string }> {
+    const open = JOB_STATES.filter((s) => !isTerminal(s))
+      .map((s) => `status eq '${s}'`)
+      .join(' or ');
+    const filter = `(${open}) and updatedAt lt '${opts.updatedBefore.toISOString()}'`;
+    try {
+      const page = await this.client
+        .listEntities<Record<string, unknown>>({ queryOptions: { filter } })
+        .byPage({
+          maxPageSize: opts.top,
+          ...(opts.continuationToken ? { continuationToken: opts.continuationToken } : {}),
+        })
+        .next();
+      if (page.done) return { jobs: [] };
+      const jobs = page.value.map(fromEntity);
+      return page.value.continuationToken
+        ? { jobs, continuationToken: page.value.continuationToken }
+        : { jobs };
+    } catch (err) {
+      throw translateStorageError(err, 'list unfinished jobs');
+    }
   }
 
   /** Read, decide, write with the read's ETag; on a concurrent write, read and decide again. */

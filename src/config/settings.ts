@@ -56,6 +56,23 @@ export interface Settings {
   poll: PollSchedule;
   jobDeadlineSeconds: number;
   publishMode: 'join' | 'raw';
+  api: ApiSettings;
+}
+
+/** The HTTP API's limits and the reconciler's bounds. */
+export interface ApiSettings {
+  /** The host's request body cap (`FUNCTIONS_REQUEST_BODY_SIZE_LIMIT`, default 100 MB): bigger files go through /api/uploads. */
+  requestBodyLimitBytes: number;
+  /** How long an upload URL from POST /api/uploads stays valid. */
+  uploadUrlMinutes: number;
+  /** NCRONTAB, 6 fields; the timer binding names it as %RECONCILE_SCHEDULE%. */
+  reconcileSchedule: string;
+  /** How far back the reconciler looks for inbox blobs without a job. */
+  reconcileLookbackHours: number;
+  /** What the reconciler leaves alone because it may still be in flight (an Event Grid event, a start). */
+  reconcileGraceSeconds: number;
+  /** Blobs and records the reconciler examines per run, at most. */
+  reconcileMaxItems: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -244,6 +261,53 @@ export function loadSettings(env: Env = process.env): Settings {
       'a positive number of seconds',
     ),
     publishMode,
+    api: readApiSettings(env),
+  };
+}
+
+function readApiSettings(env: Env): ApiSettings {
+  // The host resolves %RECONCILE_SCHEDULE% in the timer binding; it is read here only to fail early on a bad value.
+  const schedule = str(env, 'RECONCILE_SCHEDULE', '0 */5 * * * *');
+  if (schedule.split(/\s+/).length !== 6)
+    fail('RECONCILE_SCHEDULE', `must be an NCRONTAB expression with 6 fields (got "${schedule}")`);
+  return {
+    // azure-functions-host ScriptConstants.DefaultMaxRequestBodySize; the host reads the same variable.
+    requestBodyLimitBytes: num(
+      env,
+      'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT',
+      104_857_600,
+      (n) => n > 0,
+      'a positive number of bytes',
+    ),
+    uploadUrlMinutes: num(
+      env,
+      'UPLOAD_URL_MINUTES',
+      60,
+      (n) => n > 0 && n <= 7 * 24 * 60,
+      'minutes from 1 to 10080',
+    ),
+    reconcileSchedule: schedule,
+    reconcileLookbackHours: num(
+      env,
+      'RECONCILE_LOOKBACK_HOURS',
+      48,
+      (n) => n > 0,
+      'a positive number of hours',
+    ),
+    reconcileGraceSeconds: num(
+      env,
+      'RECONCILE_GRACE_SECONDS',
+      300,
+      (n) => n >= 0,
+      'a number of seconds >= 0',
+    ),
+    reconcileMaxItems: num(
+      env,
+      'RECONCILE_MAX_ITEMS',
+      200,
+      (n) => Number.isInteger(n) && n > 0,
+      'a positive integer',
+    ),
   };
 }
 
@@ -290,5 +354,11 @@ export const SETTING_NAMES = {
     'JOB_DEADLINE_SECONDS',
     'PUBLISH_MODE',
     'DURABLE_TASK_HUB',
+    'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT',
+    'UPLOAD_URL_MINUTES',
+    'RECONCILE_SCHEDULE',
+    'RECONCILE_LOOKBACK_HOURS',
+    'RECONCILE_GRACE_SECONDS',
+    'RECONCILE_MAX_ITEMS',
   ],
 } as const;

@@ -92,6 +92,12 @@ export interface JobRecord {
   warnings?: string[];
   /** The job in AML Studio (the invoke response's `interactionEndpoints.Studio.endpoint`). */
   amlStudioUrl?: string;
+  /** 0 for the first job of a blob version, n for its n-th retry (absent only on records older than retries). */
+  attempt?: number;
+  /** The job this one retries. */
+  retryOf?: string;
+  /** The job that retried this one (set once; a second retry request finds it). */
+  retriedBy?: string;
 }
 
 export type RecordedError = ErrorInfo & { at: string; problems?: unknown[]; problemCount?: number };

@@ -1,15 +1,33 @@
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import {
+  app,
+  type HttpMethod,
+  type HttpRequest,
+  type HttpResponseInit,
+  type InvocationContext,
+} from '@azure/functions';
 import * as df from 'durable-functions';
 import { deps } from '../app/deps';
 import { durableOrchestrations } from '../adapters/orchestrations';
 import { PipelineError } from '../domain/errors';
-import { cancelJob, getJob, getPredictions, listJobs, submitJob } from '../handlers/api';
+import { openApiDocument } from '../domain/openapi';
+import {
+  cancelJob,
+  createUpload,
+  getJob,
+  getPredictions,
+  listJobs,
+  methodNotAllowed,
+  retryJob,
+  submitJob,
+} from '../handlers/api';
 
 /** Function-level keys in Azure; the local runtime and func start serve them anonymously. */
 const authLevel = 'function' as const;
 
-function guarded(fn: (req: HttpRequest, ctx: InvocationContext) => Promise<HttpResponseInit>) {
-  return async (req: HttpRequest, ctx: InvocationContext): Promise<HttpResponseInit> => {
+type Handler = (req: HttpRequest, ctx: InvocationContext) => Promise<HttpResponseInit>;
+
+function guarded(fn: Handler): Handler {
+  return async (req, ctx) => {
     try {
       return await fn(req, ctx);
     } catch (err) {
@@ -30,42 +48,110 @@ function guarded(fn: (req: HttpRequest, ctx: InvocationContext) => Promise<HttpR
 }
 
 const client = df.input.durableClient();
+const orchestrations = (ctx: InvocationContext) => durableOrchestrations(df.getClient(ctx));
 
-app.http('submitJob', {
-  route: 'jobs',
-  methods: ['POST'],
-  authLevel,
-  extraInputs: [client],
-  handler: guarded((req, ctx) => submitJob(req, deps(), durableOrchestrations(df.getClient(ctx)))),
-});
+/**
+ * Every route, its methods and their functions. The host routes by template and method and answers
+ * 404 itself for a method no function registered, so each route also gets a function for the other
+ * common methods that answers 405 with `Allow` (named `<route>-405`; the OpenAPI document leaves
+ * these out, as they are not operations).
+ */
+const routes: {
+  route: string;
+  ops: { name: string; method: HttpMethod; durable?: boolean; handler: Handler }[];
+}[] = [
+  {
+    route: 'jobs',
+    ops: [
+      {
+        name: 'submitJob',
+        method: 'POST',
+        durable: true,
+        handler: (r, c) => submitJob(r, deps(), orchestrations(c)),
+      },
+      { name: 'listJobs', method: 'GET', handler: (r) => listJobs(r, deps()) },
+    ],
+  },
+  {
+    route: 'jobs/{id}',
+    ops: [{ name: 'getJob', method: 'GET', handler: (r) => getJob(r.params.id ?? '', deps()) }],
+  },
+  {
+    route: 'jobs/{id}/cancel',
+    ops: [
+      {
+        name: 'cancelJob',
+        method: 'POST',
+        durable: true,
+        handler: (r, c) => cancelJob(r.params.id ?? '', deps(), orchestrations(c)),
+      },
+    ],
+  },
+  {
+    route: 'jobs/{id}/retry',
+    ops: [
+      {
+        name: 'retryJob',
+        method: 'POST',
+        durable: true,
+        handler: (r, c) => retryJob(r, r.params.id ?? '', deps(), orchestrations(c)),
+      },
+    ],
+  },
+  {
+    route: 'jobs/{id}/predictions',
+    ops: [
+      { name: 'getPredictions', method: 'GET', handler: (r) => getPredictions(r.params.id ?? '', deps()) },
+    ],
+  },
+  {
+    route: 'uploads',
+    ops: [{ name: 'createUpload', method: 'POST', handler: (r) => createUpload(r, deps()) }],
+  },
+  {
+    route: 'openapi.json',
+    ops: [
+      {
+        name: 'getOpenApi',
+        method: 'GET',
+        handler: async () => ({
+          status: 200,
+          jsonBody: openApiDocument,
+          headers: { 'Content-Type': 'application/json' },
+        }),
+      },
+    ],
+  },
+];
 
-app.http('listJobs', {
-  route: 'jobs',
-  methods: ['GET'],
-  authLevel,
-  handler: guarded((req) => listJobs(req, deps())),
-});
+/** The methods a 405 function takes: the common ones a route does not serve. */
+const OTHER_METHODS: readonly HttpMethod[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
 
-app.http('getJob', {
-  route: 'jobs/{id}',
-  methods: ['GET'],
-  authLevel,
-  handler: guarded((req) => getJob(req.params.id ?? '', deps())),
-});
+/**
+ * Registers the 405 function of a route: the other common methods, answered with `Allow`. Every
+ * route registers one (the OpenAPI test checks it), including routes registered in other files.
+ */
+export function registerOtherMethods(route: string, allow: readonly HttpMethod[]): void {
+  app.http(`${route.replace(/[{}*]/g, '').replace(/[^A-Za-z0-9]+/g, '-')}-405`, {
+    route,
+    methods: OTHER_METHODS.filter((m) => !allow.includes(m)),
+    authLevel,
+    handler: async (req) => methodNotAllowed(req.method, allow),
+  });
+}
 
-app.http('cancelJob', {
-  route: 'jobs/{id}/cancel',
-  methods: ['POST'],
-  authLevel,
-  extraInputs: [client],
-  handler: guarded((req, ctx) =>
-    cancelJob(req.params.id ?? '', deps(), durableOrchestrations(df.getClient(ctx))),
-  ),
-});
-
-app.http('getPredictions', {
-  route: 'jobs/{id}/predictions',
-  methods: ['GET'],
-  authLevel,
-  handler: guarded((req) => getPredictions(req.params.id ?? '', deps())),
-});
+for (const { route, ops } of routes) {
+  for (const op of ops) {
+    app.http(op.name, {
+      route,
+      methods: [op.method],
+      authLevel,
+      ...(op.durable ? { extraInputs: [client] } : {}),
+      handler: guarded(op.handler),
+    });
+  }
+  registerOtherMethods(
+    route,
+    ops.map((o) => o.method),
+  );
+}

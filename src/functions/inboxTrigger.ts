@@ -4,7 +4,7 @@ import { deps } from '../app/deps';
 import { durableOrchestrations } from '../adapters/orchestrations';
 import { settings } from '../config/settings';
 import { onInboxBlob } from '../handlers/inbox';
-import { registerBlobReferenceFactory, type BlobReference } from './blobReference';
+import { registerBlobReferenceFactory } from './blobReference';
 
 registerBlobReferenceFactory();
 const s = settings();
@@ -14,20 +14,19 @@ app.storageBlob('inboxTrigger', {
   connection: s.dataStorageSettingName,
   // EventGrid in Azure (the only source Flex Consumption supports); LogsAndContainerScan for local func start.
   source: s.inboxTriggerSource,
-  // Deferred binding: the host passes a reference, never the bytes, so files of any size are fine.
+  // Deferred binding: the host passes a reference, not the bytes (it may still fall back to the bytes; see onInboxBlob).
   sdkBinding: true,
   extraInputs: [df.input.durableClient()],
   handler: async (blob: unknown, context: InvocationContext): Promise<void> => {
-    const started = await onInboxBlob(
+    const job = await onInboxBlob(
       deps(),
       durableOrchestrations(df.getClient(context)),
-      blob as BlobReference,
-      context.triggerMetadata as never,
+      blob,
+      context.triggerMetadata,
     );
-    context.log(
-      started.started
-        ? `job ${started.jobId} received for ${(blob as BlobReference).blobName}`
-        : `job ${started.jobId} already exists (${started.record.status}); nothing to start`,
-    );
+    if (!job)
+      context.log(`blob ${String(context.triggerMetadata?.blobTrigger)} no longer exists; nothing to start`);
+    else if (job.started) context.log(`job ${job.jobId} received for ${job.record.sourceBlob}`);
+    else context.log(`job ${job.jobId} already exists (${job.record.status}); nothing to start`);
   },
 });

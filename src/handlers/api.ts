@@ -1,12 +1,12 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { pipeline, Readable, Transform } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { Deps } from '../app/deps';
 import type { Orchestrations } from '../adapters/orchestrations';
 import { PipelineError } from '../domain/errors';
-import { isJobId } from '../domain/jobId';
-import { isJobState, isTerminal, type JobRecord } from '../domain/jobRecord';
+import { isJobId, normalizeEtag } from '../domain/jobId';
+import { JOB_STATES, isTerminal, type JobRecord, type JobState } from '../domain/jobRecord';
 import { startJob } from './startJob';
 
 /** The HTTP API's logic, free of the Functions host: requests in, responses out. */
@@ -24,17 +24,54 @@ function jobUrl(req: HttpRequest, jobId: string): string {
   return `${u.origin}/api/jobs/${jobId}`;
 }
 
-/** Upload names: folders allowed, no traversal, no control characters; always ends in .csv. */
+/** Blob paths we accept from callers: folders allowed, no traversal, no control characters or backslashes. */
+export function checkBlobPath(name: string, max: number): string | undefined {
+  if (!name) return 'must not be empty';
+  if (name.length > max) return `must be at most ${max} characters`;
+  if (/[\u0000-\u001f\u007f\\]/.test(name)) return 'must not contain control characters or backslashes';
+  if (name.split('/').some((p) => p === '' || p === '.' || p === '..'))
+    return 'must be a relative path without empty, "." or ".." segments';
+  return undefined;
+}
+
+/** Upload names: a checked blob path of at most 200 characters; always ends in .csv. */
 export function safeUploadName(raw: string | null): string | { error: string } {
   const name = (raw ?? 'upload.csv').trim();
-  if (!name) return { error: 'name must not be empty' };
-  if (name.length > 200) return { error: 'name must be at most 200 characters' };
-  if (/[\u0000-\u001f\u007f\\]/.test(name))
-    return { error: 'name must not contain control characters or backslashes' };
-  const parts = name.split('/');
-  if (parts.some((p) => p === '' || p === '.' || p === '..'))
-    return { error: 'name must be a relative path without empty, "." or ".." segments' };
+  const problem = checkBlobPath(name, 200);
+  if (problem) return { error: `name ${problem}` };
   return /\.csv$/i.test(name) ? name : `${name}.csv`;
+}
+
+/** Where API uploads land in the inbox: a fresh folder per upload, so names never collide. */
+function uploadBlobName(d: Deps, name: string): string {
+  return `uploads/${d.now().toISOString().slice(0, 10)}/${randomBytes(6).toString('hex')}/${name}`;
+}
+
+const uploadsHint =
+  'For large files, POST /api/uploads?name=<file.csv> for an upload URL, PUT the file to it with the header ' +
+  '"x-ms-blob-type: BlockBlob" (or in blocks with Put Block and Put Block List), and its job starts by itself.';
+
+function tooLarge(bytes: number | undefined, limit: number, d: Deps): HttpResponseInit {
+  const size = bytes === undefined ? 'The body is' : `The body is ${bytes} bytes,`;
+  const whose = limit === d.settings.api.requestBodyLimitBytes ? "the Functions host's limit" : 'the limit';
+  return problem(
+    413,
+    'RequestTooLarge',
+    `${size} over ${whose} of ${limit} bytes for a request. ${uploadsHint}`,
+  );
+}
+
+class TooLarge extends Error {}
+
+/** Passes bytes through, failing once more than `limit` have passed (bodies sent without Content-Length). */
+function capped(limit: number): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      seen += chunk.length;
+      done(seen > limit ? new TooLarge() : null, chunk);
+    },
+  });
 }
 
 export async function submitJob(req: HttpRequest, d: Deps, orch: Orchestrations): Promise<HttpResponseInit> {
@@ -60,6 +97,8 @@ export async function submitJob(req: HttpRequest, d: Deps, orch: Orchestrations)
         'The JSON body needs a "blob" string: the name of a file in the inbox container.',
       );
     }
+    const bad = checkBlobPath(blob, 1024);
+    if (bad) return problem(400, 'BadRequest', `Invalid "blob": the name ${bad}.`);
     if (!(await d.data.exists(inbox, blob)))
       return problem(404, 'BlobNotFound', `No blob "${blob}" in container "${inbox}".`);
     const started = await startJob(d, orch, { container: inbox, name: blob });
@@ -79,17 +118,23 @@ export async function submitJob(req: HttpRequest, d: Deps, orch: Orchestrations)
   const declared = Number(req.headers.get('content-length') ?? NaN);
   if (declared === 0)
     return problem(400, 'EmptyBody', 'The request body is empty: send the CSV file as the body.');
-  if (Number.isFinite(declared) && declared > d.settings.maxInputBytes) {
-    return problem(
-      413,
-      'InputTooLarge',
-      `The body is ${declared} bytes, over the limit of ${d.settings.maxInputBytes} bytes.`,
-    );
+  const limit = Math.min(d.settings.api.requestBodyLimitBytes, d.settings.maxInputBytes);
+  if (Number.isFinite(declared) && declared > limit) return tooLarge(declared, limit, d);
+  const blobName = uploadBlobName(d, name);
+  // pipeline, not pipe: a failing request body must fail the upload too, not leave it waiting.
+  const body = pipeline(
+    Readable.fromWeb(req.body as unknown as WebReadableStream<Uint8Array>),
+    capped(limit),
+    () => undefined,
+  );
+  let up: { etag: string; lastModified: Date };
+  try {
+    up = await d.data.upload(inbox, blobName, body, { contentType: 'text/csv' });
+  } catch (err) {
+    if (!(err instanceof TooLarge || (err as Error)?.cause instanceof TooLarge)) throw err;
+    await d.data.delete(inbox, blobName);
+    return tooLarge(undefined, limit, d);
   }
-  const day = d.now().toISOString().slice(0, 10);
-  const blobName = `uploads/${day}/${randomBytes(6).toString('hex')}/${name}`;
-  const stream = Readable.fromWeb(req.body as unknown as WebReadableStream<Uint8Array>);
-  const up = await d.data.upload(inbox, blobName, stream, { contentType: 'text/csv' });
   const started = await startJob(d, orch, {
     container: inbox,
     name: blobName,
@@ -97,6 +142,76 @@ export async function submitJob(req: HttpRequest, d: Deps, orch: Orchestrations)
     lastModified: up.lastModified,
   });
   return accepted(req, started.jobId, started.record, true, blobName);
+}
+
+/** `POST /api/uploads?name=`: an upload URL for one new inbox blob, for files over the request body cap. */
+export async function createUpload(req: HttpRequest, d: Deps): Promise<HttpResponseInit> {
+  const name = safeUploadName(req.query.get('name'));
+  if (typeof name !== 'string') return problem(400, 'BadRequest', `Invalid ?name=: ${name.error}.`);
+  const blob = uploadBlobName(d, name);
+  const { url, expiresOn } = await d.data.uploadUrl(
+    d.settings.inboxContainer,
+    blob,
+    d.settings.api.uploadUrlMinutes,
+  );
+  return json(201, { uploadUrl: url, blob, expiresAt: expiresOn.toISOString() });
+}
+
+const RETRYABLE_STATES: ReadonlySet<JobState> = new Set(['Failed', 'TimedOut', 'Canceled']);
+
+/**
+ * `POST /api/jobs/{id}/retry`: a new job for the same blob version. Its id derives from the next
+ * attempt number, so a request delivered twice finds the job the first one started.
+ */
+export async function retryJob(
+  req: HttpRequest,
+  id: string,
+  d: Deps,
+  orch: Orchestrations,
+): Promise<HttpResponseInit> {
+  const rec = isJobId(id) ? await d.jobs.get(id) : undefined;
+  if (!rec) return problem(404, 'JobNotFound', `No job "${id}".`);
+  if (!RETRYABLE_STATES.has(rec.status)) {
+    return problem(
+      409,
+      'NotRetryable',
+      `Job ${id} is ${rec.status}; only Failed, TimedOut or Canceled jobs can be retried.`,
+    );
+  }
+  let info;
+  try {
+    info = await d.data.info(rec.sourceContainer, rec.sourceBlob);
+  } catch (err) {
+    if (err instanceof PipelineError && err.code === 'InputNotFound')
+      return problem(409, 'SourceGone', `The file ${rec.sourceBlob} no longer exists; upload it again.`);
+    throw err;
+  }
+  if (normalizeEtag(info.etag) !== rec.sourceEtag) {
+    return problem(
+      409,
+      'SourceChanged',
+      `The file ${rec.sourceBlob} has been replaced since job ${id}; the new version is a job of its own.`,
+    );
+  }
+  const started = await startJob(d, orch, {
+    container: rec.sourceContainer,
+    name: rec.sourceBlob,
+    etag: info.etag,
+    lastModified: info.lastModified,
+    attempt: (rec.attempt ?? 0) + 1,
+    retryOf: rec.jobId,
+  });
+  await d.jobs.linkRetry(rec.jobId, started.jobId, d.now());
+  const res = accepted(req, started.jobId, started.record, started.started);
+  return { ...res, jsonBody: { ...(res.jsonBody as object), retryOf: rec.jobId } };
+}
+
+/** Answer for a method a known route does not serve (RFC 9110 §15.5.6: 405 with Allow). */
+export function methodNotAllowed(method: string, allow: readonly string[]): HttpResponseInit {
+  return {
+    ...problem(405, 'MethodNotAllowed', `${method} is not supported here; use ${allow.join(' or ')}.`),
+    headers: { 'Content-Type': 'application/json', Allow: allow.join(', ') },
+  };
 }
 
 function accepted(
@@ -133,19 +248,22 @@ export async function getJob(id: string, d: Deps): Promise<HttpResponseInit> {
 }
 
 export async function listJobs(req: HttpRequest, d: Deps): Promise<HttpResponseInit> {
-  const status = req.query.get('status') ?? undefined;
-  if (status !== undefined && !isJobState(status)) {
-    return problem(
-      400,
-      'BadRequest',
-      `Unknown status "${status}"; use one of Received, Validating, Submitted, Running, Publishing, Succeeded, Rejected, Failed, TimedOut, Canceled.`,
-    );
+  const statusRaw = req.query.get('status') ?? undefined;
+  const status = statusRaw && JOB_STATES.find((s) => s.toLowerCase() === statusRaw.trim().toLowerCase());
+  if (statusRaw !== undefined && !status) {
+    return problem(400, 'BadRequest', `Unknown status "${statusRaw}"; use one of ${JOB_STATES.join(', ')}.`);
   }
   const topRaw = req.query.get('top');
   const top = topRaw === null ? 50 : Number(topRaw);
   if (!Number.isInteger(top) || top < 1 || top > 1000)
     return problem(400, 'BadRequest', '"top" must be an integer from 1 to 1000.');
   const token = req.query.get('continuationToken') ?? undefined;
+  if (token !== undefined && !isListToken(token))
+    return problem(
+      400,
+      'BadRequest',
+      'Invalid "continuationToken": pass on the nextLink of the previous page as it is.',
+    );
   const page = await d.jobs.list({
     top,
     ...(status ? { status } : {}),
@@ -159,6 +277,23 @@ export async function listJobs(req: HttpRequest, d: Deps): Promise<HttpResponseI
       })()
     : undefined;
   return json(200, { jobs: page.jobs, ...(next ? { nextLink: next } : {}) });
+}
+
+/**
+ * The job table's page tokens as @azure/data-tables makes them (utils/continuationToken.ts): base64 of
+ * `{"nextPartitionKey", "nextRowKey"?}`. Anything else is the caller's mistake, not a storage fault.
+ */
+function isListToken(token: string): boolean {
+  try {
+    const t = JSON.parse(Buffer.from(token, 'base64').toString('utf8')) as Record<string, unknown> | null;
+    return (
+      typeof t?.nextPartitionKey === 'string' &&
+      t.nextPartitionKey !== '' &&
+      (t.nextRowKey === undefined || typeof t.nextRowKey === 'string')
+    );
+  } catch {
+    return false;
+  }
 }
 
 export async function cancelJob(id: string, d: Deps, orch: Orchestrations): Promise<HttpResponseInit> {

@@ -11,27 +11,66 @@ export interface StartedJob {
   record: JobRecord;
 }
 
-/**
- * Turns one version of one inbox blob into exactly one job, however often it is delivered:
- * the record is created first (insert-if-absent), then the orchestration is started only if no
- * instance with the job's id exists. Checking matters: Durable's `startNew` would overwrite a
- * *finished* instance with the same id and silently run a finished job again.
- */
-export async function startJob(
+export interface BlobToScore {
+  container: string;
+  name: string;
+  /** The version, when the caller knows it; otherwise the blob's current properties are read. */
+  etag?: string;
+  lastModified?: Date;
+  /** For a retry: which attempt this is and the job it retries. */
+  attempt?: number;
+  retryOf?: string;
+}
+
+/** The orchestration's input for a job; the same for a first start and for a resume by the reconciler. */
+export function scoreJobInput(
   d: Deps,
-  orch: Orchestrations,
-  blob: { container: string; name: string; etag?: string; lastModified?: Date },
-): Promise<StartedJob> {
+  rec: Pick<JobRecord, 'jobId' | 'sourceContainer' | 'sourceBlob' | 'sourceEtag'>,
+): ScoreJobInput {
+  return {
+    jobId: rec.jobId,
+    source: { container: rec.sourceContainer, name: rec.sourceBlob, etag: `"${rec.sourceEtag}"` },
+    schedule: d.settings.poll,
+    deadlineSeconds: d.settings.jobDeadlineSeconds,
+  };
+}
+
+/**
+ * Starts the orchestration of a job whose record exists, unless an instance with its id exists.
+ * Checking matters: Durable's `startNew` would overwrite a *finished* instance with the same id and
+ * silently run a finished job again. Returns whether this call started it.
+ */
+export async function ensureOrchestration(d: Deps, orch: Orchestrations, rec: JobRecord): Promise<boolean> {
+  if ((await orch.state(rec.jobId)) !== 'none') return false;
+  try {
+    await orch.start(rec.jobId, scoreJobInput(d, rec));
+  } catch (err) {
+    // Two callers raced past the check (the extension refuses to start a running instance again):
+    // the other one started it, which is all we wanted.
+    if ((await orch.state(rec.jobId)) === 'none') throw err;
+    return false;
+  }
+  return true;
+}
+
+/**
+ * Turns one version of one inbox blob (one attempt at it) into exactly one job, however often it is
+ * delivered: the record is created first (insert-if-absent), then the orchestration is started only
+ * if no instance with the job's id exists.
+ */
+export async function startJob(d: Deps, orch: Orchestrations, blob: BlobToScore): Promise<StartedJob> {
   const info =
     blob.etag && blob.lastModified
       ? { etag: blob.etag, lastModified: blob.lastModified }
       : await d.data.info(blob.container, blob.name);
   const etag = normalizeEtag(info.etag);
+  const attempt = blob.attempt ?? 0;
   const jobId = deriveJobId({
     container: blob.container,
     name: blob.name,
     etag,
     lastModified: info.lastModified,
+    attempt,
   });
   const now = d.now().toISOString();
   const { created, record } = await d.jobs.create({
@@ -44,22 +83,9 @@ export async function startJob(
     createdAt: now,
     updatedAt: now,
     phases: { Received: now },
+    attempt,
+    ...(blob.retryOf ? { retryOf: blob.retryOf } : {}),
   });
   if (!created && isTerminal(record.status)) return { jobId, started: false, record };
-  if ((await orch.state(jobId)) !== 'none') return { jobId, started: false, record };
-
-  const input: ScoreJobInput = {
-    jobId,
-    source: { container: blob.container, name: blob.name, etag: `"${etag}"` },
-    schedule: d.settings.poll,
-    deadlineSeconds: d.settings.jobDeadlineSeconds,
-  };
-  try {
-    await orch.start(jobId, input);
-  } catch (err) {
-    // Two deliveries raced past the check: the other one started it, which is all we wanted.
-    if ((await orch.state(jobId)) === 'none') throw err;
-    return { jobId, started: false, record };
-  }
-  return { jobId, started: true, record };
+  return { jobId, started: await ensureOrchestration(d, orch, record), record };
 }

@@ -1,4 +1,4 @@
-import { deriveJobId, isJobId, jobIdTime } from '../../../src/domain/jobId';
+import { deriveJobId, isJobId } from '../../../src/domain/jobId';
 import { stagingPaths, outboxName } from '../../../src/domain/amlUris';
 
 const t = new Date('2026-03-04T05:06:07.890Z');
@@ -12,7 +12,7 @@ describe('job ids', () => {
     expect(deriveJobId({ container: 'other', name: 'a.csv', etag: '"0x8D1"', lastModified: t })).not.toBe(a);
   });
 
-  test('ids sort newest first and carry their arrival time', () => {
+  test('ids sort newest first', () => {
     const older = deriveJobId({ container: 'inbox', name: 'a.csv', etag: 'e', lastModified: t });
     const newer = deriveJobId({
       container: 'inbox',
@@ -21,7 +21,19 @@ describe('job ids', () => {
       lastModified: new Date(t.getTime() + 1),
     });
     expect(newer < older).toBe(true);
-    expect(jobIdTime(older).toISOString()).toBe(t.toISOString());
+  });
+
+  test('attempt 0 is the id a blob version always had; each retry attempt is its own stable id', () => {
+    const v = { container: 'inbox', name: 'a.csv', etag: '"0x8D1"', lastModified: t };
+    // Pinned: ids of jobs created before retries existed must not change.
+    expect(deriveJobId(v)).toBe('j8227399232109-21598ec027fde5bd109f');
+    expect(deriveJobId({ ...v, attempt: 0 })).toBe(deriveJobId(v));
+    const first = deriveJobId({ ...v, attempt: 1 });
+    expect(first).not.toBe(deriveJobId(v));
+    expect(deriveJobId({ ...v, attempt: 1 })).toBe(first);
+    expect(deriveJobId({ ...v, attempt: 2 })).not.toBe(first);
+    expect(isJobId(first)).toBe(true);
+    expect(() => deriveJobId({ ...v, attempt: -1 })).toThrow(RangeError);
   });
 
   test.each([

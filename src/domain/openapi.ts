@@ -1,0 +1,315 @@
+import { JOB_STATES } from './jobRecord';
+
+/**
+ * The HTTP API as an OpenAPI 3.1 document, served at GET /api/openapi.json. Tests keep it honest:
+ * it validates as OpenAPI 3.1, it lists exactly the registered HTTP functions' routes and methods (the
+ * per-route 405 functions are not operations and are described in `info.description` instead), and
+ * real responses validate against its schemas.
+ */
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const jsonOf = (schema: object) => ({ 'application/json': { schema } });
+const error = (description: string) => ({ description, content: jsonOf(ref('Error')) });
+const jobId = { name: 'id', in: 'path', required: true, schema: ref('JobId') } as const;
+const failure = { default: error('Unexpected failure: 500, or 503 with Retry-After for a transient one.') };
+
+const iso = { type: 'string', format: 'date-time' } as const;
+
+export const openApiDocument = {
+  openapi: '3.1.0',
+  info: {
+    title: 'AML batch-scoring pipeline',
+    version: '1.0.0',
+    description:
+      'Drop a CSV, get predictions. Every error is `{"error": {"code", "message"}}`. A known route called ' +
+      'with a method it does not serve answers 405 with an `Allow` header. In Azure every route needs a ' +
+      'function key (`x-functions-key` header or `code` query parameter); locally the API is anonymous.',
+  },
+  servers: [{ url: '/api' }],
+  security: [{ functionKey: [] }, { functionKeyQuery: [] }, {}],
+  paths: {
+    '/jobs': {
+      post: {
+        operationId: 'submitJob',
+        summary:
+          'Upload a CSV (up to the 100 MB request cap) and start its job, or start the job for a blob already in the inbox.',
+        parameters: [
+          {
+            name: 'name',
+            in: 'query',
+            description: 'File name for a text/csv body (folders allowed); `.csv` is added if missing.',
+            schema: { type: 'string', maxLength: 200 },
+          },
+        ],
+        requestBody: {
+          required: true,
+          content: {
+            'text/csv': { schema: { type: 'string', contentMediaType: 'text/csv' } },
+            'application/json': { schema: ref('BlobRequest') },
+          },
+        },
+        responses: {
+          '202': {
+            description: 'The job exists and runs (or had already run) for this file.',
+            headers: { Location: { description: 'The job', schema: { type: 'string', format: 'uri' } } },
+            content: jsonOf(ref('Accepted')),
+          },
+          '400': error('Bad JSON, blob name or file name, or an empty body.'),
+          '404': error('No such blob in the inbox.'),
+          '413': error('The body is over the request cap; use POST /api/uploads.'),
+          '415': error('Neither text/csv nor application/json.'),
+          ...failure,
+        },
+      },
+      get: {
+        operationId: 'listJobs',
+        summary: 'Jobs, newest first, one page at a time.',
+        parameters: [
+          {
+            name: 'status',
+            in: 'query',
+            description: `One of ${JOB_STATES.join(', ')} (any letter case).`,
+            schema: { type: 'string' },
+          },
+          { name: 'top', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 50 } },
+          {
+            name: 'continuationToken',
+            in: 'query',
+            description: 'From the previous page; follow `nextLink` rather than building it.',
+            schema: { type: 'string' },
+          },
+        ],
+        responses: {
+          '200': { description: 'One page.', content: jsonOf(ref('JobList')) },
+          '400': error('Unknown status, bad top or a malformed continuation token.'),
+          ...failure,
+        },
+      },
+    },
+    '/jobs/{id}': {
+      get: {
+        operationId: 'getJob',
+        summary: 'One job record.',
+        parameters: [jobId],
+        responses: {
+          '200': { description: 'The record.', content: jsonOf(ref('Job')) },
+          '404': error('No such job.'),
+          ...failure,
+        },
+      },
+    },
+    '/jobs/{id}/cancel': {
+      post: {
+        operationId: 'cancelJob',
+        summary: 'Ask a running job to stop; its AML job is cancelled.',
+        parameters: [jobId],
+        responses: {
+          '202': { description: 'Cancel requested.', content: jsonOf(ref('CancelAccepted')) },
+          '404': error('No such job.'),
+          '409': error('The job has already ended.'),
+          ...failure,
+        },
+      },
+    },
+    '/jobs/{id}/retry': {
+      post: {
+        operationId: 'retryJob',
+        summary:
+          'Run a Failed, TimedOut or Canceled job again on the same file version, as a new linked job.',
+        parameters: [jobId],
+        responses: {
+          '202': {
+            description: 'The retry job (the same one for a repeated request).',
+            headers: { Location: { description: 'The new job', schema: { type: 'string', format: 'uri' } } },
+            content: jsonOf(ref('RetryAccepted')),
+          },
+          '404': error('No such job.'),
+          '409': error('The job is not Failed, TimedOut or Canceled, or its file is gone or replaced.'),
+          ...failure,
+        },
+      },
+    },
+    '/jobs/{id}/predictions': {
+      get: {
+        operationId: 'getPredictions',
+        summary: 'The predictions CSV of a Succeeded job.',
+        parameters: [jobId],
+        responses: {
+          '200': {
+            description: 'The input columns plus `prediction`.',
+            content: { 'text/csv': { schema: { type: 'string', contentMediaType: 'text/csv' } } },
+          },
+          '404': error('No such job.'),
+          '409': error('The job has not Succeeded.'),
+          '410': error('The predictions file was deleted.'),
+          ...failure,
+        },
+      },
+    },
+    '/uploads': {
+      post: {
+        operationId: 'createUpload',
+        summary:
+          'An upload URL for a file of any size: PUT the file to `uploadUrl` with `x-ms-blob-type: BlockBlob` (or Put Block and Put Block List); its job starts by itself.',
+        parameters: [
+          {
+            name: 'name',
+            in: 'query',
+            description: 'File name (folders allowed); `.csv` is added if missing.',
+            schema: { type: 'string', maxLength: 200 },
+          },
+        ],
+        responses: {
+          '201': { description: 'A create/write-only, short-lived URL.', content: jsonOf(ref('Upload')) },
+          '400': error('Bad file name.'),
+          ...failure,
+        },
+      },
+    },
+    '/openapi.json': {
+      get: {
+        operationId: 'getOpenApi',
+        summary: 'This document.',
+        responses: { '200': { description: 'OpenAPI 3.1', content: jsonOf({ type: 'object' }) } },
+      },
+    },
+  },
+  components: {
+    securitySchemes: {
+      functionKey: { type: 'apiKey', in: 'header', name: 'x-functions-key' },
+      functionKeyQuery: { type: 'apiKey', in: 'query', name: 'code' },
+    },
+    schemas: {
+      JobId: { type: 'string', pattern: '^j\\d{13}-[0-9a-f]{20}$' },
+      JobState: { type: 'string', enum: [...JOB_STATES] },
+      Error: {
+        type: 'object',
+        required: ['error'],
+        properties: {
+          error: {
+            type: 'object',
+            required: ['code', 'message'],
+            properties: { code: { type: 'string' }, message: { type: 'string' } },
+          },
+        },
+      },
+      BlobRequest: {
+        type: 'object',
+        required: ['blob'],
+        properties: { blob: { type: 'string', description: 'A blob name in the inbox container.' } },
+      },
+      Accepted: {
+        type: 'object',
+        required: ['jobId', 'status', 'started', 'blob', 'statusUrl', 'predictionsUrl'],
+        properties: {
+          jobId: ref('JobId'),
+          status: ref('JobState'),
+          started: { type: 'boolean', description: 'False when the job already existed.' },
+          blob: { type: 'string' },
+          statusUrl: { type: 'string', format: 'uri' },
+          predictionsUrl: { type: 'string', format: 'uri' },
+        },
+      },
+      RetryAccepted: {
+        allOf: [
+          ref('Accepted'),
+          { type: 'object', required: ['retryOf'], properties: { retryOf: ref('JobId') } },
+        ],
+      },
+      CancelAccepted: {
+        type: 'object',
+        required: ['jobId', 'status', 'cancelRequested'],
+        properties: { jobId: ref('JobId'), status: ref('JobState'), cancelRequested: { const: true } },
+      },
+      Upload: {
+        type: 'object',
+        required: ['uploadUrl', 'blob', 'expiresAt'],
+        properties: {
+          uploadUrl: { type: 'string', format: 'uri', description: 'SAS URL: create and write only.' },
+          blob: { type: 'string', description: 'Where the file lands in the inbox.' },
+          expiresAt: iso,
+        },
+      },
+      JobList: {
+        type: 'object',
+        required: ['jobs'],
+        properties: {
+          jobs: { type: 'array', items: ref('Job') },
+          nextLink: { type: 'string', format: 'uri', description: 'The next page, when there is one.' },
+        },
+      },
+      JobError: {
+        type: 'object',
+        required: ['code', 'message'],
+        properties: {
+          code: { type: 'string' },
+          message: { type: 'string' },
+          retryable: { type: 'boolean' },
+          at: iso,
+          problems: {
+            type: 'array',
+            items: { type: 'object', properties: { line: { type: 'integer' }, column: { type: 'string' } } },
+          },
+          problemCount: { type: 'integer' },
+        },
+      },
+      Job: {
+        type: 'object',
+        required: ['jobId', 'status', 'sourceContainer', 'sourceBlob', 'sourceEtag', 'receivedAt', 'phases'],
+        properties: {
+          jobId: ref('JobId'),
+          status: ref('JobState'),
+          sourceContainer: { type: 'string' },
+          sourceBlob: { type: 'string' },
+          sourceEtag: { type: 'string' },
+          receivedAt: iso,
+          createdAt: iso,
+          updatedAt: iso,
+          phases: { type: 'object', propertyNames: ref('JobState'), additionalProperties: iso },
+          attempt: { type: 'integer', minimum: 0, description: '0 for the first job of a file version.' },
+          retryOf: ref('JobId'),
+          retriedBy: ref('JobId'),
+          rowCount: { type: 'integer' },
+          byteCount: { type: 'integer' },
+          stagedInputUri: { type: 'string' },
+          outputUri: { type: 'string' },
+          stagedBy: { type: 'string', enum: ['server-side', 'streamed'] },
+          amlJobName: { type: 'string' },
+          amlStatus: { type: 'string' },
+          amlStudioUrl: { type: 'string', format: 'uri' },
+          amlPolls: { type: 'integer' },
+          amlStatusHistory: {
+            type: 'array',
+            description: 'Each AML status once, with when it was first seen.',
+            items: {
+              type: 'object',
+              required: ['status', 'since'],
+              properties: { status: { type: 'string' }, since: iso },
+            },
+          },
+          outage: {
+            type: 'object',
+            description: 'Set while AML or storage cannot be reached; cleared by the next answer.',
+            required: ['since', 'lastError', 'missedChecks'],
+            properties: { since: iso, lastError: ref('JobError'), missedChecks: { type: 'integer' } },
+          },
+          cancel: {
+            type: 'object',
+            description: 'What happened when our side asked AML to cancel its job.',
+            required: ['requestedAt', 'confirmed'],
+            properties: {
+              requestedAt: iso,
+              confirmed: { type: 'boolean' },
+              amlAnswer: { type: 'string' },
+            },
+          },
+          outputBlob: { type: 'string' },
+          quarantineBlob: { type: 'string' },
+          cancelRequested: { type: 'boolean' },
+          warnings: { type: 'array', items: { type: 'string' } },
+          error: ref('JobError'),
+        },
+      },
+    },
+  },
+} as const;

@@ -1,0 +1,158 @@
+import type { Deps } from '../app/deps';
+import { ACTIVE_STATUSES, type InspectableOrchestrations } from '../adapters/orchestrations';
+import type { ErrorInfo } from '../domain/errors';
+import { deriveJobId } from '../domain/jobId';
+import { isTerminal, type JobPatch, type JobRecord, type JobState } from '../domain/jobRecord';
+import type { ScoreJobOutput } from '../orchestration/contracts';
+import { ensureOrchestration, startJob } from './startJob';
+
+/**
+ * The reconciler: what triggers and crashes can leave behind, put right on a timer.
+ *
+ * 1. A job whose record has not ended while its orchestration is missing (never started, purged) is
+ *    resumed: its orchestration starts again from the record; every step is safe to repeat, and the
+ *    AML job name saved on the record keeps a second AML job from starting. One whose orchestration
+ *    failed, was terminated or completed without recording its outcome is ended on the record, since
+ *    nothing else will ever end it.
+ * 2. An inbox blob with no job (an Event Grid event lost or dead-lettered, a blob uploaded before the
+ *    subscription existed) gets its job, within the look-back window.
+ *
+ * Bounded: a run changes at most `reconcileMaxItems` jobs (resumed, ended or started) and reads at most
+ * ten times as many records and blobs (listing pages is not counted); what is left waits for the next
+ * run. Idempotent and safe when runs overlap: starting a job
+ * is insert-if-absent plus a check for an instance, and record updates only move forward.
+ * Both parts leave alone anything younger than the grace period, which may still be in flight.
+ */
+
+export interface ReconcileReport {
+  /** Records and blobs read. */
+  examined: number;
+  /** Jobs whose missing orchestration was started again. */
+  resumed: string[];
+  /** Jobs ended on the record because their orchestration can no longer end them. */
+  ended: { jobId: string; status: JobState; runtimeStatus: string }[];
+  /** Jobs started for inbox blobs that had none. */
+  started: string[];
+  /** Items that failed (a transient fault): each is tried again by the next run. */
+  failed: { item: string; message: string }[];
+  /** True when the run stopped at its bound with work possibly left. */
+  exhausted: boolean;
+}
+
+/** One item's failure does not stop the run; the next run tries it again. */
+async function guarded(report: ReconcileReport, item: string, fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    report.failed.push({ item, message: (err as Error)?.message ?? String(err) });
+  }
+}
+
+const LIST_PAGE = 1000;
+const READS_PER_CHANGE = 10;
+
+/** What the record says when the orchestration is gone for good, by the instance's runtime status. */
+function deadEnd(runtimeStatus: string, output: unknown, at: string): { status: JobState; patch: JobPatch } {
+  const fail = (code: ErrorInfo['code'], message: string, status: JobState = 'Failed') => {
+    // `at` is part of the record's error; built apart so it fits whichever ErrorInfo shape is current.
+    const error = { code, message, retryable: true, at };
+    return { status, patch: { error } };
+  };
+  if (runtimeStatus === 'Completed') {
+    const out = output as Partial<ScoreJobOutput> | undefined;
+    if (out?.status && isTerminal(out.status)) {
+      const patch: JobPatch = {};
+      if (out.error) patch.error = { ...out.error, ...{ at } };
+      if (out.outputBlob) patch.outputBlob = out.outputBlob;
+      return { status: out.status, patch };
+    }
+    return fail('Internal', 'The job stopped without recording its outcome. Retry the job.');
+  }
+  if (runtimeStatus === 'Terminated' || runtimeStatus === 'Canceled') {
+    return fail(
+      'Canceled',
+      'The job was stopped outside the app (its orchestration was terminated); an AML job it started may still be running.',
+      'Canceled',
+    );
+  }
+  return fail('Internal', 'The job stopped on an unexpected error (see the function logs). Retry the job.');
+}
+
+export async function reconcile(
+  d: Deps,
+  orch: InspectableOrchestrations,
+  now: Date = d.now(),
+): Promise<ReconcileReport> {
+  const { reconcileMaxItems: max, reconcileGraceSeconds, reconcileLookbackHours } = d.settings.api;
+  const settledBefore = new Date(now.getTime() - reconcileGraceSeconds * 1000);
+  const report: ReconcileReport = {
+    examined: 0,
+    resumed: [],
+    ended: [],
+    started: [],
+    failed: [],
+    exhausted: false,
+  };
+  const changed = (): number => report.resumed.length + report.ended.length + report.started.length;
+  const readsLeft = (): number => max * READS_PER_CHANGE - report.examined;
+  const budgetLeft = (): number => Math.min(max - changed(), readsLeft());
+
+  // 1. Records that have not ended.
+  let token: string | undefined;
+  do {
+    if (budgetLeft() <= 0) return { ...report, exhausted: true };
+    const page = await d.jobs.listUnfinished({
+      updatedBefore: settledBefore,
+      top: Math.min(readsLeft(), LIST_PAGE),
+      ...(token ? { continuationToken: token } : {}),
+    });
+    for (const rec of page.jobs) {
+      if (budgetLeft() <= 0) return { ...report, exhausted: true };
+      report.examined++;
+      await guarded(report, `job ${rec.jobId}`, () => reconcileRecord(d, orch, rec, now, report));
+    }
+    token = page.continuationToken;
+  } while (token);
+
+  // 2. Inbox blobs without a job.
+  const inbox = d.settings.inboxContainer;
+  const since = now.getTime() - reconcileLookbackHours * 3600_000;
+  let marker: string | undefined;
+  do {
+    const page = await d.data.listPage(inbox, { maxPageSize: LIST_PAGE, ...(marker ? { marker } : {}) });
+    for (const b of page.blobs) {
+      const t = b.lastModified.getTime();
+      if (t < since || t > settledBefore.getTime()) continue;
+      if (budgetLeft() <= 0) return { ...report, exhausted: true };
+      report.examined++;
+      await guarded(report, `blob ${inbox}/${b.name}`, async () => {
+        const version = { container: inbox, name: b.name, etag: b.etag, lastModified: b.lastModified };
+        if (await d.jobs.get(deriveJobId(version))) return;
+        const job = await startJob(d, orch, version);
+        if (job.started) report.started.push(job.jobId);
+      });
+    }
+    marker = page.marker;
+  } while (marker);
+  return report;
+}
+
+async function reconcileRecord(
+  d: Deps,
+  orch: InspectableOrchestrations,
+  rec: JobRecord,
+  now: Date,
+  report: ReconcileReport,
+): Promise<void> {
+  const view = await orch.inspect(rec.jobId);
+  if (!view) {
+    if (await ensureOrchestration(d, orch, rec)) report.resumed.push(rec.jobId);
+    return;
+  }
+  // Running, waiting, continued as new, or suspended on purpose: the orchestration will end the job.
+  if (ACTIVE_STATUSES.has(view.runtimeStatus)) return;
+  const end = deadEnd(view.runtimeStatus, view.output, now.toISOString());
+  const after = await d.jobs.transition(rec.jobId, end.status, end.patch, now);
+  if (after.status === end.status && !isTerminal(rec.status))
+    report.ended.push({ jobId: rec.jobId, status: end.status, runtimeStatus: view.runtimeStatus });
+}
