@@ -123,7 +123,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
   const timers = new Map(
     byKind('timer').map((fn) => [
       fn.name.toLowerCase(),
-      new TimerTrigger(fn, storage, taskHub.toLowerCase(), invoker, log),
+      new TimerTrigger(fn, storage, taskHub.toLowerCase(), invoker, log, extraInputs),
     ]),
   );
   const blobByName = new Map(watchers.map((w) => [w.name.toLowerCase(), w]));

@@ -1,5 +1,6 @@
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import type { Invoker, LineLog } from './invoke';
+import type { RpcParameterBinding } from './functionsCore';
 import type { RegisteredFunction } from './registry';
 
 /**
@@ -126,6 +127,8 @@ export class TimerTrigger {
     hostId: string,
     private readonly invoker: Invoker,
     private readonly log: LineLog,
+    /** The function's other inputs (the durable client), bound on every invocation like the host's. */
+    private readonly extraInputs: (fn: RegisteredFunction) => RpcParameterBinding[],
   ) {
     this.schedule = parseCron(fn.timer!.schedule);
     // TimerTriggerAttribute.UseMonitor: on by default, off for schedules that fire more than once a minute.
@@ -166,7 +169,14 @@ export class TimerTrigger {
 
   /** The admin API's invocation: TimerInfo with the stored status, not past due (TimerTriggerBinding.BindAsync). */
   invokeNow(): void {
-    void this.invoke(this.timerInfo(false)).catch(() => undefined);
+    // Through the same lock as scheduled runs: one invocation at a time (the host's singleton).
+    const next = this.lock.then(() =>
+      this.invoke(this.timerInfo(false)).then(
+        () => this.log(`timer ${this.fn.name}: invoked (admin API)`),
+        (err: Error) => this.log(`timer ${this.fn.name}: failed: ${err.message.split('\n')[0]}`),
+      ),
+    );
+    this.lock = next;
   }
 
   private arm(): void {
@@ -227,7 +237,10 @@ export class TimerTrigger {
 
   private invoke(info: Record<string, unknown>): Promise<unknown> {
     return this.invoker.invoke(this.fn, {
-      inputData: [{ name: this.fn.trigger.name, data: { json: JSON.stringify(info) } }],
+      inputData: [
+        { name: this.fn.trigger.name, data: { json: JSON.stringify(info) } },
+        ...this.extraInputs(this.fn),
+      ],
       triggerMetadata: {},
     });
   }
