@@ -141,7 +141,7 @@ function feed(step: () => void): void {
 }
 
 function eolBytes(ending: LineEnding | undefined): Buffer {
-  return Buffer.from(ending === 'CRLF' ? '\r\n' : ending === 'CR' ? '\r' : '\n');
+  return Buffer.from(ending === 'CRLF' ? '\r\n' : '\n');
 }
 
 /** The output header: the input's header bytes plus the new column, with the input's BOM. */

@@ -181,9 +181,9 @@ export class RowChecker {
 export function checkField(c: CompiledCheck, rec: CsvRecord): string | undefined {
   const i = c.col;
   let buf = rec.buf;
-  let s = rec.fs[i] as number;
-  let e = rec.fe[i] as number;
-  if (rec.fq[i] === 2) {
+  let s = rec.fieldStart(i);
+  let e = rec.fieldEnd(i);
+  if (rec.hasEscapes(i)) {
     // Rare: the bytes contain doubled quotes; check the unescaped value instead.
     buf = Buffer.from(rec.field(i), 'utf8');
     s = 0;
