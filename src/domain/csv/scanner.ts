@@ -104,7 +104,10 @@ export class CsvRecord {
   fieldCount = 0;
   /** A CR or LF outside quotes that is not the file's record delimiter (mixed line endings). */
   strayLineBreak = false;
-  /** @internal field starts/ends (content, quotes excluded) and flags; owned by the scanner. */
+  /**
+   * @internal owned by the scanner: where each field starts (at its opening quote, if any), and for
+   * quoted fields their content's end (before the closing quote) and flags; a plain field's flag is 0.
+   */
   fs: Int32Array;
   fe: Int32Array;
   fq: Uint8Array;
@@ -117,12 +120,13 @@ export class CsvRecord {
 
   /** Offset of field i's first content byte (after an opening quote). */
   fieldStart(i: number): number {
-    return this.fs[i] as number;
+    return this.fq[i] === F_PLAIN ? (this.fs[i] as number) : (this.fs[i] as number) + 1;
   }
 
   /** Offset just past field i's content (before a closing quote). */
   fieldEnd(i: number): number {
-    return this.fe[i] as number;
+    // A plain field ends where the next one starts, less its comma (see CsvScanner.closeField).
+    return this.fq[i] === F_PLAIN ? (this.fs[i + 1] as number) - 1 : (this.fe[i] as number);
   }
 
   /** Whether field i was quoted. */
@@ -137,8 +141,8 @@ export class CsvRecord {
 
   /** The value of field i, decoded as UTF-8 with `""` unescaped. */
   field(i: number): string {
-    const s = this.fs[i] as number;
-    const e = this.fe[i] as number;
+    const s = this.fieldStart(i);
+    const e = this.fieldEnd(i);
     const text = this.buf.toString('utf8', s, e);
     return this.fq[i] === F_ESCAPED ? text.replace(/""/g, '"') : text;
   }
@@ -182,6 +186,7 @@ export class CsvScanner {
   private n = 0; // index of the field being scanned
   private quoted = false; // inside a quoted field
   private escaped = false; // the current quoted field has a doubled quote
+  private quotedFields = false; // the current record has quoted fields (fq is not all 0)
   private stray = false; // the current record has a CR or LF outside quotes that is not the delimiter
   private mode = M_UNKNOWN;
   private line = 1; // physical line at `pos`
@@ -404,8 +409,8 @@ export class CsvScanner {
    * Scans buf from the saved position to `end`, emitting complete records. Stops at `end`, or
    * earlier when a decision needs a byte that has not arrived (then resumes there later).
    *
-   * Each turn of the loop scans one field, plain or quoted, up to what ends it, and closes it in
-   * one place: a comma starts the next field; a record delimiter or the end of input ends the record.
+   * The outer loop turns once per record (and once more per quoted field); inner loops scan plain
+   * or quoted content up to what ends a field, which `closeField` records.
    */
   private scan(buf: Buffer, end: number, final: boolean): void {
     let i = this.pos;
@@ -419,14 +424,12 @@ export class CsvScanner {
     scan: for (;;) {
       let fieldEnd: number; // just past the field's content (before a closing quote)
       let next: number; // just past what ends the field: a comma or a record delimiter
-      let endsRecord: boolean;
       let flag = F_PLAIN;
       if (!quoted) {
         for (;;) {
           if (i >= end) {
             if (!final || i === recStart) break scan; // wait for more input, or nothing pending
             fieldEnd = next = i;
-            endsRecord = true;
             break;
           }
           const c = buf[i] as number;
@@ -435,10 +438,8 @@ export class CsvScanner {
             continue;
           }
           if (c === COMMA) {
-            fieldEnd = i;
-            next = i + 1;
-            endsRecord = false;
-            break;
+            this.closeField(n++, i, F_PLAIN, ++i);
+            continue;
           }
           if (c === QUOTE) {
             if (i !== this.fs[n]) {
@@ -451,7 +452,7 @@ export class CsvScanner {
             quoted = true;
             this.escaped = false;
             this.quoteLine = line;
-            this.fs[n] = ++i;
+            i++;
             continue scan;
           }
           if (c === LF || c === CR) {
@@ -460,7 +461,6 @@ export class CsvScanner {
             if (d > 0) {
               fieldEnd = i;
               next = i + d;
-              endsRecord = true;
               break;
             }
             stray = true; // a line break that is not the record delimiter is field content
@@ -488,7 +488,6 @@ export class CsvScanner {
             if (!final) break scan;
             fieldEnd = i; // closing quote at the end of the input
             next = i + 1;
-            endsRecord = true;
             break;
           }
           const d = buf[i + 1] as number;
@@ -499,10 +498,10 @@ export class CsvScanner {
           }
           // A closing quote: what follows must end the field or the record.
           if (d === COMMA) {
-            fieldEnd = i;
-            next = i + 2;
-            endsRecord = false;
-            break;
+            this.closeField(n++, i, this.escaped ? F_ESCAPED : F_QUOTED, i + 2);
+            i += 2;
+            quoted = false;
+            continue scan;
           }
           const len = d === LF || d === CR ? this.delimiterAt(buf, i + 1, end, final, line) : 0;
           if (len < 0) break scan;
@@ -515,24 +514,15 @@ export class CsvScanner {
           }
           fieldEnd = i;
           next = i + 1 + len;
-          endsRecord = true;
           break;
         }
         quoted = false;
         flag = this.escaped ? F_ESCAPED : F_QUOTED;
       }
 
-      // The field ends here.
-      this.fe[n] = fieldEnd;
-      this.fq[n] = flag;
+      // The last field and the record end here; the next record starts at `next`.
+      this.closeField(n, fieldEnd, flag, fieldEnd + 1);
       i = next;
-      if (!endsRecord) {
-        if (++n >= this.fs.length) this.grow();
-        this.fs[n] = next;
-        continue;
-      }
-
-      // So does the record; the next one starts at `next`.
       if (next - recStart > this.maxRecordBytes) {
         throw this.error(
           'CSV_MAX_RECORD_SIZE',
@@ -557,6 +547,10 @@ export class CsvScanner {
       recStart = next;
       stray = false;
       this.onRecord(rec);
+      if (this.quotedFields) {
+        this.fq.fill(F_PLAIN, 0, n + 1);
+        this.quotedFields = false;
+      }
       n = 0;
       this.fs[0] = next;
     }
@@ -567,6 +561,21 @@ export class CsvScanner {
     this.recStart = recStart;
     this.quoted = quoted;
     this.stray = stray;
+  }
+
+  /**
+   * Field n ends at `end` (its content's end, before a closing quote) and field n + 1 would start
+   * at `next`. A plain field's end is implied: the next start less one (a record's last field gets
+   * a next start just past its end), so plain fields, the hot path, cost one store.
+   */
+  private closeField(n: number, end: number, flag: number, next: number): void {
+    if (flag !== F_PLAIN) {
+      this.fe[n] = end;
+      this.fq[n] = flag;
+      this.quotedFields = true;
+    }
+    if (n + 1 >= this.fs.length) this.grow();
+    this.fs[n + 1] = next;
   }
 
   /**
