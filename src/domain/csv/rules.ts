@@ -36,9 +36,9 @@ export interface CompiledCheck {
   lo: number;
   hi: number;
   maxLength: number | undefined;
-  /** Allowed enum values as bytes. */
-  enumBytes: Buffer[];
-  /** Hash table over enumBytes: slot -> index + 1 (0: no value hashes there). */
+  /** The allowed non-empty enum values' bytes, one after another. */
+  enumBytes: Uint8Array;
+  /** Hash table over the values: slot h holds [offset in enumBytes, length] (length 0: empty slot). */
   enumSlots: Int32Array;
   enumMask: number;
   values: string[];
@@ -60,7 +60,7 @@ export function compileChecks(rules: ColumnRule[], names: string[]): CompiledChe
       lo: -Infinity,
       hi: Infinity,
       maxLength: undefined,
-      enumBytes: [],
+      enumBytes: new Uint8Array(0),
       enumSlots: new Int32Array(0),
       enumMask: 0,
       values: [],
@@ -80,8 +80,7 @@ export function compileChecks(rules: ColumnRule[], names: string[]): CompiledChe
       case 'enum':
         c.kind = K_ENUM;
         c.values = rule.values;
-        c.enumBytes = rule.values.map((v) => Buffer.from(v, 'utf8'));
-        buildEnumTable(c);
+        buildEnumTable(c, rule.values);
         break;
       case 'string':
         c.kind = K_STRING;
@@ -229,21 +228,23 @@ function enumHash(buf: Uint8Array, s: number, len: number): number {
 }
 
 /** A collision-free table when one fits in 64k slots; otherwise values sharing a slot are chained by probing. */
-function buildEnumTable(c: CompiledCheck): void {
-  const values = c.enumBytes.filter((b) => b.length > 0);
+function buildEnumTable(c: CompiledCheck, values: string[]): void {
+  const bytes = [...new Set(values)].map((v) => Buffer.from(v, 'utf8')).filter((b) => b.length > 0);
+  c.enumBytes = Buffer.concat(bytes);
   let size = 16;
-  while (size < values.length * 4) size *= 2;
+  while (size < bytes.length * 4) size *= 2;
   for (;;) {
     const mask = size - 1;
-    const slots = new Int32Array(size);
+    const slots = new Int32Array(2 * size);
     let clash = false;
-    for (let j = 0; j < c.enumBytes.length; j++) {
-      const b = c.enumBytes[j] as Buffer;
-      if (b.length === 0) continue;
+    let off = 0;
+    for (const b of bytes) {
       let h = enumHash(b, 0, b.length) & mask;
-      if (slots[h] !== 0) clash = true;
-      while (slots[h] !== 0) h = (h + 1) & mask; // linear probing
-      slots[h] = j + 1;
+      if (slots[2 * h + 1] !== 0) clash = true;
+      while (slots[2 * h + 1] !== 0) h = (h + 1) & mask; // linear probing
+      slots[2 * h] = off;
+      slots[2 * h + 1] = b.length;
+      off += b.length;
     }
     if (!clash || size >= 65536) {
       c.enumSlots = slots;
@@ -259,14 +260,15 @@ function checkEnum(c: CompiledCheck, buf: Buffer, s: number, e: number): boolean
   if (len === 0) return !c.required;
   const mask = c.enumMask;
   const slots = c.enumSlots;
+  const values = c.enumBytes;
   let h = enumHash(buf, s, len) & mask;
   for (;;) {
-    const j = slots[h] as number;
-    if (j === 0) return false;
-    const v = c.enumBytes[j - 1] as Buffer;
-    if (v.length === len) {
+    const n = slots[2 * h + 1] as number;
+    if (n === 0) return false;
+    if (n === len) {
+      const off = slots[2 * h] as number;
       let k = 0;
-      while (k < len && v[k] === buf[s + k]) k++;
+      while (k < len && values[off + k] === buf[s + k]) k++;
       if (k === len) return true;
     }
     h = (h + 1) & mask;
