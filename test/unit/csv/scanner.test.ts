@@ -278,6 +278,41 @@ describe('CsvScanner details', () => {
     ]);
   });
 
+  test('field offsets (from the record start): plain fields next to quoted ones, last fields, CRLF, end of input', () => {
+    const input = Buffer.from('ab,"c""d",,"",e\r\n"x",y\r\nz,"w"');
+    const seen: [number, number, boolean, boolean][][] = [];
+    const s = new CsvScanner((rec) => {
+      const fields: [number, number, boolean, boolean][] = [];
+      for (let i = 0; i < rec.fieldCount; i++)
+        fields.push([
+          rec.fieldStart(i) - rec.start,
+          rec.fieldEnd(i) - rec.start,
+          rec.isQuoted(i),
+          rec.hasEscapes(i),
+        ]);
+      seen.push(fields);
+    });
+    s.push(input);
+    s.end();
+    expect(seen).toEqual([
+      [
+        [0, 2, false, false],
+        [4, 8, true, true],
+        [10, 10, false, false],
+        [12, 12, true, false],
+        [14, 15, false, false],
+      ],
+      [
+        [1, 2, true, false],
+        [4, 5, false, false],
+      ],
+      [
+        [0, 1, false, false],
+        [3, 4, true, false],
+      ],
+    ]);
+  });
+
   test('a BOM split over 1-byte chunks is removed; a partial BOM is data', () => {
     const withBom = scan(chunksOf(Buffer.from('\ufeffa,b\n1,2\n'), 1));
     expect(withBom.hasBom).toBe(true);
