@@ -15,7 +15,7 @@ export interface JoinOptions {
   column?: string;
   /** Longest accepted record in bytes, in either file. Default 1 MiB. */
   maxRecordBytes?: number;
-  /** Size of the chunks handed to `out`. Default 256 KiB. */
+  /** Size of the chunks handed to `out`. Default 1 MiB. */
   chunkBytes?: number;
 }
 
@@ -38,8 +38,8 @@ const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
  * Rows are matched by the predictions' 0-based `row` index; predictions may come out of order
  * within `reorderWindow`. Missing, extra or duplicate predictions and bad row indexes throw
  * PipelineError('PredictionsInvalid'); a malformed input throws PipelineError('InputNotCsv') or
- * ('InputEmpty'). `out` is awaited for every chunk (backpressure). Memory: the reorder window plus
- * a few chunks and the longest record.
+ * ('InputEmpty'). `out` is awaited for every chunk (backpressure). Memory: the reorder window, the
+ * predictions read ahead (at most one input chunk's rows, capped), a few chunks and the longest record.
  */
 export async function joinPredictions(
   input: ByteSource,
@@ -212,7 +212,7 @@ function headerLine(rec: CsvRecord, wanted: string, bom: boolean, eol: Buffer): 
   ]);
 }
 
-/** Data records of one input chunk, copied (the scanner's views do not outlive its callback). */
+/** Records of one input chunk set aside until their predictions are read (copied: the scanner's views do not outlive its callback). */
 class Batch {
   buf: Buffer = Buffer.allocUnsafe(256 * 1024);
   count = 0;
