@@ -4,8 +4,8 @@
  * Generates a diamonds CSV of the given size in a temp file (synthetic rows drawn from the committed
  * `samples/diamonds-sample.csv` with small jitter), then reads it with the same stream settings
  * through: a raw byte scan (counting newlines), csv-parse with default options, csv-parse with
- * `columns: true`, and `validateCsvStream` with the diamonds schema. Prints MB/s (10^6 bytes per
- * second) and ratios. `benchValidation` and `generateDiamondsCsv` are used by `npm run bench`.
+ * `columns: true`, and `validateCsvStream` with the diamonds schema; the byte scan and the validator
+ * alternate for a few rounds and their median pass counts. Prints MB/s (10^6 bytes per second) and ratios. `benchValidation` and `generateDiamondsCsv` are used by `npm run bench`.
  */
 import { parse } from 'csv-parse';
 import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
@@ -24,11 +24,16 @@ export interface ValidationBench {
   bytes: number;
   /** The read size used for every pass. */
   chunkBytes: number;
+  /** Passes of the byte scan and of the validator, alternated; their figures are the median pass. */
+  rounds: number;
   rawScanMBps: number;
   csvParseMBps: number;
   /** Absent when `columns: false` was passed (the slowest pass, which `npm run bench` skips). */
   csvParseColumnsMBps?: number;
   validatorMBps: number;
+  /** CPU seconds of the median passes: on a shared machine, a steadier comparison than wall time. */
+  rawScanCpuSeconds: number;
+  validatorCpuSeconds: number;
 }
 
 const SAMPLE = join(__dirname, '../../samples/diamonds-sample.csv');
@@ -149,11 +154,25 @@ export async function generateDiamondsCsv(path: string, bytes: number): Promise<
   return written;
 }
 
-async function timed(fn: () => Promise<void>, bytes: number): Promise<number> {
+interface Pass {
+  /** 10^6 bytes per second of wall time. */
+  mbps: number;
+  /** This process's CPU seconds (user + system). */
+  cpuSeconds: number;
+}
+
+async function timed(fn: () => Promise<void>, bytes: number): Promise<Pass> {
+  const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   await fn();
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  return bytes / 1e6 / seconds;
+  const c = process.cpuUsage(c0);
+  return { mbps: bytes / 1e6 / seconds, cpuSeconds: (c.user + c.system) / 1e6 };
+}
+
+/** The pass with the median speed. */
+function median(passes: Pass[]): Pass {
+  return [...passes].sort((a, b) => a.mbps - b.mbps)[passes.length >> 1] as Pass;
 }
 
 export interface BenchValidationOptions {
@@ -161,6 +180,8 @@ export interface BenchValidationOptions {
   chunkBytes?: number;
   /** Also time csv-parse with `columns: true` (slow); default true. */
   columns?: boolean;
+  /** Passes of the byte scan and the validator, alternated (csv-parse runs once); default 3. */
+  rounds?: number;
 }
 
 /** Measures MB/s of the readers over the file (one pass each, same read stream settings). */
@@ -175,37 +196,54 @@ export async function benchValidation(
     JSON.parse(readFileSync(join(__dirname, '../../src/domain/schemas/diamonds.json'), 'utf8')),
   );
 
+  const rounds = opts.rounds ?? 3;
   let lines = 0;
-  const rawScanMBps = await timed(async () => {
-    for await (const chunk of read() as AsyncIterable<Buffer>) {
-      for (let i = 0; i < chunk.length; i++) if (chunk[i] === 10) lines++;
-    }
-  }, bytes);
+  const rawScan = async (): Promise<Pass> => {
+    lines = 0;
+    return timed(async () => {
+      for await (const chunk of read() as AsyncIterable<Buffer>) {
+        for (let i = 0; i < chunk.length; i++) if (chunk[i] === 10) lines++;
+      }
+    }, bytes);
+  };
+  let rows = 0;
+  const validator = (): Promise<Pass> =>
+    timed(async () => {
+      const rep = await validateCsvStream(read(), {
+        schema,
+        maxBytes: Number.MAX_SAFE_INTEGER,
+        maxProblems: 10,
+      });
+      if (!rep.ok) throw new Error(`validation failed: ${rep.summary}`);
+      rows = rep.rows;
+    }, bytes);
 
+  const raws: Pass[] = [await rawScan()];
   let records = 0;
-  const csvParseMBps = await timed(async () => {
-    for await (const _record of read().pipe(parse())) records++;
-  }, bytes);
+  const csvParseMBps = (
+    await timed(async () => {
+      for await (const _record of read().pipe(parse())) records++;
+    }, bytes)
+  ).mbps;
 
   let objects = lines - 1;
   let csvParseColumnsMBps: number | undefined;
   if (opts.columns !== false) {
     objects = 0;
-    csvParseColumnsMBps = await timed(async () => {
-      for await (const _record of read().pipe(parse({ columns: true }))) objects++;
-    }, bytes);
+    csvParseColumnsMBps = (
+      await timed(async () => {
+        for await (const _record of read().pipe(parse({ columns: true }))) objects++;
+      }, bytes)
+    ).mbps;
   }
 
-  let rows = 0;
-  const validatorMBps = await timed(async () => {
-    const rep = await validateCsvStream(read(), {
-      schema,
-      maxBytes: Number.MAX_SAFE_INTEGER,
-      maxProblems: 10,
-    });
-    if (!rep.ok) throw new Error(`validation failed: ${rep.summary}`);
-    rows = rep.rows;
-  }, bytes);
+  const validators: Pass[] = [await validator()];
+  for (let k = 1; k < rounds; k++) {
+    raws.push(await rawScan());
+    validators.push(await validator());
+  }
+  const raw = median(raws);
+  const valid = median(validators);
 
   if (records !== lines || objects !== lines - 1 || rows !== lines - 1) {
     throw new Error(`readers disagree: ${lines} lines, ${records} records, ${objects} objects, ${rows} rows`);
@@ -213,10 +251,13 @@ export async function benchValidation(
   return {
     bytes,
     chunkBytes,
-    rawScanMBps,
+    rounds,
+    rawScanMBps: raw.mbps,
     csvParseMBps,
     ...(csvParseColumnsMBps !== undefined ? { csvParseColumnsMBps } : {}),
-    validatorMBps,
+    validatorMBps: valid.mbps,
+    rawScanCpuSeconds: raw.cpuSeconds,
+    validatorCpuSeconds: valid.cpuSeconds,
   };
 }
 
@@ -230,12 +271,16 @@ async function main(): Promise<void> {
     const b = await benchValidation(file);
     const row = (name: string, v: number): string =>
       `${name.padEnd(26)} ${v.toFixed(0).padStart(7)} MB/s   ${(v / b.csvParseMBps).toFixed(1).padStart(5)}x csv-parse   ${((100 * v) / b.rawScanMBps).toFixed(0).padStart(3)}% of raw scan`;
-    console.log(`reads of ${b.chunkBytes / 1024} KiB`);
+    console.log(`reads of ${b.chunkBytes / 1024} KiB; byte scan and validator: median of ${b.rounds} passes`);
     console.log(row('raw byte scan (newlines)', b.rawScanMBps));
     console.log(row('csv-parse (defaults)', b.csvParseMBps));
     if (b.csvParseColumnsMBps !== undefined)
       console.log(row('csv-parse (columns: true)', b.csvParseColumnsMBps));
     console.log(row('validateCsvStream', b.validatorMBps));
+    const cpuShare = (100 * b.rawScanCpuSeconds) / b.validatorCpuSeconds;
+    console.log(
+      `CPU: byte scan ${b.rawScanCpuSeconds.toFixed(2)} s, validator ${b.validatorCpuSeconds.toFixed(2)} s (${cpuShare.toFixed(0)}%)`,
+    );
   } finally {
     await rm(file, { force: true });
   }

@@ -15,7 +15,7 @@ export interface JoinOptions {
   column?: string;
   /** Longest accepted record in bytes, in either file. Default 1 MiB. */
   maxRecordBytes?: number;
-  /** Size of the chunks handed to `out`. Default 256 KiB. */
+  /** Size of the chunks handed to `out`. Default 1 MiB. */
   chunkBytes?: number;
 }
 
@@ -38,8 +38,8 @@ const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
  * Rows are matched by the predictions' 0-based `row` index; predictions may come out of order
  * within `reorderWindow`. Missing, extra or duplicate predictions and bad row indexes throw
  * PipelineError('PredictionsInvalid'); a malformed input throws PipelineError('InputNotCsv') or
- * ('InputEmpty'). `out` is awaited for every chunk (backpressure). Memory: the reorder window plus
- * a few chunks and the longest record.
+ * ('InputEmpty'). `out` is awaited for every chunk (backpressure). Memory: the reorder window, the
+ * predictions read ahead (at most one input chunk's rows, capped), a few chunks and the longest record.
  */
 export async function joinPredictions(
   input: ByteSource,
@@ -53,37 +53,102 @@ export async function joinPredictions(
     opts.reorderWindow ?? 100_000,
     maxRecordBytes,
   );
-  const writer = new Writer(out, opts.chunkBytes ?? 256 * 1024);
-  const batch = new Batch();
-  let header: Buffer | undefined;
-  let width = 0;
-  let eol: Buffer = Buffer.from('\n');
-  let rows = 0;
+  const writer = new Writer(out, opts.chunkBytes ?? DEFAULT_CHUNK_BYTES);
+  try {
+    const file = new InputJoin(reader, writer, opts.column ?? 'prediction', maxRecordBytes);
+    await file.run(input);
+    await reader.finish(file.rows);
+    await writer.flush();
+    return { rows: file.rows, bytes: writer.bytes };
+  } catch (err) {
+    // Stop both downloads (an iterator that never started would not close its stream).
+    await reader.close().catch(() => undefined);
+    destroyIfStream(predictions);
+    destroyIfStream(input);
+    throw err;
+  }
+}
 
-  const scanner = new CsvScanner(
-    (rec: CsvRecord) => {
-      if (rec.fieldCount === 1 && isBlankRecord(rec)) return;
-      if (header === undefined) {
-        eol = eolBytes(scanner.lineEnding);
-        header = headerLine(rec, opts.column ?? 'prediction', scanner.hasBom, eol);
-        width = rec.fieldCount;
-        return;
-      }
-      if (rec.strayLineBreak || rec.fieldCount !== width) {
-        throw new PipelineError(
-          'InputNotCsv',
-          `Input line ${rec.line} does not match the header (${rec.fieldCount} fields, mixed line endings or a stray line break)`,
-        );
-      }
-      batch.add(rec);
-    },
-    { maxRecordBytes },
-  );
+const DEFAULT_CHUNK_BYTES = 1024 * 1024;
+/** Most predictions read ahead of the input (bounds memory for inputs read in huge chunks). */
+const MAX_READ_AHEAD = 65_536;
 
-  const drain = async (): Promise<void> => {
-    if (header !== undefined && !writer.started) writer.write(header);
+/**
+ * The join of one input file: its rows are numbered from 0 and matched with the reader's
+ * predictions in order. A row is written straight from the scanner's callback when its prediction
+ * has already been read, which is the rule: after each input chunk the reader reads ahead at least
+ * as many predictions as the largest chunk held rows. Otherwise that row and the rest of the chunk
+ * are copied aside and written once the predictions file has been read further.
+ */
+class InputJoin {
+  rows = 0;
+  private readonly reader: PredictionReader;
+  private readonly writer: Writer;
+  private readonly column: string;
+  private readonly scanner: CsvScanner;
+  private readonly batch = new Batch();
+  private header = false;
+  private width = 0;
+  private eol: Buffer = Buffer.from('\n');
+  private chunkRows = 0;
+  private readAhead = 0;
+
+  constructor(reader: PredictionReader, writer: Writer, column: string, maxRecordBytes: number) {
+    this.reader = reader;
+    this.writer = writer;
+    this.column = column;
+    this.scanner = new CsvScanner((rec) => this.onRecord(rec), { maxRecordBytes });
+  }
+
+  async run(input: ByteSource): Promise<void> {
+    for await (const chunk of bufferChunks(input)) {
+      this.chunkRows = 0;
+      feed(() => this.scanner.push(chunk));
+      await this.afterChunk();
+    }
+    feed(() => this.scanner.end());
+    await this.afterChunk();
+    if (!this.header) throw new PipelineError('InputEmpty', 'The input has no header');
+  }
+
+  private onRecord(rec: CsvRecord): void {
+    if (rec.fieldCount === 1 && isBlankRecord(rec)) return;
+    if (!this.header) {
+      this.header = true;
+      this.eol = eolBytes(this.scanner.lineEnding);
+      this.width = rec.fieldCount;
+      this.writer.write(headerLine(rec, this.column, this.scanner.hasBom, this.eol));
+      return;
+    }
+    if (rec.strayLineBreak || rec.fieldCount !== this.width) {
+      throw new PipelineError(
+        'InputNotCsv',
+        `Input line ${rec.line} does not match the header (${rec.fieldCount} fields, mixed line endings or a stray line break)`,
+      );
+    }
+    this.chunkRows++;
+    const reader = this.reader;
+    if (this.batch.count === 0 && reader.take(this.rows)) {
+      this.writer.row(
+        rec.buf,
+        rec.start,
+        rec.end,
+        reader.valueBuf,
+        reader.valueStart,
+        reader.valueEnd,
+        this.eol,
+      );
+      this.rows++;
+    } else {
+      this.batch.add(rec);
+    }
+  }
+
+  /** Writes the rows set aside, hands out full output chunks, and reads predictions ahead. */
+  private async afterChunk(): Promise<void> {
+    const { batch, reader, writer } = this;
     for (let k = 0; k < batch.count; k++) {
-      const row = rows;
+      const row = this.rows;
       while (!reader.take(row)) {
         if (!(await reader.fill())) {
           throw new PipelineError(
@@ -92,36 +157,21 @@ export async function joinPredictions(
           );
         }
       }
-      const s = batch.start(k);
-      const e = batch.end(k);
-      const vs = reader.valueStart;
-      const ve = reader.valueEnd;
-      const len = e - s + 1 + (ve - vs) + eol.length;
-      if (!writer.fits(len)) await writer.flush();
-      writer.row(batch.buf, s, e, reader.valueBuf, vs, ve, eol, len);
-      rows++;
+      writer.row(
+        batch.buf,
+        batch.start(k),
+        batch.end(k),
+        reader.valueBuf,
+        reader.valueStart,
+        reader.valueEnd,
+        this.eol,
+      );
+      this.rows++;
     }
     batch.clear();
-    await writer.maybeFlush();
-  };
-
-  try {
-    for await (const chunk of bufferChunks(input)) {
-      feed(() => scanner.push(chunk));
-      await drain();
-    }
-    feed(() => scanner.end());
-    await drain();
-    if (header === undefined) throw new PipelineError('InputEmpty', 'The input has no header');
-    await reader.finish(rows);
-    await writer.flush();
-    return { rows, bytes: writer.bytes };
-  } catch (err) {
-    // Stop both downloads (an iterator that never started would not close its stream).
-    await reader.close().catch(() => undefined);
-    destroyIfStream(predictions);
-    destroyIfStream(input);
-    throw err;
+    await writer.flushFull();
+    this.readAhead = Math.min(MAX_READ_AHEAD, Math.max(this.readAhead, this.chunkRows));
+    while (reader.queued < this.readAhead && (await reader.fill()));
   }
 }
 
@@ -141,7 +191,7 @@ function feed(step: () => void): void {
 }
 
 function eolBytes(ending: LineEnding | undefined): Buffer {
-  return Buffer.from(ending === 'CRLF' ? '\r\n' : ending === 'CR' ? '\r' : '\n');
+  return Buffer.from(ending === 'CRLF' ? '\r\n' : '\n');
 }
 
 /** The output header: the input's header bytes plus the new column, with the input's BOM. */
@@ -162,7 +212,7 @@ function headerLine(rec: CsvRecord, wanted: string, bom: boolean, eol: Buffer): 
   ]);
 }
 
-/** Data records of one input chunk, copied (the scanner's views do not outlive its callback). */
+/** Records of one input chunk set aside until their predictions are read (copied: the scanner's views do not outlive its callback). */
 class Batch {
   buf: Buffer = Buffer.allocUnsafe(256 * 1024);
   count = 0;
@@ -209,12 +259,15 @@ class Batch {
   }
 }
 
-/** Assembles output chunks of about `size` bytes and hands each to `out`, awaiting it. */
+/**
+ * Assembles output chunks of `size` bytes (larger only for a longer line) and hands each to `out`,
+ * awaiting it. Rows are appended synchronously; chunks that fill up wait in `full` until `flushFull`.
+ */
 class Writer {
   bytes = 0;
-  started = false;
   private buf: Buffer;
   private used = 0;
+  private full: Buffer[] = [];
   private readonly out: (chunk: Buffer) => Promise<void> | void;
   private readonly size: number;
 
@@ -225,55 +278,61 @@ class Writer {
   }
 
   write(bytes: Buffer): void {
-    this.started = true;
     this.reserve(bytes.length);
     bytes.copy(this.buf, this.used);
     this.used += bytes.length;
   }
 
-  /** Whether `len` more bytes fit in the current chunk. */
-  fits(len: number): boolean {
-    return this.used + len <= this.buf.length;
-  }
-
-  /** Appends one output line of `len` bytes: record bytes, a comma, the prediction, the line end. */
-  row(
-    src: Buffer,
-    s: number,
-    e: number,
-    value: Buffer,
-    vs: number,
-    ve: number,
-    eol: Buffer,
-    len: number,
-  ): void {
-    this.reserve(len);
+  /** Appends one output line: record bytes [s, e) of src, a comma, value bytes [vs, ve), the line end. */
+  row(src: Buffer, s: number, e: number, value: Buffer, vs: number, ve: number, eol: Buffer): void {
+    this.reserve(e - s + 1 + (ve - vs) + eol.length);
     const b = this.buf;
     let u = this.used;
-    u += src.copy(b, u, s, e);
+    u = copyBytes(src, s, e, b, u);
     b[u++] = 44;
-    u += value.copy(b, u, vs, ve);
-    u += eol.copy(b, u);
+    u = copyBytes(value, vs, ve, b, u);
+    b[u++] = eol[0] as number;
+    if (eol.length > 1) b[u++] = eol[1] as number;
     this.used = u;
   }
 
-  async maybeFlush(): Promise<void> {
-    if (this.used >= this.size / 2) await this.flush();
+  /** Hands out the chunks that are full. */
+  async flushFull(): Promise<void> {
+    const full = this.full;
+    this.full = [];
+    for (const chunk of full) await this.emit(chunk);
   }
 
+  /** Hands out everything. */
   async flush(): Promise<void> {
+    await this.flushFull();
     if (this.used === 0) return;
     const chunk = this.buf.subarray(0, this.used);
-    this.buf = Buffer.allocUnsafe(this.size); // the consumer may keep the chunk
+    this.buf = Buffer.allocUnsafe(this.size);
     this.used = 0;
+    await this.emit(chunk);
+  }
+
+  private async emit(chunk: Buffer): Promise<void> {
     this.bytes += chunk.length;
     await this.out(chunk);
   }
 
+  /** Makes room for `len` more bytes: a full chunk is set aside and a new one started (the consumer may keep chunks). */
   private reserve(len: number): void {
     if (this.used + len <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.size, this.used + len));
-    this.buf.copy(next, 0, 0, this.used);
-    this.buf = next;
+    if (this.used > 0) this.full.push(this.buf.subarray(0, this.used));
+    this.buf = Buffer.allocUnsafe(Math.max(this.size, len));
+    this.used = 0;
   }
+}
+
+/**
+ * Copies src[s, e) to dst at d and returns the end: short runs byte by byte, since on Node 20
+ * `Buffer.copy` of part of a buffer costs an allocation (a view) per call.
+ */
+function copyBytes(src: Buffer, s: number, e: number, dst: Buffer, d: number): number {
+  if (e - s > 32) return d + src.copy(dst, d, s, e);
+  for (let k = s; k < e; k++) dst[d++] = src[k] as number;
+  return d;
 }

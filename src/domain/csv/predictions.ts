@@ -8,8 +8,9 @@ import { CsvRecord, CsvScanError, CsvScanner, DEFAULT_MAX_RECORD_BYTES } from '.
  * predictions by row index, tolerating rows that arrive out of order within a bounded window.
  *
  * Each prediction is kept as the bytes to write into an output CSV field: an unquoted field as it
- * stands, a quoted one unescaped and quoted again only when it needs it. The predictions of one
- * chunk live in one reused arena buffer (no object per row); only out-of-order ones are copied.
+ * stands, a quoted one unescaped and quoted again only when it needs it. Predictions read and not
+ * yet taken wait in file order in one arena buffer and typed arrays (no object per row; the caller
+ * decides how far to read ahead); only out-of-order ones are copied aside.
  * A stray CR/LF (mixed line endings) is tolerated: it either merges lines, which the field count
  * catches, or leaves a CR at the end of file_name, which is not used.
  */
@@ -83,16 +84,16 @@ export class PredictionReader {
     return false;
   }
 
-  /**
-   * Reads the next chunk of the predictions file; false at its end. Call only once `take` has
-   * returned false (the queue is used up, so its arena is reused).
-   */
+  /** Predictions read and not yet looked at by `take`. */
+  get queued(): number {
+    return this.qLen - this.qHead;
+  }
+
+  /** Reads the next chunk of the predictions file (adding to the queue); false at its end. */
   async fill(): Promise<boolean> {
     if (this.done) return false;
     const r = await this.iter.next();
-    this.qLen = 0;
-    this.qHead = 0;
-    this.arenaUsed = 0;
+    this.compact();
     try {
       if (r.done) {
         this.done = true;
@@ -107,6 +108,22 @@ export class PredictionReader {
       throw err;
     }
     return true;
+  }
+
+  /** Drops the part of the queue `take` is done with, and its bytes in the arena. */
+  private compact(): void {
+    const head = this.qHead;
+    const len = this.qLen;
+    if (head === 0) return;
+    const from = head < len ? (this.qPos[2 * head] as number) : this.arenaUsed;
+    if (from < this.arenaUsed) this.arena.copyWithin(0, from, this.arenaUsed);
+    this.arenaUsed -= from;
+    this.qRows.copyWithin(0, head, len);
+    this.qLines.copyWithin(0, head, len);
+    this.qPos.copyWithin(0, 2 * head, 2 * len);
+    for (let k = 0; k < 2 * (len - head); k++) this.qPos[k] = (this.qPos[k] as number) - from;
+    this.qLen = len - head;
+    this.qHead = 0;
   }
 
   /** After the last input row: every prediction must have been used. */
@@ -179,8 +196,11 @@ export class PredictionReader {
       this.arena.copy(next, 0, 0, this.arenaUsed);
       this.arena = next;
     }
-    src.copy(this.arena, this.arenaUsed, s, end);
-    this.arenaUsed += len;
+    // Values are short: byte by byte beats Buffer.copy's per-call view on Node 20.
+    const arena = this.arena;
+    let d = this.arenaUsed;
+    for (let k = s; k < end; k++) arena[d++] = src[k] as number;
+    this.arenaUsed = d;
   }
 
   private growQueue(): void {

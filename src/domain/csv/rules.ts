@@ -36,9 +36,9 @@ export interface CompiledCheck {
   lo: number;
   hi: number;
   maxLength: number | undefined;
-  /** Allowed enum values as bytes. */
-  enumBytes: Buffer[];
-  /** Hash table over enumBytes: slot -> index + 1 (0: no value hashes there). */
+  /** The allowed non-empty enum values' bytes, one after another. */
+  enumBytes: Uint8Array;
+  /** Hash table over the values: slot h holds [offset in enumBytes, length] (length 0: empty slot). */
   enumSlots: Int32Array;
   enumMask: number;
   values: string[];
@@ -60,7 +60,7 @@ export function compileChecks(rules: ColumnRule[], names: string[]): CompiledChe
       lo: -Infinity,
       hi: Infinity,
       maxLength: undefined,
-      enumBytes: [],
+      enumBytes: new Uint8Array(0),
       enumSlots: new Int32Array(0),
       enumMask: 0,
       values: [],
@@ -80,8 +80,7 @@ export function compileChecks(rules: ColumnRule[], names: string[]): CompiledChe
       case 'enum':
         c.kind = K_ENUM;
         c.values = rule.values;
-        c.enumBytes = rule.values.map((v) => Buffer.from(v, 'utf8'));
-        buildEnumTable(c);
+        buildEnumTable(c, rule.values);
         break;
       case 'string':
         c.kind = K_STRING;
@@ -165,25 +164,43 @@ export class RowChecker {
 
   /**
    * Checks every rule on a record whose field count matches the header; calls `onProblem` for
-   * each failing value. (A method, so that the per-field calls stay module-local.)
+   * each failing value. (A method, so that the per-field calls stay module-local.) The hot path
+   * answers pass/fail from the bytes; a message is phrased only for a failing value.
    */
   check(rec: CsvRecord, onProblem: (rec: CsvRecord, c: CompiledCheck, message: string) => void): void {
     const checks = this.checks;
+    const buf = rec.buf;
     for (let k = 0; k < checks.length; k++) {
       const c = checks[k] as CompiledCheck;
-      const message = checkField(c, rec);
-      if (message !== undefined) onProblem(rec, c, message);
+      const i = c.col;
+      if (rec.hasEscapes(i) || !passes(c, buf, rec.fieldStart(i), rec.fieldEnd(i))) {
+        const message = checkField(c, rec);
+        if (message !== undefined) onProblem(rec, c, message);
+      }
     }
   }
+}
+
+/** Whether a field's bytes [s, e) (without doubled quotes) pass the check. */
+function passes(c: CompiledCheck, buf: Buffer, s: number, e: number): boolean {
+  const kind = c.kind;
+  if (kind === K_ENUM) return checkEnum(c, buf, s, e);
+  if (kind === K_STRING) return e > s ? c.maxLength === undefined || e - s <= c.maxLength : !c.required;
+  while (s < e && isBlank(buf[s] as number)) s++;
+  while (e > s && isBlank(buf[e - 1] as number)) e--;
+  if (s === e) return !c.required;
+  const v = parseTrimmed(buf, s, e, kind === K_INTEGER);
+  // v - v === 0 is false for NaN and infinities.
+  return v - v === 0 && (c.exclusiveMin ? v > c.lo : v >= c.lo) && v <= c.hi;
 }
 
 /** Checks one field; returns a problem message or undefined. Assumes rec.fieldCount > c.col. */
 export function checkField(c: CompiledCheck, rec: CsvRecord): string | undefined {
   const i = c.col;
   let buf = rec.buf;
-  let s = rec.fs[i] as number;
-  let e = rec.fe[i] as number;
-  if (rec.fq[i] === 2) {
+  let s = rec.fieldStart(i);
+  let e = rec.fieldEnd(i);
+  if (rec.hasEscapes(i)) {
     // Rare: the bytes contain doubled quotes; check the unescaped value instead.
     buf = Buffer.from(rec.field(i), 'utf8');
     s = 0;
@@ -211,21 +228,23 @@ function enumHash(buf: Uint8Array, s: number, len: number): number {
 }
 
 /** A collision-free table when one fits in 64k slots; otherwise values sharing a slot are chained by probing. */
-function buildEnumTable(c: CompiledCheck): void {
-  const values = c.enumBytes.filter((b) => b.length > 0);
+function buildEnumTable(c: CompiledCheck, values: string[]): void {
+  const bytes = [...new Set(values)].map((v) => Buffer.from(v, 'utf8')).filter((b) => b.length > 0);
+  c.enumBytes = Buffer.concat(bytes);
   let size = 16;
-  while (size < values.length * 4) size *= 2;
+  while (size < bytes.length * 4) size *= 2;
   for (;;) {
     const mask = size - 1;
-    const slots = new Int32Array(size);
+    const slots = new Int32Array(2 * size);
     let clash = false;
-    for (let j = 0; j < c.enumBytes.length; j++) {
-      const b = c.enumBytes[j] as Buffer;
-      if (b.length === 0) continue;
+    let off = 0;
+    for (const b of bytes) {
       let h = enumHash(b, 0, b.length) & mask;
-      if (slots[h] !== 0) clash = true;
-      while (slots[h] !== 0) h = (h + 1) & mask; // linear probing
-      slots[h] = j + 1;
+      if (slots[2 * h + 1] !== 0) clash = true;
+      while (slots[2 * h + 1] !== 0) h = (h + 1) & mask; // linear probing
+      slots[2 * h] = off;
+      slots[2 * h + 1] = b.length;
+      off += b.length;
     }
     if (!clash || size >= 65536) {
       c.enumSlots = slots;
@@ -241,14 +260,15 @@ function checkEnum(c: CompiledCheck, buf: Buffer, s: number, e: number): boolean
   if (len === 0) return !c.required;
   const mask = c.enumMask;
   const slots = c.enumSlots;
+  const values = c.enumBytes;
   let h = enumHash(buf, s, len) & mask;
   for (;;) {
-    const j = slots[h] as number;
-    if (j === 0) return false;
-    const v = c.enumBytes[j - 1] as Buffer;
-    if (v.length === len) {
+    const n = slots[2 * h + 1] as number;
+    if (n === 0) return false;
+    if (n === len) {
+      const off = slots[2 * h] as number;
       let k = 0;
-      while (k < len && v[k] === buf[s + k]) k++;
+      while (k < len && values[off + k] === buf[s + k]) k++;
       if (k === len) return true;
     }
     h = (h + 1) & mask;

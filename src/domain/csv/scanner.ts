@@ -7,30 +7,38 @@
  * the longest record.
  *
  * Semantics follow `csv-parse` with its default options (it is the reference in the tests):
- * - the record delimiter is discovered from the first CR/LF outside quotes (CRLF, LF or a lone CR)
- *   and from then on only that delimiter ends records; any other CR/LF outside quotes is field
- *   content (the record is flagged with `strayLineBreak` so callers can reject mixed endings);
+ * - the record delimiter is discovered from the first CR/LF outside quotes (CRLF or LF) and from
+ *   then on only that delimiter ends records; any other CR/LF outside quotes is field content (the
+ *   record is flagged with `strayLineBreak` so callers can reject mixed endings);
  * - `""` inside a quoted field is an escaped quote; a closing quote must be followed by a comma,
  *   the record delimiter or the end of input (`CSV_INVALID_CLOSING_QUOTE` otherwise);
  * - a quote inside an unquoted field is an error (`INVALID_OPENING_QUOTE`);
  * - an unterminated quoted field at the end of input is an error (`CSV_QUOTE_NOT_CLOSED`);
  * - an empty line is a record with one empty field; a final empty line (trailing newline) is not.
  *
- * Deliberate differences: a leading UTF-8 BOM is removed (csv-parse needs `bom: true` for that),
+ * Deliberate differences: a leading UTF-8 BOM is removed (csv-parse needs `bom: true` for that);
  * records longer than `maxRecordBytes` are an error (`CSV_MAX_RECORD_SIZE`, counted in bytes of the
- * raw record), and a NUL byte right after a closing quote is an error (csv-parse treats a NUL there
- * like the end of input; NUL bytes are never valid text input anyway).
+ * raw record); a NUL byte right after a closing quote is an error (csv-parse treats a NUL there
+ * like the end of input; NUL bytes are never valid text input anyway); and a lone CR as the first
+ * line break outside quotes is an error (`CSV_CR_LINE_ENDINGS`) where csv-parse would take CR as
+ * the record delimiter: classic Mac files are rejected, so there is no CR-only mode to carry.
  *
- * Physical line numbers are 1-based and count LF bytes (CRLF is one line break); in a file whose
- * record delimiter is a lone CR, those CRs count as line breaks too.
+ * Physical line numbers are 1-based and count LF bytes (CRLF is one line break).
  */
 
-export type LineEnding = 'LF' | 'CRLF' | 'CR';
+export type LineEnding = 'LF' | 'CRLF';
 
 export type CsvScanErrorCode =
-  'CSV_QUOTE_NOT_CLOSED' | 'INVALID_OPENING_QUOTE' | 'CSV_INVALID_CLOSING_QUOTE' | 'CSV_MAX_RECORD_SIZE';
+  | 'CSV_QUOTE_NOT_CLOSED'
+  | 'INVALID_OPENING_QUOTE'
+  | 'CSV_INVALID_CLOSING_QUOTE'
+  | 'CSV_MAX_RECORD_SIZE'
+  | 'CSV_CR_LINE_ENDINGS';
 
-/** A structural CSV error; `code` uses csv-parse's error codes, `line` is the physical line. */
+/**
+ * A structural CSV error; `code` uses csv-parse's error codes (CSV_CR_LINE_ENDINGS is ours), `line`
+ * is the physical line.
+ */
 export class CsvScanError extends Error {
   readonly code: CsvScanErrorCode;
   readonly line: number;
@@ -60,22 +68,10 @@ const QUOTE = 34;
 const LF = 10;
 const CR = 13;
 
-// Byte classes for the unquoted hot loop.
-const K_COMMA = 1;
-const K_QUOTE = 2;
-const K_LF = 3;
-const K_CR = 4;
-const CLASS = new Uint8Array(256);
-CLASS[COMMA] = K_COMMA;
-CLASS[QUOTE] = K_QUOTE;
-CLASS[LF] = K_LF;
-CLASS[CR] = K_CR;
-
 // Record delimiter modes.
 const M_UNKNOWN = 0;
 const M_LF = 1;
 const M_CRLF = 2;
-const M_CR = 3;
 
 // Field flags.
 const F_PLAIN = 0;
@@ -108,7 +104,10 @@ export class CsvRecord {
   fieldCount = 0;
   /** A CR or LF outside quotes that is not the file's record delimiter (mixed line endings). */
   strayLineBreak = false;
-  /** @internal field starts/ends (content, quotes excluded) and flags; owned by the scanner. */
+  /**
+   * @internal owned by the scanner: where each field starts (at its opening quote, if any), and for
+   * quoted fields their content's end (before the closing quote) and flags; a plain field's flag is 0.
+   */
   fs: Int32Array;
   fe: Int32Array;
   fq: Uint8Array;
@@ -121,12 +120,13 @@ export class CsvRecord {
 
   /** Offset of field i's first content byte (after an opening quote). */
   fieldStart(i: number): number {
-    return this.fs[i] as number;
+    return this.fq[i] === F_PLAIN ? (this.fs[i] as number) : (this.fs[i] as number) + 1;
   }
 
   /** Offset just past field i's content (before a closing quote). */
   fieldEnd(i: number): number {
-    return this.fe[i] as number;
+    // A plain field ends where the next one starts, less its comma (see CsvScanner.closeField).
+    return this.fq[i] === F_PLAIN ? (this.fs[i + 1] as number) - 1 : (this.fe[i] as number);
   }
 
   /** Whether field i was quoted. */
@@ -141,8 +141,8 @@ export class CsvRecord {
 
   /** The value of field i, decoded as UTF-8 with `""` unescaped. */
   field(i: number): string {
-    const s = this.fs[i] as number;
-    const e = this.fe[i] as number;
+    const s = this.fieldStart(i);
+    const e = this.fieldEnd(i);
     const text = this.buf.toString('utf8', s, e);
     return this.fq[i] === F_ESCAPED ? text.replace(/""/g, '"') : text;
   }
@@ -186,7 +186,8 @@ export class CsvScanner {
   private n = 0; // index of the field being scanned
   private quoted = false; // inside a quoted field
   private escaped = false; // the current quoted field has a doubled quote
-  private stray = false;
+  private quotedFields = false; // the current record has quoted fields (fq is not all 0)
+  private stray = false; // the current record has a CR or LF outside quotes that is not the delimiter
   private mode = M_UNKNOWN;
   private line = 1; // physical line at `pos`
   private recLine = 1; // physical line at `recStart`
@@ -219,7 +220,7 @@ export class CsvScanner {
 
   /** The record delimiter, once the first one outside quotes has been seen. */
   get lineEnding(): LineEnding | undefined {
-    return this.mode === M_LF ? 'LF' : this.mode === M_CRLF ? 'CRLF' : this.mode === M_CR ? 'CR' : undefined;
+    return this.mode === M_LF ? 'LF' : this.mode === M_CRLF ? 'CRLF' : undefined;
   }
 
   /** Records emitted so far. */
@@ -315,8 +316,7 @@ export class CsvScanner {
       // Finish the pending record in the carry, appending the chunk up to each next line break
       // so that bytes after the record are scanned in place rather than copied.
       while (p < len) {
-        const sep = this.mode === M_CR ? CR : this.mode === M_UNKNOWN ? -1 : LF;
-        let cut = sep < 0 ? -1 : chunk.indexOf(sep, p);
+        let cut = this.mode === M_UNKNOWN ? -1 : chunk.indexOf(LF, p);
         cut = cut < 0 ? len : cut + 1;
         this.append(chunk, p, cut);
         p = cut;
@@ -408,36 +408,28 @@ export class CsvScanner {
   /**
    * Scans buf from the saved position to `end`, emitting complete records. Stops at `end`, or
    * earlier when a decision needs a byte that has not arrived (then resumes there later).
+   *
+   * The outer loop turns once per record (and once more per quoted field); inner loops scan plain
+   * or quoted content up to what ends a field, which `closeField` records.
    */
   private scan(buf: Buffer, end: number, final: boolean): void {
     let i = this.pos;
     let n = this.n;
-    let fs = this.fs;
-    let fe = this.fe;
-    let fq = this.fq;
-    let cap = fs.length - 1;
-    let mode = this.mode;
     let line = this.line;
     let recStart = this.recStart;
     let quoted = this.quoted;
-    let escaped = this.escaped;
     let stray = this.stray;
     const rec = this.rec;
-    const cls = CLASS;
 
-    outer: for (;;) {
-      let contentEnd: number;
-      let next: number;
+    scan: for (;;) {
+      let fieldEnd: number; // just past the field's content (before a closing quote)
+      let next: number; // just past what ends the field: a comma or a record delimiter
+      let flag = F_PLAIN;
       if (!quoted) {
-        // Unquoted: the field starting at fs[n] (possibly empty so far).
         for (;;) {
           if (i >= end) {
-            if (!final) break outer;
-            if (i === recStart) break outer; // nothing pending: no record
-            fe[n] = i;
-            fq[n] = F_PLAIN;
-            contentEnd = i;
-            next = i;
+            if (!final || i === recStart) break scan; // wait for more input, or nothing pending
+            fieldEnd = next = i;
             break;
           }
           const c = buf[i] as number;
@@ -445,90 +437,41 @@ export class CsvScanner {
             i++; // the common case: no special byte is above ','
             continue;
           }
-          const k = cls[c] as number;
-          if (k === 0) {
+          if (c === COMMA) {
+            this.closeField(n++, i, F_PLAIN, ++i);
+            continue;
+          }
+          if (c === QUOTE) {
+            if (i !== this.fs[n]) {
+              throw this.error(
+                'INVALID_OPENING_QUOTE',
+                `Invalid Opening Quote: a quote is found in the unquoted field ${n + 1} at line ${line}`,
+                line,
+              );
+            }
+            quoted = true;
+            this.escaped = false;
+            this.quoteLine = line;
             i++;
-            continue;
+            continue scan;
           }
-          if (k === K_COMMA) {
-            fe[n] = i;
-            fq[n] = F_PLAIN;
-            if (++n >= cap) {
-              this.grow();
-              fs = this.fs;
-              fe = this.fe;
-              fq = this.fq;
-              cap = fs.length - 1;
-            }
-            fs[n] = ++i;
-            continue;
-          }
-          if (k === K_QUOTE) {
-            if (i === fs[n]) {
-              quoted = true;
-              escaped = false;
-              this.quoteLine = line;
-              fs[n] = ++i;
-              continue outer;
-            }
-            throw this.error(
-              'INVALID_OPENING_QUOTE',
-              `Invalid Opening Quote: a quote is found in the unquoted field ${n + 1} at line ${line}`,
-              line,
-            );
-          }
-          if (k === K_LF) {
-            if (mode === M_LF || mode === M_UNKNOWN) {
-              mode = M_LF;
-              fe[n] = i;
-              fq[n] = F_PLAIN;
-              contentEnd = i;
-              next = i + 1;
+          if (c === LF || c === CR) {
+            const d = this.delimiterAt(buf, i, end, final, line);
+            if (d < 0) break scan;
+            if (d > 0) {
+              fieldEnd = i;
+              next = i + d;
               break;
             }
-            line++;
-            stray = true;
-            i++;
-            continue;
+            stray = true; // a line break that is not the record delimiter is field content
+            if (c === LF) line++;
           }
-          // CR
-          if (mode === M_CR) {
-            fe[n] = i;
-            fq[n] = F_PLAIN;
-            contentEnd = i;
-            next = i + 1;
-            break;
-          }
-          if (mode === M_LF) {
-            stray = true;
-            i++;
-            continue;
-          }
-          if (i + 1 >= end && !final) break outer; // need the next byte
-          if (i + 1 < end && buf[i + 1] === LF) {
-            mode = M_CRLF;
-            fe[n] = i;
-            fq[n] = F_PLAIN;
-            contentEnd = i;
-            next = i + 2;
-            break;
-          }
-          if (mode === M_UNKNOWN) {
-            mode = M_CR;
-            fe[n] = i;
-            fq[n] = F_PLAIN;
-            contentEnd = i;
-            next = i + 1;
-            break;
-          }
-          stray = true; // lone CR in a CRLF file
           i++;
         }
       } else {
-        // Inside a quoted field whose content starts at fs[n].
         for (;;) {
           if (i >= end) {
-            if (!final) break outer;
+            if (!final) break scan;
             throw this.error(
               'CSV_QUOTE_NOT_CLOSED',
               `Quote Not Closed: the quoted field starting at line ${this.quoteLine} is not closed at the end of the input`,
@@ -542,74 +485,44 @@ export class CsvScanner {
             continue;
           }
           if (i + 1 >= end) {
-            if (!final) break outer;
-            // Closing quote at the end of the input.
-            fe[n] = i;
-            fq[n] = escaped ? F_ESCAPED : F_QUOTED;
-            quoted = false;
-            contentEnd = i + 1;
+            if (!final) break scan;
+            fieldEnd = i; // closing quote at the end of the input
             next = i + 1;
             break;
           }
           const d = buf[i + 1] as number;
           if (d === QUOTE) {
-            escaped = true;
+            this.escaped = true;
             i += 2;
             continue;
           }
           // A closing quote: what follows must end the field or the record.
           if (d === COMMA) {
-            fe[n] = i;
-            fq[n] = escaped ? F_ESCAPED : F_QUOTED;
-            quoted = false;
-            if (++n >= cap) {
-              this.grow();
-              fs = this.fs;
-              fe = this.fe;
-              fq = this.fq;
-              cap = fs.length - 1;
-            }
+            this.closeField(n++, i, this.escaped ? F_ESCAPED : F_QUOTED, i + 2);
             i += 2;
-            fs[n] = i;
-            continue outer;
+            quoted = false;
+            continue scan;
           }
-          let after = -1; // bytes of the record delimiter after the quote, if it is one
-          if (d === LF) {
-            if (mode === M_LF || mode === M_UNKNOWN) {
-              mode = M_LF;
-              after = 1;
-            }
-          } else if (d === CR) {
-            if (mode === M_CR) {
-              after = 1;
-            } else if (mode !== M_LF) {
-              if (i + 2 >= end && !final) break outer;
-              if (i + 2 < end && buf[i + 2] === LF) {
-                mode = M_CRLF;
-                after = 2;
-              } else if (mode === M_UNKNOWN) {
-                mode = M_CR;
-                after = 1;
-              }
-            }
-          }
-          if (after < 0) {
+          const len = d === LF || d === CR ? this.delimiterAt(buf, i + 1, end, final, line) : 0;
+          if (len < 0) break scan;
+          if (len === 0) {
             throw this.error(
               'CSV_INVALID_CLOSING_QUOTE',
               `Invalid Closing Quote: got ${JSON.stringify(String.fromCharCode(d))} at line ${line} instead of a comma or the line end after a closing quote`,
               line,
             );
           }
-          fe[n] = i;
-          fq[n] = escaped ? F_ESCAPED : F_QUOTED;
-          quoted = false;
-          contentEnd = i + 1;
-          next = i + 1 + after;
+          fieldEnd = i;
+          next = i + 1 + len;
           break;
         }
+        quoted = false;
+        flag = this.escaped ? F_ESCAPED : F_QUOTED;
       }
 
-      // A record ends at contentEnd; the next one starts at `next`.
+      // The last field and the record end here; the next record starts at `next`.
+      this.closeField(n, fieldEnd, flag, fieldEnd + 1);
+      i = next;
       if (next - recStart > this.maxRecordBytes) {
         throw this.error(
           'CSV_MAX_RECORD_SIZE',
@@ -617,7 +530,7 @@ export class CsvScanner {
           this.recLine,
         );
       }
-      const lineAfter = next > contentEnd ? line + 1 : line;
+      const contentEnd = flag === F_PLAIN ? fieldEnd : fieldEnd + 1;
       rec.buf = buf;
       rec.start = recStart;
       rec.end = contentEnd;
@@ -628,26 +541,67 @@ export class CsvScanner {
       rec.fieldCount = n + 1;
       rec.strayLineBreak = stray;
       // Commit state before the callback (it may throw; the scanner is then unusable anyway).
-      this.mode = mode;
       this.recIndex++;
-      line = lineAfter;
-      this.recLine = lineAfter;
-      i = next;
+      if (next > contentEnd) line++;
+      this.recLine = line;
       recStart = next;
       stray = false;
       this.onRecord(rec);
+      if (this.quotedFields) {
+        this.fq.fill(F_PLAIN, 0, n + 1);
+        this.quotedFields = false;
+      }
       n = 0;
-      fs[0] = next;
+      this.fs[0] = next;
     }
 
     this.pos = i;
     this.n = n;
-    this.mode = mode;
     this.line = line;
     this.recStart = recStart;
     this.quoted = quoted;
-    this.escaped = escaped;
     this.stray = stray;
+  }
+
+  /**
+   * Field n ends at `end` (its content's end, before a closing quote) and field n + 1 would start
+   * at `next`. A plain field's end is implied: the next start less one (a record's last field gets
+   * a next start just past its end), so plain fields, the hot path, cost one store.
+   */
+  private closeField(n: number, end: number, flag: number, next: number): void {
+    if (flag !== F_PLAIN) {
+      this.fe[n] = end;
+      this.fq[n] = flag;
+      this.quotedFields = true;
+    }
+    if (n + 1 >= this.fs.length) this.grow();
+    this.fs[n + 1] = next;
+  }
+
+  /**
+   * The length of the record delimiter at `p` (a CR or LF outside quotes): 1 for LF, 2 for CRLF;
+   * 0 when it is not the file's delimiter (mixed line endings); -1 when that depends on a byte that
+   * has not arrived. The first one decides the file's delimiter; a lone CR cannot be it.
+   */
+  private delimiterAt(buf: Buffer, p: number, end: number, final: boolean, line: number): number {
+    const mode = this.mode;
+    if (buf[p] === LF) {
+      if (mode === M_CRLF) return 0;
+      this.mode = M_LF;
+      return 1;
+    }
+    if (mode === M_LF) return 0;
+    if (p + 1 >= end && !final) return -1;
+    if (p + 1 < end && buf[p + 1] === LF) {
+      this.mode = M_CRLF;
+      return 2;
+    }
+    if (mode === M_CRLF) return 0;
+    throw this.error(
+      'CSV_CR_LINE_ENDINGS',
+      `CR-only line endings: the first line break at line ${line} is a lone CR (classic Mac)`,
+      line,
+    );
   }
 }
 

@@ -145,7 +145,6 @@ export class CsvValidator {
   }
 
   report(): ValidationReport {
-    const lineEnding = this.scanner.lineEnding;
     const errorCode = this.errorCode();
     return {
       ok: errorCode === undefined,
@@ -153,7 +152,7 @@ export class CsvValidator {
       bytes: this.bytes,
       columns: this.columns ?? [],
       hasBom: this.scanner.hasBom,
-      lineEnding: lineEnding === 'LF' || lineEnding === 'CRLF' ? lineEnding : 'none',
+      lineEnding: this.scanner.lineEnding ?? 'none',
       problems: this.problems,
       problemCount: this.problemCount,
       ...(errorCode !== undefined ? { errorCode } : {}),
@@ -294,13 +293,6 @@ export class CsvValidator {
 
   private onHeader(rec: CsvRecord): void {
     const line = rec.line;
-    if (this.scanner.lineEnding === 'CR') {
-      this.stop(
-        'InputNotCsv',
-        'The file uses CR-only line endings (classic Mac); save it with LF or CRLF line endings',
-        line,
-      );
-    }
     let fields: string[];
     try {
       fields = parseHeaderFields(rec.content());
@@ -373,6 +365,8 @@ function scanErrorMessage(err: CsvScanError, maxRecordBytes: number): string {
       return `The file is not valid CSV: a quote inside an unquoted field at line ${err.line} (quote the whole field and double the inner quotes)`;
     case 'CSV_INVALID_CLOSING_QUOTE':
       return `The file is not valid CSV: a closing quote at line ${err.line} is not followed by a comma or the end of the line`;
+    case 'CSV_CR_LINE_ENDINGS':
+      return 'The file uses CR-only line endings (classic Mac); save it with LF or CRLF line endings';
     case 'CSV_MAX_RECORD_SIZE':
       return `The file is not valid CSV: the row starting at line ${err.line} is longer than ${formatBytes(maxRecordBytes)}; is it really comma-separated text with line breaks?`;
   }

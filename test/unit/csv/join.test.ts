@@ -192,6 +192,12 @@ describe('joinPredictions', () => {
     expect((await joinError('', '')).code).toBe('InputEmpty');
   });
 
+  test('a CR-only input fails (validation rejects it before a join could run)', async () => {
+    const err = await joinError('a,b\r1,2\r', preds(['x']));
+    expect(err.code).toBe('InputNotCsv');
+    expect(err.message).toContain('CR-only line endings');
+  });
+
   test('an input row that does not match the header fails', async () => {
     const err = await joinError('a,b\n1,2\n3\n', preds(['x', 'y']));
     expect(err.code).toBe('InputNotCsv');

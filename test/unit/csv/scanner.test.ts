@@ -7,22 +7,41 @@ interface Outcome {
   error?: string;
 }
 
-/** csv-parse with default options, except: BOM removal on and field counts not enforced. */
+/**
+ * csv-parse with default options, except: BOM removal on and field counts not enforced. Where
+ * csv-parse takes a lone CR as the record delimiter (its first record ends with a CR that is not
+ * part of a CRLF), the scanner refuses the file instead: no records, CSV_CR_LINE_ENDINGS.
+ */
 function reference(input: Buffer): Outcome {
   const records: string[][] = [];
+  const raws: string[] = [];
   try {
     parse(input, {
       bom: true,
+      raw: true,
       relax_column_count: true,
-      on_record: (r: string[]) => {
-        records.push(r);
-        return r;
+      // With `raw`, csv-parse hands on_record `{record, raw}` (its typings say string[]).
+      on_record: (r: unknown) => {
+        const { record, raw } = r as { record: string[]; raw: string };
+        records.push(record);
+        raws.push(raw);
+        return record;
       },
     });
   } catch (err) {
+    if (crDelimited(input, raws)) return { records: [], error: 'CSV_CR_LINE_ENDINGS' };
     return { records, error: (err as { code?: string }).code ?? String(err) };
   }
+  if (crDelimited(input, raws)) return { records: [], error: 'CSV_CR_LINE_ENDINGS' };
   return { records };
+}
+
+/** Whether csv-parse's first record ended with a lone CR (its `raw` holds the CR of a CRLF too). */
+function crDelimited(input: Buffer, raws: string[]): boolean {
+  const first = raws[0];
+  if (first === undefined || !first.endsWith('\r')) return false;
+  const bom = input[0] === 0xef && input[1] === 0xbb && input[2] === 0xbf ? 3 : 0;
+  return input[bom + Buffer.byteLength(first)] !== 10;
 }
 
 interface Scanned extends Outcome {
@@ -63,25 +82,15 @@ function scan(chunks: Buffer[], maxRecordBytes?: number): Scanned {
   return out;
 }
 
-/**
- * Physical line of each record start, from the raw bytes: 1 + the LFs before it, plus, in a file
- * whose record delimiter is a lone CR, the CRs that ended the records before it.
- */
-function expectedLines(
-  raws: Buffer[],
-  bomLen: number,
-  input: Buffer,
-  lineEnding: string | undefined,
-): number[] {
+/** Physical line of each record start, from the raw bytes: 1 + the LFs before it. */
+function expectedLines(raws: Buffer[], bomLen: number, input: Buffer): number[] {
   const lines: number[] = [];
   let off = bomLen;
-  let crEnded = 0;
   for (const raw of raws) {
-    let line = 1 + crEnded;
+    let line = 1;
     for (let i = 0; i < off; i++) if (input[i] === 10) line++;
     lines.push(line);
     off += raw.length;
-    if (lineEnding === 'CR' && raw[raw.length - 1] === 13) crEnded++;
   }
   return lines;
 }
@@ -150,7 +159,7 @@ function checkAgainstReference(input: Buffer, r: () => number): void {
       // The raw bytes of the records are exactly the input, BOM aside.
       const bomLen = got.hasBom ? 3 : 0;
       expect(Buffer.concat(got.raws).equals(input.subarray(bomLen))).toBe(true);
-      expect(got.lines).toEqual(expectedLines(got.raws, bomLen, input, got.lineEnding));
+      expect(got.lines).toEqual(expectedLines(got.raws, bomLen, input));
     }
   }
 }
@@ -164,12 +173,16 @@ describe('CsvScanner vs csv-parse (differential)', () => {
   test('random byte soup of CSV special characters (errors included)', () => {
     const r = rng(7);
     let errors = 0;
+    let crOnly = 0;
     for (let t = 0; t < 4000; t++) {
       const input = Buffer.from(soup(r));
       checkAgainstReference(input, r);
-      if (reference(input).error) errors++;
+      const error = reference(input).error;
+      if (error) errors++;
+      if (error === 'CSV_CR_LINE_ENDINGS') crOnly++;
     }
     expect(errors).toBeGreaterThan(500); // the soup does exercise the error paths
+    expect(crOnly).toBeGreaterThan(100); // lone CRs first included
   });
 
   test.each([
@@ -178,6 +191,10 @@ describe('CsvScanner vs csv-parse (differential)', () => {
     ['LF file with a CR inside a field', 'a,b\nx\ry,2\n'],
     ['CRLF file with a bare LF', 'a,b\r\nx\ny,2\r\n'],
     ['CR-only file', 'a,b\r1,2\r3,4'],
+    ['a lone CR first, then LFs', 'a\rb,c\n1,2\n'],
+    ['a quoted field closed before a lone CR', '"a"\r1\n'],
+    ['a lone CR at the very end', 'a,b\r'],
+    ['CRLF file with a lone CR, also at the end', 'a,b\r\nx\ry,2\r\n3,4\r'],
     ['empty lines in the middle and at the end', 'a,b\n\n1,2\n\n\n'],
     ['only newlines', '\n\n\n'],
     ['BOM and quoted header', '\ufeff"a","b"\n1,2\n'],
@@ -258,6 +275,41 @@ describe('CsvScanner details', () => {
         line: 4,
         endLine: 4,
       },
+    ]);
+  });
+
+  test('field offsets (from the record start): plain fields next to quoted ones, last fields, CRLF, end of input', () => {
+    const input = Buffer.from('ab,"c""d",,"",e\r\n"x",y\r\nz,"w"');
+    const seen: [number, number, boolean, boolean][][] = [];
+    const s = new CsvScanner((rec) => {
+      const fields: [number, number, boolean, boolean][] = [];
+      for (let i = 0; i < rec.fieldCount; i++)
+        fields.push([
+          rec.fieldStart(i) - rec.start,
+          rec.fieldEnd(i) - rec.start,
+          rec.isQuoted(i),
+          rec.hasEscapes(i),
+        ]);
+      seen.push(fields);
+    });
+    s.push(input);
+    s.end();
+    expect(seen).toEqual([
+      [
+        [0, 2, false, false],
+        [4, 8, true, true],
+        [10, 10, false, false],
+        [12, 12, true, false],
+        [14, 15, false, false],
+      ],
+      [
+        [1, 2, true, false],
+        [4, 5, false, false],
+      ],
+      [
+        [0, 1, false, false],
+        [3, 4, true, false],
+      ],
     ]);
   });
 

@@ -296,6 +296,15 @@ describe('InputNotCsv', () => {
     const rep = await validate(`${H}\r${ROW}\r`);
     expect(rep.errorCode).toBe('InputNotCsv');
     expect(rep.summary).toContain('CR-only');
+    // A lone CR as the first line break decides it, whatever follows; one split across chunks too.
+    for (const chunk of [1, 64 * 1024]) {
+      const first = await validate(`${H}\r${ROW}\n${ROW}\n`, { chunk });
+      expect(first).toMatchObject({ errorCode: 'InputNotCsv', problemCount: 1, rows: 0 });
+      expect(first.problems[0]).toMatchObject({ line: 1 });
+      expect(first.summary).toBe(
+        'The file uses CR-only line endings (classic Mac); save it with LF or CRLF line endings',
+      );
+    }
   });
 
   test('mixed line endings', async () => {
