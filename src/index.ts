@@ -8,3 +8,4 @@ import './functions/inboxTrigger';
 import './functions/scoreJob';
 import './functions/activities';
 import './functions/httpApi';
+import './functions/ui';
