@@ -37,3 +37,14 @@ export function duration(ms: number): string {
   if (ms < 3_600_000) return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
   return `${Math.floor(ms / 3_600_000)} h ${Math.round((ms % 3_600_000) / 60_000)} min`;
 }
+
+/** Replaces a container's children and keeps keyboard focus on the same link or button (live refresh redraws). */
+export function redraw(container: HTMLElement, children: Node[]): void {
+  const active = document.activeElement;
+  const id = (el: Element): string => `${el.tagName}|${el.getAttribute('href') ?? el.textContent}`;
+  const was = active && active !== container && container.contains(active) ? id(active) : undefined;
+  container.replaceChildren(...children);
+  if (!was) return;
+  const again = [...container.querySelectorAll<HTMLElement>(active!.tagName)].find((el) => id(el) === was);
+  again?.focus();
+}

@@ -9,7 +9,7 @@ import {
   type Job,
   type JobPage,
 } from './api';
-import { $, h, save, when } from './dom';
+import { $, h, redraw, save, when } from './dom';
 import { badge, fileName, renderDetail, STATES } from './detail';
 
 const params = new URLSearchParams(location.search);
@@ -71,8 +71,9 @@ function drawList(jobs: Job[]): void {
   ]);
   if (key === list.drawn) return; // unchanged: keep the DOM (and keyboard focus) as it is
   list.drawn = key;
-  ui.rows.replaceChildren(
-    ...jobs.map((j) =>
+  redraw(
+    ui.rows,
+    jobs.map((j) =>
       h(
         'tr',
         { class: j.jobId === sel ? 'selected' : '', 'data-job': j.jobId },
@@ -106,7 +107,7 @@ async function loadDetail(focus = false): Promise<void> {
   const key = JSON.stringify([job, detail.message]);
   if (key !== detail.drawn) {
     detail.drawn = key;
-    ui.detail.replaceChildren(...renderDetail(job, actionsFor(job), detail.message));
+    redraw(ui.detail, renderDetail(job, actionsFor(job), detail.message));
   }
   if (focus) ui.detail.focus();
 }

@@ -247,18 +247,28 @@ test('page through the list, newest first, and filter it by status', async () =>
   );
 });
 
-test('works on a phone: one column, no sideways scrolling, keyboard reaches the jobs', async () => {
-  await postJob('phone.csv');
+test('works on a phone: one column, no sideways scrolling; the keyboard reaches a job and keeps focus on refresh', async () => {
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto(ui);
-  await page.locator('#jobs tbody tr').first().waitFor();
+  await page.getByRole('heading', { name: 'Jobs', exact: true }).waitFor();
+  await postJob('phone.csv');
+  const link = page.locator('#jobs tbody tr', { hasText: 'phone.csv' }).getByRole('link');
+  await link.waitFor({ timeout: WAIT });
   expect(await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth')).toBe(true);
-  // Keyboard: tab to the first job link and open it with Enter.
-  const first = page.locator('#jobs tbody a').first();
-  for (let i = 0; i < 20 && !(await first.evaluate('el => el === document.activeElement')); i++)
-    await page.keyboard.press('Tab');
+  // Tab to the new job's link (bounded: a few stops before the list).
+  const focused = async (): Promise<boolean> =>
+    (await page.locator('#jobs tbody a:focus').allTextContents()).join() === 'phone.csv';
+  for (let i = 0; i < 30 && !(await focused()); i++) await page.keyboard.press('Tab');
+  expect(await focused()).toBe(true);
+  // Live refresh redraws the row as the job moves on; the link keeps the keyboard focus.
+  await page
+    .locator('#jobs tbody tr', { hasText: 'phone.csv' })
+    .getByText('Succeeded')
+    .waitFor({ timeout: WAIT });
+  expect(await focused()).toBe(true);
   await page.keyboard.press('Enter');
-  await page.locator('#detail [data-field=status]').waitFor();
+  await detail(page).getByRole('heading', { name: 'phone.csv' }).waitFor();
+  await waitStatus(page, 'Succeeded');
 });
 
 test('asks for a function key once when the app answers 401, keeps it for the tab, sends x-functions-key', async () => {
