@@ -28,6 +28,9 @@ export interface Job {
   retriedBy?: string;
   cancelRequested?: boolean;
   warnings?: string[];
+  amlStatusHistory?: { status: string; since: string }[];
+  outage?: { since: string; lastError: { code: string; message: string }; missedChecks: number };
+  cancel?: { requestedAt: string; confirmed: boolean; amlAnswer?: string };
   error?: {
     code: string;
     message: string;

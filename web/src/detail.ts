@@ -118,6 +118,12 @@ export function renderDetail(job: Job, act: Actions, message: string): HTMLEleme
         ['Job name', job.amlJobName],
         ['Status', h('span', { 'data-field': 'amlStatus' }, job.amlStatus ?? '')],
         [
+          'Status history',
+          job.amlStatusHistory?.length
+            ? job.amlStatusHistory.map((e) => `${e.status} ${when(e.since)}`).join(' → ')
+            : undefined,
+        ],
+        [
           'Studio',
           job.amlStudioUrl
             ? h(
@@ -142,7 +148,14 @@ export function renderDetail(job: Job, act: Actions, message: string): HTMLEleme
       ['Attempt', job.attempt ? String(job.attempt + 1) : undefined],
       ['Retry of', job.retryOf ? jobLink(job.retryOf) : undefined],
       ['Retried as', job.retriedBy ? jobLink(job.retriedBy) : undefined],
-      ['Cancel', job.cancelRequested && canCancel ? 'requested' : undefined],
+      [
+        'Cancel',
+        job.cancel
+          ? `requested ${when(job.cancel.requestedAt)}; AML ${job.cancel.confirmed ? 'accepted it' : 'has not confirmed'}${job.cancel.amlAnswer ? ` (${job.cancel.amlAnswer})` : ''}`
+          : job.cancelRequested && canCancel
+            ? 'requested'
+            : undefined,
+      ],
     ]),
     h(
       'div',
@@ -155,6 +168,14 @@ export function renderDetail(job: Job, act: Actions, message: string): HTMLEleme
       canCancel && h('button', { type: 'button', class: 'secondary', onclick: act.cancel }, 'Cancel job'),
     ),
     h('p', { role: 'status', id: 'action-status' }, message),
+    job.outage
+      ? h(
+          'p',
+          { class: 'error', role: 'alert' },
+          `AML unreachable since ${when(job.outage.since)} (${job.outage.missedChecks} missed checks): `,
+          `${job.outage.lastError.code}: ${job.outage.lastError.message}`,
+        )
+      : '',
     h('h3', {}, 'Timeline'),
     timeline(job),
     aml || '',

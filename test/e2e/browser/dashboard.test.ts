@@ -102,9 +102,14 @@ test('the page is served by the app: HTML, revalidated, nothing outside the web 
   await page.getByRole('heading', { name: 'Jobs', exact: true }).waitFor();
 });
 
-test('upload a CSV through the page and watch it reach Succeeded', async () => {
+test('upload a CSV through the page (dropped on it) and watch it reach Succeeded', async () => {
   await page.goto(ui);
-  await chooseFile(page, 'page-upload.csv', sample);
+  // What the browser hands the page when a file is dropped: a DataTransfer holding the File.
+  const dropped = await page.evaluateHandle(
+    `(() => { const d = new DataTransfer(); d.items.add(new File([${JSON.stringify(sample.toString('utf8'))}], 'page-upload.csv', { type: 'text/csv' })); return d; })()`,
+  );
+  await page.dispatchEvent('#drop', 'dragover', { dataTransfer: dropped });
+  await page.dispatchEvent('#drop', 'drop', { dataTransfer: dropped });
   await detail(page).getByRole('heading', { name: 'page-upload.csv' }).waitFor({ timeout: WAIT });
   await waitStatus(page, 'Succeeded');
   expect(await page.locator('#progress').getAttribute('value')).toBe('1');
