@@ -110,6 +110,7 @@ async function main(): Promise<void> {
   console.log(`
   AML batch-scoring pipeline, running locally
     API            ${runtime.url}/api/jobs
+    Dashboard      ${runtime.url}/api/ui
     AML endpoint   ${settings.AML_SCORING_URI}${embeddedAml ? '   (the emulator: deployments diamond-v2 [default], diamond-v1)' : ''}
     Azurite        blob ${ports.blob}, queue ${ports.queue}, table ${ports.table}${azurite ? '   (data in .azurite/)' : ''}
 

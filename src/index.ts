@@ -9,3 +9,4 @@ import './functions/scoreJob';
 import './functions/activities';
 import './functions/httpApi';
 import './functions/reconcile';
+import './functions/ui';

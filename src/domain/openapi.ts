@@ -146,6 +146,27 @@ export const openApiDocument = {
         },
       },
     },
+    '/ui': {
+      get: {
+        operationId: 'dashboard',
+        summary: 'The dashboard: one self-contained HTML page over this API.',
+        responses: {
+          '200': { description: 'The page.', content: { 'text/html': { schema: { type: 'string' } } } },
+          '404': error('The dashboard was not built (npm run build:web).'),
+        },
+      },
+    },
+    '/ui/{path}': {
+      get: {
+        operationId: 'dashboardAsset',
+        summary: 'Another built file of the dashboard.',
+        parameters: [{ name: 'path', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: {
+          '200': { description: 'The file, with its content type.' },
+          '404': error('No such file.'),
+        },
+      },
+    },
     '/uploads': {
       post: {
         operationId: 'createUpload',
