@@ -148,7 +148,7 @@ export const openApiDocument = {
     },
     '/ui': {
       get: {
-        operationId: 'dashboard',
+        operationId: 'ui',
         summary: 'The dashboard: one self-contained HTML page over this API.',
         responses: {
           '200': { description: 'The page.', content: { 'text/html': { schema: { type: 'string' } } } },
@@ -158,7 +158,7 @@ export const openApiDocument = {
     },
     '/ui/{path}': {
       get: {
-        operationId: 'dashboardAsset',
+        operationId: 'uiAsset',
         summary: 'Another built file of the dashboard.',
         parameters: [{ name: 'path', in: 'path', required: true, schema: { type: 'string' } }],
         responses: {
