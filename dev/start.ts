@@ -61,7 +61,7 @@ async function main(): Promise<void> {
 
   const ports = localPorts();
   let connectionString: string;
-  let ownAzurite = false;
+  let azuriteData: string | undefined;
   if (process.env.STORAGE_CONNECTION_STRING) {
     connectionString = process.env.STORAGE_CONNECTION_STRING;
   } else if (await isListening(ports.blob)) {
@@ -72,18 +72,18 @@ async function main(): Promise<void> {
       tablePort: ports.table,
     });
   } else {
+    azuriteData = process.env.AZURITE_LOCATION ?? join(root, '.azurite');
     const azurite = await step(
       'Azurite',
       startAzurite({
         blobPort: ports.blob,
         queuePort: ports.queue,
         tablePort: ports.table,
-        location: process.env.AZURITE_LOCATION ?? join(root, '.azurite'),
+        location: azuriteData,
       }),
       (a) => a.stop(),
     );
     connectionString = azurite.connectionString;
-    ownAzurite = true;
   }
   if (stopping) return;
 
@@ -164,7 +164,7 @@ async function main(): Promise<void> {
     API            ${runtime.url}/api/jobs
     AML endpoint   ${app.aml.scoringUri}${embeddedAml ? '   (the emulator: deployments diamond-v2 [default], diamond-v1)' : ''}
     AML cancels    ${ws ? `${app.aml.managementUri}, workspace ${ws.workspaceName}` : 'off: set AML_SUBSCRIPTION_ID, AML_RESOURCE_GROUP and AML_WORKSPACE_NAME'}
-    Azurite        blob ${ports.blob}, queue ${ports.queue}, table ${ports.table}${ownAzurite ? '   (data in .azurite/)' : ''}
+    Azurite        blob ${ports.blob}, queue ${ports.queue}, table ${ports.table}${azuriteData ? `   (data in ${azuriteData})` : ''}
 
   Drop a file:   npm run drop -- samples/diamonds-sample.csv
   or:            curl -X POST -H 'Content-Type: text/csv' --data-binary @samples/diamonds-sample.csv '${runtime.url}/api/jobs?name=diamonds.csv'
