@@ -2,8 +2,8 @@ import { execFileSync } from 'node:child_process';
 
 /**
  * Calls `gone` once the `npm` process this one runs under has exited. `npm start` runs
- * `sh -c "tsx dev/start.ts"`, and npm forwards SIGTERM only to that shell (npm's run-script
- * signal-manager), which dies of it without passing it on: tsx and this process would live on, orphaned,
+ * `sh -c "node --import tsx dev/start.ts"`, and npm forwards SIGTERM only to that shell (npm's run-script
+ * signal-manager), which dies of it without passing it on: this process would live on, orphaned,
  * holding the ports. Looks at most four ancestors up for npm (POSIX `ps`); does nothing without one.
  */
 export function whenLauncherGone(gone: () => void, everyMs = 500): void {

@@ -16,8 +16,9 @@ import { whenLauncherGone } from './launcher';
  * run this same script.
  *
  * Stopping: SIGINT and SIGTERM stop every part, newest first, and the process exits only when all are
- * gone (tsx relays both signals to this process and exits after it). A signal during start-up waits for
- * the part being started, then stops it too.
+ * gone. A signal during start-up waits for the part being started, then stops it too. `npm start` runs
+ * this file with `node --import tsx`, not the tsx CLI: the CLI's signal relay gives a busy child 60 ms to
+ * acknowledge, then SIGKILLs it (tsx cli.mjs, relaySignals), which would leave nothing cleanly stopped.
  */
 const root = resolve(__dirname, '..');
 
@@ -55,7 +56,7 @@ function stop(reason: string, code = 0): Promise<void> {
 async function main(): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
-  // `npm start` runs `sh -c "tsx dev/start.ts"`; a SIGTERM to npm reaches only that shell, which dies
+  // `npm start` runs `sh -c "node --import tsx dev/start.ts"`; a SIGTERM to npm reaches only that shell, which dies
   // without passing it on. Stop as if signalled when the npm process is gone.
   whenLauncherGone(() => void stop('npm exited'));
 

@@ -7,8 +7,9 @@ import { alive, launch, ready, type Launched } from './startScript';
 
 /**
  * SIGTERM and SIGINT stop the whole local stack: its own Azurite (a child process), the AML emulator and
- * the runtime, and free every port. Through the tsx CLI the process exits only once all are gone; through
- * npm, whose shell dies of the signal without passing it on, dev/start.ts sees npm gone and stops too.
+ * the runtime, and free every port. The script's process exits only once all are gone. Through npm, whose
+ * shell dies of the signal without passing it on, dev/start.ts sees npm gone and stops too. Even a SIGKILL,
+ * which nothing can handle, leaves no Azurite behind.
  */
 jest.setTimeout(150_000);
 
@@ -48,7 +49,7 @@ async function listening(ports: number[]): Promise<number[]> {
   return ports.filter((_, i) => open[i]);
 }
 
-async function started(how: 'npm' | 'tsx'): Promise<{ l: Launched; ports: number[]; tree: number[] }> {
+async function started(how: 'npm' | 'node'): Promise<{ l: Launched; ports: number[]; tree: number[] }> {
   const { env, ports, http } = await stackEnv();
   const l = launch(how, env);
   await ready(l, http);
@@ -58,14 +59,14 @@ async function started(how: 'npm' | 'tsx'): Promise<{ l: Launched; ports: number
 }
 
 test.each(['SIGTERM', 'SIGINT'] as const)(
-  '%s to the tsx process: it exits only after Azurite, the emulator and the runtime are gone',
+  '%s to the script (what npm start runs): it exits only after Azurite, the emulator and the runtime are gone',
   async (signal) => {
-    const { l, ports, tree } = await started('tsx');
-    expect(tree.length).toBeGreaterThanOrEqual(2); // the script's node process and Azurite, at least
+    const { l, ports, tree } = await started('node');
+    expect(tree.length).toBeGreaterThanOrEqual(1); // Azurite, at least
     l.child.kill(signal);
     const exit = await l.exited;
     expect(exit.code).toBe(0);
-    // No waiting here: by the time tsx has exited, everything below it already has.
+    // No waiting here: by the time the script has exited, everything it started already has.
     expect(await listening(ports)).toEqual([]);
     expect(tree.filter(alive)).toEqual([]);
     expect(l.output.join('\n')).toContain(`${signal}: stopping`);
@@ -83,5 +84,19 @@ test('SIGTERM to npm start: every process of the stack exits and the ports are f
       return true;
     },
     { timeoutMs: 30_000, what: 'the stack to stop after npm was terminated' },
+  );
+});
+
+test('SIGKILL to the script: its Azurite notices and exits, and the ports are freed', async () => {
+  const { l, ports, tree } = await started('node');
+  l.child.kill('SIGKILL');
+  await l.exited;
+  await eventually(
+    async () => {
+      expect(tree.filter(alive)).toEqual([]);
+      expect(await listening(ports)).toEqual([]);
+      return true;
+    },
+    { timeoutMs: 30_000, what: 'Azurite to exit after its owner was killed' },
   );
 });

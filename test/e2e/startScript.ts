@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import { eventually } from '../support/eventually';
 
 /**
- * `dev/start.ts` launched the ways a user launches it: `npm start` (npm → sh → tsx → node) or the tsx
- * CLI alone (tsx → node). For the signal and restart tests, which need the script's own process tree.
+ * `dev/start.ts` launched as `npm start` (npm → sh → node) or as the command that script runs
+ * (`node --import tsx dev/start.ts`), for the signal, start-up and restart tests, which need the script's
+ * own process rather than the shared e2e stack.
  */
 export const root = join(__dirname, '..', '..');
 
@@ -17,15 +18,13 @@ export interface Launched {
 }
 
 /** `env` adds to this process's environment; an undefined value removes the variable. */
-export function launch(how: 'npm' | 'tsx' | 'node', env: Record<string, string | undefined>): Launched {
+export function launch(how: 'npm' | 'node', env: Record<string, string | undefined>): Launched {
   // A user's shell, not a jest worker's: the child must not think it runs inside jest.
   const { JEST_WORKER_ID: _w, ...parentEnv } = process.env;
   const [cmd, args] =
     how === 'npm'
       ? ['npm', ['start']]
-      : how === 'tsx'
-        ? [process.execPath, [join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), 'dev/start.ts']]
-        : [process.execPath, ['--import', 'tsx', join(root, 'dev', 'start.ts')]];
+      : [process.execPath, ['--import', 'tsx', join(root, 'dev', 'start.ts')]];
   const childEnv: Record<string, string | undefined> = { ...parentEnv, ...env };
   for (const [k, v] of Object.entries(childEnv)) if (v === undefined) delete childEnv[k];
   const child = spawn(cmd, args as string[], {
