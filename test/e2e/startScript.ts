@@ -13,7 +13,10 @@ export interface Launched {
   child: ChildProcess;
   output: string[];
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** Every process below `child`, as `ps` lists them now. */
+  /**
+   * Every process below `child`, as `ps` lists them now, except tsx's esbuild service: it is tsx's, not
+   * the stack's, holds no port, and ends by itself once the pipe from its parent closes.
+   */
   descendants(): number[];
 }
 
@@ -44,16 +47,19 @@ export function launch(how: 'npm' | 'node', env: Record<string, string | undefin
     output,
     exited,
     descendants() {
-      const rows = execFileSync('ps', ['-e', '-o', 'pid=,ppid='], { encoding: 'utf8' })
+      const rows = execFileSync('ps', ['-e', '-o', 'pid=,ppid=,args='], { encoding: 'utf8' })
         .trim()
         .split('\n')
-        .map((l) => l.trim().split(/\s+/).map(Number) as [number, number]);
+        .map((l) => {
+          const [pid, ppid, ...args] = l.trim().split(/\s+/);
+          return { pid: Number(pid), ppid: Number(ppid), cmd: args.join(' ') };
+        });
       const out: number[] = [];
       const walk = (pid: number): void => {
-        for (const [p, pp] of rows) {
-          if (pp !== pid) continue;
-          out.push(p);
-          walk(p);
+        for (const r of rows) {
+          if (r.ppid !== pid) continue;
+          if (!/esbuild --service/.test(r.cmd)) out.push(r.pid);
+          walk(r.pid);
         }
       };
       walk(child.pid!);
