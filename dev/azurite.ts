@@ -88,10 +88,21 @@ export async function startAzurite(
   const ownsLocation = !opts.location;
   const location = opts.location ?? mkdtempSync(join(tmpdir(), 'azurite-'));
   const bin = require.resolve('azurite/dist/src/azurite.js');
+  // Azurite stops (cleanly, through its own SIGTERM handler) when the pipe from this process closes, so it
+  // never outlives its owner, even one killed with SIGKILL that could not stop it.
+  const watchdog = [
+    `process.stdin.on('end', () => process.kill(process.pid, 'SIGTERM')).resume();`,
+    // Once stopping, the pipe must not keep the process alive: Azurite exits when its servers are closed.
+    `for (const s of ['SIGTERM', 'SIGINT']) process.once(s, () => process.stdin.destroy());`,
+    `process.argv.splice(1, 0, ${JSON.stringify(bin)});`,
+    `require(${JSON.stringify(bin)});`,
+  ].join(' ');
   const child: ChildProcess = spawn(
     process.execPath,
     [
-      bin,
+      '-e',
+      watchdog,
+      '--',
       '--blobHost',
       '127.0.0.1',
       '--blobPort',
@@ -112,8 +123,16 @@ export async function startAzurite(
       '--disableTelemetry',
       ...(opts.silent === false ? [] : ['--silent']),
     ],
-    { stdio: opts.silent === false ? 'inherit' : 'ignore' },
+    {
+      stdio: [
+        'pipe',
+        opts.silent === false ? 'inherit' : 'ignore',
+        opts.silent === false ? 'inherit' : 'ignore',
+      ],
+    },
   );
+  // The pipe is only there to close when this process ends; it must not keep this process alive.
+  (child.stdin as unknown as { unref?: () => void }).unref?.();
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   await Promise.all([
     waitForPort(blobPort, 30_000),

@@ -1,7 +1,7 @@
 import { BlobServiceClient } from '@azure/storage-blob';
 import { createReadStream, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { localAppSettings } from './localSettings';
+import { localAppSettings, localPorts, localStorageConnection } from './localSettings';
 
 /**
  * `npm run drop -- <file.csv> [name-in-inbox]`: uploads a file into the inbox of the local stack,
@@ -15,7 +15,12 @@ async function main(): Promise<void> {
   }
   const size = statSync(file).size;
   const s = localAppSettings(process.cwd());
-  const cs = s.DataStorage ?? 'UseDevelopmentStorage=true';
+  // The sample's UseDevelopmentStorage=true means the standard ports; `npm start` honours
+  // STORAGE_CONNECTION_STRING and AZURITE_*_PORT, and so does this.
+  const cs =
+    !s.DataStorage || s.DataStorage === 'UseDevelopmentStorage=true'
+      ? localStorageConnection()
+      : s.DataStorage;
   const container = s.INBOX_CONTAINER || 'inbox';
   const blobName = name ?? basename(file);
   const blob = BlobServiceClient.fromConnectionString(cs)
@@ -25,7 +30,7 @@ async function main(): Promise<void> {
     blobHTTPHeaders: { blobContentType: 'text/csv' },
   });
   console.log(`uploaded ${file} (${size} bytes) to ${container}/${blobName} (ETag ${res.etag})`);
-  console.log('watch the job: curl -s "http://localhost:7071/api/jobs?top=5"');
+  console.log(`watch the job: curl -s "http://localhost:${localPorts().http}/api/jobs?top=5"`);
 }
 
 main().catch((err: unknown) => {

@@ -43,6 +43,8 @@ async function main(): Promise<void> {
     ...emulatorOptionsFromEnv(process.env),
     port: 7072,
     storageConnectionString: DEV,
+    // As under `npm start`: the jobs outlive a restart.
+    stateContainer: process.env.AML_EMULATOR_STATE_CONTAINER || 'aml-emulator-jobs',
   });
 
   const build = spawnSync('npm', ['run', 'build'], {
@@ -52,8 +54,14 @@ async function main(): Promise<void> {
   });
   if (build.status !== 0) process.exit(build.status ?? 1);
   const func = spawn('func', ['start'], { cwd: root, stdio: 'inherit', shell: process.platform === 'win32' });
+  // Exits only once func, the emulator and Azurite are gone.
+  const funcExited = new Promise<void>((resolve) => func.once('exit', () => resolve()));
+  let stopping = false;
   const stop = async (): Promise<void> => {
-    func.kill('SIGINT');
+    if (stopping) return;
+    stopping = true;
+    if (func.exitCode === null && func.signalCode === null) func.kill('SIGINT');
+    await funcExited;
     await emulator.close();
     await azurite.stop();
     process.exit(0);

@@ -10,9 +10,11 @@ import type { ModelParams } from '../model/types';
 import { Faults, type EmulatorFaults } from './faults';
 import { DEFAULT_TIMINGS, JobRunner, checkTimings, type EmulatorJob, type EmulatorTimings } from './jobs';
 import type { AmlEmulatorOptions } from './options';
+import type { JobSpec } from './request';
 import type { Workspace } from './resource';
 import { scoreToBlob } from './scorer';
 import { createHandler } from './server';
+import { JobState } from './state';
 
 export type { AmlEmulatorOptions } from './options';
 export type { EmulatorFaults } from './faults';
@@ -67,10 +69,14 @@ export async function startAmlEmulator(opts: AmlEmulatorOptions): Promise<AmlEmu
 
   let timings: EmulatorTimings = { ...DEFAULT_TIMINGS, ...checkTimings(opts.timings ?? {}) };
   const faults = new Faults(opts.faults);
+  const state = opts.stateContainer ? new JobState(blobs.getContainerClient(opts.stateContainer)) : undefined;
   const runner = new JobRunner({
     timings: () => timings,
     faults: () => faults.get(),
     log,
+    outputExists: (job) =>
+      blobs.getContainerClient(job.outputBlob.container).getBlobClient(job.outputBlob.name).exists(),
+    ...(state ? { save: (job: EmulatorJob, spec: JobSpec) => state.save(job, spec) } : {}),
     score: async (job, spec, signal, onRow) => {
       const out = spec.output.location;
       await scoreToBlob({
@@ -87,6 +93,8 @@ export async function startAmlEmulator(opts: AmlEmulatorOptions): Promise<AmlEmu
       });
     },
   });
+  // Before listening: a client polling right after a restart finds its job.
+  if (state) runner.restore(await state.load());
   const setTimings = (t: Partial<EmulatorTimings>): EmulatorTimings =>
     (timings = { ...timings, ...checkTimings(t) });
   // Without OutputData Azure ML writes under the default datastore; the emulator mimics that layout.

@@ -90,6 +90,10 @@ export interface JobRunnerDeps {
   timings: () => EmulatorTimings;
   faults: () => EmulatorFaults;
   score: (job: EmulatorJob, spec: JobSpec, signal: AbortSignal, onRow: () => void) => Promise<void>;
+  /** Whether the job's output blob is there: a job resumed in Running after its output was committed is not scored again. */
+  outputExists: (job: EmulatorJob) => Promise<boolean>;
+  /** Keeps the job where a new emulator finds it (see state.ts); absent = in memory only. */
+  save?: (job: EmulatorJob, spec: JobSpec) => Promise<void>;
   log: (line: string) => void;
 }
 
@@ -98,6 +102,8 @@ interface Entry {
   spec: JobSpec;
   abort: AbortController;
   done: Promise<void>;
+  /** The chain of this job's saves, in order. */
+  saved: Promise<void>;
 }
 
 function snapshot(job: EmulatorJob): EmulatorJob {
@@ -109,19 +115,28 @@ function snapshot(job: EmulatorJob): EmulatorJob {
   };
 }
 
-/** The jobs and their state machine: NotStarted → Queued → Preparing → Running → Finalizing → Completed. */
+/** When the job entered its current status. */
+const since = (job: EmulatorJob): number => Date.parse(job.history[job.history.length - 1]!.at);
+
+/**
+ * The jobs and their state machine: NotStarted → Queued → Preparing → Running → Finalizing → Completed.
+ * Each phase lasts its timing from the moment the job entered it, so a job resumed by a new emulator
+ * (restore) goes on from where it was, and a phase that ran out while no emulator ran ends at once,
+ * stamped with the time it ended in the model.
+ */
 export class JobRunner {
   private readonly entries = new Map<string, Entry>();
   private readonly closing = new AbortController();
 
   constructor(private readonly deps: JobRunnerDeps) {}
 
-  submit(
+  /** Records the job (saved first, when saving is on, so an accepted job outlives a crash) and starts it. */
+  async submit(
     name: string,
     deployment: string,
     spec: JobSpec,
     repeatabilityRequestId: string | null,
-  ): EmulatorJob {
+  ): Promise<EmulatorJob> {
     const now = new Date().toISOString();
     const job: EmulatorJob = {
       name,
@@ -137,11 +152,43 @@ export class JobRunner {
       error: null,
     };
     const first = snapshot(job);
-    const entry: Entry = { job, spec, abort: new AbortController(), done: Promise.resolve() };
-    this.entries.set(name, entry);
+    await this.deps.save?.(first, spec);
     this.deps.log(`job ${name} submitted (deployment ${deployment}, input ${job.inputUri})`);
-    entry.done = this.run(entry);
+    this.start({ job, spec });
     return first;
+  }
+
+  /** Takes over jobs a previous emulator saved; unfinished ones go on from their status. */
+  restore(saved: { job: EmulatorJob; spec: JobSpec }[]): void {
+    let resumed = 0;
+    for (const { job, spec } of saved) {
+      if (this.entries.has(job.name)) continue;
+      if (TERMINAL.has(job.status)) {
+        this.entries.set(job.name, {
+          job,
+          spec,
+          abort: new AbortController(),
+          done: Promise.resolve(),
+          saved: Promise.resolve(),
+        });
+      } else {
+        this.start({ job, spec });
+        resumed++;
+      }
+    }
+    if (saved.length) this.deps.log(`restored ${saved.length} saved jobs, ${resumed} of them unfinished`);
+  }
+
+  private start({ job, spec }: { job: EmulatorJob; spec: JobSpec }): void {
+    const entry: Entry = {
+      job,
+      spec,
+      abort: new AbortController(),
+      done: Promise.resolve(),
+      saved: Promise.resolve(),
+    };
+    this.entries.set(job.name, entry);
+    entry.done = this.run(entry);
   }
 
   get(name: string): { job: EmulatorJob; spec: JobSpec } | undefined {
@@ -167,32 +214,49 @@ export class JobRunner {
     const e = this.entries.get(name);
     if (!e) return undefined;
     if (!TERMINAL.has(e.job.status) && e.job.status !== 'CancelRequested') {
-      this.setStatus(e.job, 'CancelRequested');
+      this.setStatus(e, 'CancelRequested');
       e.abort.abort(new Error('canceled'));
     }
     return snapshot(e.job);
   }
 
+  /** Stops every job where it is (a new emulator on the same state resumes them) and finishes the saves. */
   async close(): Promise<void> {
     this.closing.abort(new Error('emulator closing'));
     for (const e of this.entries.values()) e.abort.abort(new Error('emulator closing'));
     await Promise.all([...this.entries.values()].map((e) => e.done));
+    await Promise.all([...this.entries.values()].map((e) => e.saved));
   }
 
-  private setStatus(job: EmulatorJob, status: JobStatus): void {
+  private setStatus(entry: Entry, status: JobStatus, at = Date.now()): void {
+    const { job } = entry;
     job.status = status;
-    job.history.push({ status, at: new Date().toISOString() });
+    job.history.push({ status, at: new Date(at).toISOString() });
     this.deps.log(`job ${job.name} ${status}${job.error ? `: ${job.error.message}` : ''}`);
+    this.save(entry);
+  }
+
+  /** Queues a save of the job as it is now; a failed save is logged (the next one writes the whole job again). */
+  private save(entry: Entry): void {
+    const save = this.deps.save;
+    if (!save) return;
+    const job = snapshot(entry.job);
+    entry.saved = entry.saved.then(() =>
+      save(job, entry.spec).catch((err: unknown) =>
+        this.deps.log(`job ${job.name}: could not save its state: ${(err as Error).message}`),
+      ),
+    );
   }
 
   /**
-   * Waits out a phase in short slices, re-reading the timing each time, so PUT /_emulator/timings also
-   * shortens or lengthens a phase that has already begun (a test can hold a job in a phase, then release it).
+   * Waits out a phase that began at `start`, in short slices, re-reading the timing each time, so
+   * PUT /_emulator/timings also shortens or lengthens a phase that has already begun (a test can hold a
+   * job in a phase, then release it). Returns when the phase ends in the model.
    */
-  private async phase(key: keyof EmulatorTimings, signal: AbortSignal, since = Date.now()): Promise<void> {
+  private async phase(key: keyof EmulatorTimings, signal: AbortSignal, start: number): Promise<number> {
     for (;;) {
-      const left = this.deps.timings()[key] - (Date.now() - since);
-      if (left <= 0) return;
+      const left = this.deps.timings()[key] - (Date.now() - start);
+      if (left <= 0) return start + this.deps.timings()[key];
       await sleep(Math.min(left, 50), signal);
     }
   }
@@ -201,33 +265,50 @@ export class JobRunner {
     const { job } = entry;
     const signal = entry.abort.signal;
     try {
-      await this.phase('notStartedMs', signal);
-      this.setStatus(job, 'Queued');
-      await this.phase('queuedMs', signal);
-      while (this.deps.faults().hangInQueued) await sleep(20, signal);
-      this.setStatus(job, 'Preparing');
-      await this.phase('preparingMs', signal);
-      this.setStatus(job, 'Running');
-      const started = Date.now();
-      const injected = this.deps.faults().failJobs;
-      if (injected) throw new JobFailure('SystemError', injected);
-      await this.deps.score(job, entry.spec, signal, () => job.rowsScored++);
-      await this.phase('runningMs', signal, started);
-      this.setStatus(job, 'Finalizing');
-      await this.phase('finalizingMs', signal);
-      this.setStatus(job, 'Completed');
+      if (job.status === 'CancelRequested') throw new Error('canceled');
+      if (job.status === 'NotStarted') {
+        this.setStatus(entry, 'Queued', await this.phase('notStartedMs', signal, since(job)));
+      }
+      if (job.status === 'Queued') {
+        let end = await this.phase('queuedMs', signal, since(job));
+        if (this.deps.faults().hangInQueued) {
+          while (this.deps.faults().hangInQueued) await sleep(20, signal);
+          end = Date.now();
+        }
+        this.setStatus(entry, 'Preparing', end);
+      }
+      if (job.status === 'Preparing') {
+        this.setStatus(entry, 'Running', await this.phase('preparingMs', signal, since(job)));
+      }
+      if (job.status === 'Running') {
+        const started = since(job);
+        const injected = this.deps.faults().failJobs;
+        if (injected) throw new JobFailure('SystemError', injected);
+        // Output is committed in one step after the last row, so it is either all there or not at all.
+        let scored = started;
+        if (!(await this.deps.outputExists(job))) {
+          job.rowsScored = 0;
+          await this.deps.score(job, entry.spec, signal, () => job.rowsScored++);
+          scored = Date.now();
+          this.save(entry);
+        }
+        this.setStatus(entry, 'Finalizing', Math.max(await this.phase('runningMs', signal, started), scored));
+      }
+      if (job.status === 'Finalizing') {
+        this.setStatus(entry, 'Completed', await this.phase('finalizingMs', signal, since(job)));
+      }
     } catch (err) {
       if (this.closing.signal.aborted) return;
       if (job.status === 'CancelRequested') {
-        await this.phase('cancelMs', this.closing.signal).catch(() => undefined);
-        if (!this.closing.signal.aborted) this.setStatus(job, 'Canceled');
+        const end = await this.phase('cancelMs', this.closing.signal, since(job)).catch(() => undefined);
+        if (end !== undefined) this.setStatus(entry, 'Canceled', end);
         return;
       }
       job.error =
         err instanceof JobFailure
           ? { code: err.code, message: err.message }
           : { code: 'SystemError', message: `Unexpected emulator error: ${(err as Error).message}` };
-      this.setStatus(job, 'Failed');
+      this.setStatus(entry, 'Failed');
     }
   }
 }

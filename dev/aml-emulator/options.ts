@@ -15,6 +15,11 @@ export interface AmlEmulatorOptions {
   requiredToken?: string;
   /** A token that is "valid but lacks the role" (→ 403). */
   forbiddenToken?: string;
+  /**
+   * Keep the jobs in this blob container of the storage account, so an emulator started later on the
+   * same storage continues them; default: in memory only, gone with the emulator.
+   */
+  stateContainer?: string;
   timings?: Partial<EmulatorTimings>;
   faults?: Partial<EmulatorFaults>;
   log?: (line: string) => void;

@@ -127,7 +127,12 @@ async function submitJob(
       },
     ]);
   }
-  const job = ctx.runner.submit(name, deployment, spec, header(req, 'repeatability_request-id') ?? null);
+  const job = await ctx.runner.submit(
+    name,
+    deployment,
+    spec,
+    header(req, 'repeatability_request-id') ?? null,
+  );
   send(res, 201, jobResource(ctx.workspace, job, spec), { Location: `${base}/jobs/${name}` });
 }
 

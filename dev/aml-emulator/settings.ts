@@ -7,6 +7,7 @@ export const ENV = {
   port: 'AML_EMULATOR_PORT',
   host: 'AML_EMULATOR_HOST',
   storage: 'AML_EMULATOR_STORAGE',
+  stateContainer: 'AML_EMULATOR_STATE_CONTAINER',
   datastores: 'AML_EMULATOR_DATASTORES',
   requiredToken: 'AML_EMULATOR_REQUIRED_TOKEN',
   forbiddenToken: 'AML_EMULATOR_FORBIDDEN_TOKEN',
@@ -85,6 +86,8 @@ export function emulatorOptionsFromEnv(env: NodeJS.ProcessEnv): AmlEmulatorOptio
       throw new Error(`Setting ${ENV.port} must be a port number 0-65535 (got "${port}")`);
     opts.port = n;
   }
+  const stateContainer = get(ENV.stateContainer);
+  if (stateContainer) opts.stateContainer = stateContainer;
   const host = get(ENV.host);
   if (host) opts.host = host;
   const ds = get(ENV.datastores);

@@ -77,34 +77,103 @@ export interface ApiSettings {
 
 type Env = Record<string, string | undefined>;
 
-const DATA_STORAGE = 'DataStorage';
-const AML_DATASTORE_STORAGE = 'AmlDatastoreStorage';
+/**
+ * Every setting the app reads, one row each: `required` has no default; otherwise `default` is what an
+ * unset or empty value means (the README's settings table says the same). Readers below take names of
+ * this table only, so a setting cannot be read without being declared here. Keep one row per line.
+ */
+const TABLE = {
+  AML_SCORING_URI: { required: true },
+  DataStorage: { required: true },
+  AmlDatastoreStorage: { required: true },
+  INBOX_CONTAINER: { default: 'inbox' },
+  OUTBOX_CONTAINER: { default: 'outbox' },
+  QUARANTINE_CONTAINER: { default: 'quarantine' },
+  JOBS_TABLE: { default: 'jobs' },
+  INBOX_TRIGGER_SOURCE: { default: 'EventGrid' },
+  AML_DEPLOYMENT_NAME: {},
+  AML_AUTH: { default: 'azure' },
+  AML_CLIENT_ID: {},
+  AML_EMULATOR_TOKEN: { default: 'local-dev-token' },
+  /** On a loopback scoring URI the default is that URI's origin (the emulator serves both planes). */
+  AML_MANAGEMENT_URI: { default: 'https://management.azure.com' },
+  AML_SUBSCRIPTION_ID: {},
+  AML_RESOURCE_GROUP: {},
+  AML_WORKSPACE_NAME: {},
+  AML_DATASTORE_NAME: { default: 'workspaceblobstore' },
+  AML_DATASTORE_CONTAINER: { default: 'azureml-blobstore-local' },
+  AML_DATASTORE_PATH_PREFIX: { default: 'batch-scoring' },
+  AML_REQUEST_TIMEOUT_SECONDS: { default: 60 },
+  INPUT_SCHEMA: {},
+  MAX_INPUT_BYTES: { default: 10 * 1024 ** 3 },
+  MAX_REPORTED_PROBLEMS: { default: 20 },
+  POLL_FIRST_DELAY_SECONDS: { default: 30 },
+  POLL_BACKOFF_FACTOR: { default: 1.5 },
+  POLL_MAX_DELAY_SECONDS: { default: 300 },
+  JOB_DEADLINE_SECONDS: { default: 24 * 3600 },
+  PUBLISH_MODE: { default: 'join' },
+  /** Read by host.json (the Durable task hub), not by this module. */
+  DURABLE_TASK_HUB: {},
+  /** azure-functions-host ScriptConstants.DefaultMaxRequestBodySize; the host reads the same variable. */
+  FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: { default: 104_857_600 },
+  UPLOAD_URL_MINUTES: { default: 60 },
+  /** The host resolves %RECONCILE_SCHEDULE% in the timer binding; read here only to fail early on a bad value. */
+  RECONCILE_SCHEDULE: { default: '0 */5 * * * *' },
+  RECONCILE_LOOKBACK_HOURS: { default: 48 },
+  RECONCILE_GRACE_SECONDS: { default: 300 },
+  RECONCILE_MAX_ITEMS: { default: 200 },
+} as const satisfies Record<string, { required?: true; default?: string | number }>;
+
+type Name = keyof typeof TABLE;
+type WithDefault<T> = { [K in Name]: (typeof TABLE)[K] extends { default: T } ? K : never }[Name];
+
+const ALL = Object.keys(TABLE) as Name[];
+const isRequired = (n: Name): boolean => 'required' in TABLE[n];
+
+/** Every setting name the app reads; the infra drift test checks that the Bicep sets the required ones. */
+export const SETTING_NAMES = {
+  required: ALL.filter(isRequired),
+  optional: ALL.filter((n) => !isRequired(n)),
+};
+
+const DATA_STORAGE = 'DataStorage' satisfies Name;
+const AML_DATASTORE_STORAGE = 'AmlDatastoreStorage' satisfies Name;
 
 function fail(name: string, problem: string): never {
   throw new PipelineError('ConfigInvalid', `Setting ${name} ${problem}`);
 }
 
-function str(env: Env, name: string, fallback?: string): string {
+/** The value, else the table's default; a required setting without a value fails. */
+function str(env: Env, name: Name, fallback?: string): string {
   const v = env[name]?.trim();
   if (v) return v;
-  if (fallback !== undefined) return fallback;
+  const d = fallback ?? (TABLE[name] as { default?: string | number }).default;
+  if (d !== undefined) return String(d);
   return fail(name, 'is required but not set');
 }
 
-function optional(env: Env, name: string): string | undefined {
+function optional(env: Env, name: Name | `${Name}__${string}`): string | undefined {
   const v = env[name]?.trim();
   return v ? v : undefined;
 }
 
-function num(env: Env, name: string, fallback: number, check: (n: number) => boolean, rule: string): number {
+function num(env: Env, name: WithDefault<number>, check: (n: number) => boolean, rule: string): number {
   const raw = optional(env, name);
-  if (raw === undefined) return fallback;
+  if (raw === undefined) return TABLE[name].default;
   const n = Number(raw);
   if (!Number.isFinite(n) || !check(n)) fail(name, `must be ${rule} (got "${raw}")`);
   return n;
 }
 
-function url(env: Env, name: string, fallback?: string): string {
+const positiveSeconds = (env: Env, name: WithDefault<number>): number =>
+  num(env, name, (n) => n > 0, 'a positive number of seconds');
+
+/** Whether a URI points at this machine (where only a local emulator can be). */
+export function isLoopbackUri(uri: string): boolean {
+  return ['localhost', '127.0.0.1', '[::1]', '::1'].includes(new URL(uri).hostname);
+}
+
+function url(env: Env, name: Name, fallback?: string): string {
   const v = str(env, name, fallback);
   try {
     const u = new URL(v);
@@ -116,8 +185,8 @@ function url(env: Env, name: string, fallback?: string): string {
 }
 
 const CONTAINER_NAME = /^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/;
-function container(env: Env, name: string, fallback: string): string {
-  const v = str(env, name, fallback);
+function container(env: Env, name: WithDefault<string>): string {
+  const v = str(env, name);
   if (!CONTAINER_NAME.test(v)) fail(name, `is not a valid blob container name (got "${v}")`);
   return v;
 }
@@ -126,7 +195,7 @@ function container(env: Env, name: string, fallback: string): string {
  * Reads a connection the way the Functions host does: `<prefix>` as a connection string, or
  * `<prefix>__blobServiceUri` / `__accountName` (+ `__queueServiceUri`, `__tableServiceUri`, `__clientId`) for identity.
  */
-export function readStorageConnection(env: Env, prefix: string): StorageConnection {
+export function readStorageConnection(env: Env, prefix: Name): StorageConnection {
   const cs = optional(env, prefix);
   if (cs) return { kind: 'connectionString', connectionString: cs };
   const account = optional(env, `${prefix}__accountName`);
@@ -178,133 +247,106 @@ function readWorkspace(env: Env): WorkspaceCoordinates | undefined {
 }
 
 function readAmlAuth(env: Env, scoringUri: string): AmlAuth {
-  const mode = str(env, 'AML_AUTH', 'azure');
+  const mode = str(env, 'AML_AUTH');
   if (mode === 'azure') {
     const clientId = optional(env, 'AML_CLIENT_ID') ?? optional(env, `${DATA_STORAGE}__clientId`);
     return clientId ? { kind: 'azure', clientId } : { kind: 'azure' };
   }
   if (mode === 'emulator') {
-    const host = new URL(scoringUri).hostname;
-    if (!['localhost', '127.0.0.1', '[::1]', '::1'].includes(host)) {
+    if (!isLoopbackUri(scoringUri)) {
+      const host = new URL(scoringUri).hostname;
       fail(
         'AML_AUTH',
         `"emulator" sends a fixed token and is only allowed with a loopback AML_SCORING_URI (got host "${host}")`,
       );
     }
-    return { kind: 'emulator', token: str(env, 'AML_EMULATOR_TOKEN', 'local-dev-token') };
+    return { kind: 'emulator', token: str(env, 'AML_EMULATOR_TOKEN') };
   }
   return fail('AML_AUTH', `must be "azure" or "emulator" (got "${mode}")`);
 }
 
 export function loadSettings(env: Env = process.env): Settings {
   const scoringUri = url(env, 'AML_SCORING_URI');
-  const source = str(env, 'INBOX_TRIGGER_SOURCE', 'EventGrid');
+  const source = str(env, 'INBOX_TRIGGER_SOURCE');
   if (source !== 'EventGrid' && source !== 'LogsAndContainerScan') {
     fail('INBOX_TRIGGER_SOURCE', `must be "EventGrid" or "LogsAndContainerScan" (got "${source}")`);
   }
-  const publishMode = str(env, 'PUBLISH_MODE', 'join');
+  const publishMode = str(env, 'PUBLISH_MODE');
   if (publishMode !== 'join' && publishMode !== 'raw')
     fail('PUBLISH_MODE', `must be "join" or "raw" (got "${publishMode}")`);
-  const prefix = str(env, 'AML_DATASTORE_PATH_PREFIX', 'batch-scoring').replace(/^\/+|\/+$/g, '');
+  const prefix = str(env, 'AML_DATASTORE_PATH_PREFIX').replace(/^\/+|\/+$/g, '');
   const deploymentName = optional(env, 'AML_DEPLOYMENT_NAME');
   const workspace = readWorkspace(env);
-  const tableName = str(env, 'JOBS_TABLE', 'jobs');
+  const tableName = str(env, 'JOBS_TABLE');
   if (!/^[A-Za-z][A-Za-z0-9]{2,62}$/.test(tableName))
     fail('JOBS_TABLE', `is not a valid table name (got "${tableName}")`);
 
   return {
     dataStorage: readStorageConnection(env, DATA_STORAGE),
     dataStorageSettingName: DATA_STORAGE,
-    inboxContainer: container(env, 'INBOX_CONTAINER', 'inbox'),
-    outboxContainer: container(env, 'OUTBOX_CONTAINER', 'outbox'),
-    quarantineContainer: container(env, 'QUARANTINE_CONTAINER', 'quarantine'),
+    inboxContainer: container(env, 'INBOX_CONTAINER'),
+    outboxContainer: container(env, 'OUTBOX_CONTAINER'),
+    quarantineContainer: container(env, 'QUARANTINE_CONTAINER'),
     jobsTable: tableName,
     inboxTriggerSource: source,
     aml: {
       scoringUri,
       ...(deploymentName ? { deploymentName } : {}),
       auth: readAmlAuth(env, scoringUri),
-      managementUri: url(env, 'AML_MANAGEMENT_URI', 'https://management.azure.com'),
+      managementUri: url(
+        env,
+        'AML_MANAGEMENT_URI',
+        isLoopbackUri(scoringUri) ? new URL(scoringUri).origin : undefined,
+      ),
       ...(workspace ? { workspace } : {}),
-      datastoreName: str(env, 'AML_DATASTORE_NAME', 'workspaceblobstore'),
+      datastoreName: str(env, 'AML_DATASTORE_NAME'),
       datastoreStorage: readStorageConnection(env, AML_DATASTORE_STORAGE),
-      datastoreContainer: container(env, 'AML_DATASTORE_CONTAINER', 'azureml-blobstore-local'),
+      datastoreContainer: container(env, 'AML_DATASTORE_CONTAINER'),
       datastorePathPrefix: prefix,
-      requestTimeoutMs:
-        num(env, 'AML_REQUEST_TIMEOUT_SECONDS', 60, (n) => n > 0, 'a positive number of seconds') * 1000,
+      requestTimeoutMs: positiveSeconds(env, 'AML_REQUEST_TIMEOUT_SECONDS') * 1000,
     },
     schema: readSchema(env),
-    maxInputBytes: num(env, 'MAX_INPUT_BYTES', 10 * 1024 ** 3, (n) => n > 0, 'a positive number of bytes'),
+    maxInputBytes: num(env, 'MAX_INPUT_BYTES', (n) => n > 0, 'a positive number of bytes'),
     maxReportedProblems: num(
       env,
       'MAX_REPORTED_PROBLEMS',
-      20,
       (n) => Number.isInteger(n) && n > 0,
       'a positive integer',
     ),
     poll: {
-      firstDelaySeconds: num(
-        env,
-        'POLL_FIRST_DELAY_SECONDS',
-        30,
-        (n) => n > 0,
-        'a positive number of seconds',
-      ),
-      factor: num(env, 'POLL_BACKOFF_FACTOR', 1.5, (n) => n >= 1, 'a number >= 1'),
-      maxDelaySeconds: num(env, 'POLL_MAX_DELAY_SECONDS', 300, (n) => n > 0, 'a positive number of seconds'),
+      firstDelaySeconds: positiveSeconds(env, 'POLL_FIRST_DELAY_SECONDS'),
+      factor: num(env, 'POLL_BACKOFF_FACTOR', (n) => n >= 1, 'a number >= 1'),
+      maxDelaySeconds: positiveSeconds(env, 'POLL_MAX_DELAY_SECONDS'),
     },
-    jobDeadlineSeconds: num(
-      env,
-      'JOB_DEADLINE_SECONDS',
-      24 * 3600,
-      (n) => n > 0,
-      'a positive number of seconds',
-    ),
+    jobDeadlineSeconds: positiveSeconds(env, 'JOB_DEADLINE_SECONDS'),
     publishMode,
     api: readApiSettings(env),
   };
 }
 
 function readApiSettings(env: Env): ApiSettings {
-  // The host resolves %RECONCILE_SCHEDULE% in the timer binding; it is read here only to fail early on a bad value.
-  const schedule = str(env, 'RECONCILE_SCHEDULE', '0 */5 * * * *');
+  const schedule = str(env, 'RECONCILE_SCHEDULE');
   if (schedule.split(/\s+/).length !== 6)
     fail('RECONCILE_SCHEDULE', `must be an NCRONTAB expression with 6 fields (got "${schedule}")`);
   return {
-    // azure-functions-host ScriptConstants.DefaultMaxRequestBodySize; the host reads the same variable.
     requestBodyLimitBytes: num(
       env,
       'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT',
-      104_857_600,
       (n) => n > 0,
       'a positive number of bytes',
     ),
     uploadUrlMinutes: num(
       env,
       'UPLOAD_URL_MINUTES',
-      60,
       (n) => n > 0 && n <= 7 * 24 * 60,
       'minutes from 1 to 10080',
     ),
     reconcileSchedule: schedule,
-    reconcileLookbackHours: num(
-      env,
-      'RECONCILE_LOOKBACK_HOURS',
-      48,
-      (n) => n > 0,
-      'a positive number of hours',
-    ),
-    reconcileGraceSeconds: num(
-      env,
-      'RECONCILE_GRACE_SECONDS',
-      300,
-      (n) => n >= 0,
-      'a number of seconds >= 0',
-    ),
+    reconcileLookbackHours: num(env, 'RECONCILE_LOOKBACK_HOURS', (n) => n > 0, 'a positive number of hours'),
+    reconcileGraceSeconds: num(env, 'RECONCILE_GRACE_SECONDS', (n) => n >= 0, 'a number of seconds >= 0'),
     reconcileMaxItems: num(
       env,
       'RECONCILE_MAX_ITEMS',
-      200,
       (n) => Number.isInteger(n) && n > 0,
       'a positive integer',
     ),
@@ -318,47 +360,3 @@ export function settings(): Settings {
   cached ??= loadSettings();
   return cached;
 }
-
-/** For tests and the local runtime, which change the environment between app instances. */
-export function resetSettingsCache(): void {
-  cached = undefined;
-}
-
-/** Every setting name the app reads; the infra drift test checks that the Bicep sets the required ones. */
-export const SETTING_NAMES = {
-  required: ['AML_SCORING_URI', DATA_STORAGE, AML_DATASTORE_STORAGE],
-  optional: [
-    'INBOX_CONTAINER',
-    'OUTBOX_CONTAINER',
-    'QUARANTINE_CONTAINER',
-    'JOBS_TABLE',
-    'INBOX_TRIGGER_SOURCE',
-    'AML_DEPLOYMENT_NAME',
-    'AML_AUTH',
-    'AML_CLIENT_ID',
-    'AML_EMULATOR_TOKEN',
-    'AML_MANAGEMENT_URI',
-    'AML_SUBSCRIPTION_ID',
-    'AML_RESOURCE_GROUP',
-    'AML_WORKSPACE_NAME',
-    'AML_DATASTORE_NAME',
-    'AML_DATASTORE_CONTAINER',
-    'AML_DATASTORE_PATH_PREFIX',
-    'AML_REQUEST_TIMEOUT_SECONDS',
-    'INPUT_SCHEMA',
-    'MAX_INPUT_BYTES',
-    'MAX_REPORTED_PROBLEMS',
-    'POLL_FIRST_DELAY_SECONDS',
-    'POLL_BACKOFF_FACTOR',
-    'POLL_MAX_DELAY_SECONDS',
-    'JOB_DEADLINE_SECONDS',
-    'PUBLISH_MODE',
-    'DURABLE_TASK_HUB',
-    'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT',
-    'UPLOAD_URL_MINUTES',
-    'RECONCILE_SCHEDULE',
-    'RECONCILE_LOOKBACK_HOURS',
-    'RECONCILE_GRACE_SECONDS',
-    'RECONCILE_MAX_ITEMS',
-  ],
-} as const;

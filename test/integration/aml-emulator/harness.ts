@@ -7,6 +7,7 @@ import {
   type AmlEmulatorOptions,
   type EmulatorTimings,
 } from '../../../dev/aml-emulator';
+import { eventually } from '../../support/eventually';
 import { testConnectionString, uniqueName } from '../../support/storage';
 
 /** Short but non-zero, so every phase really happens; jobs finish in well under a second. */
@@ -96,16 +97,19 @@ export async function startHarness(opts: Partial<AmlEmulatorOptions> = {}): Prom
       return res.json();
     },
     async waitFor(name, statuses, timeoutMs = 20_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const res = await h.get(name);
-        if (res.status !== 200) throw new Error(`GET job ${name}: ${res.status} ${await res.text()}`);
-        const job = (await res.json()) as JobResource;
-        if (statuses.includes(job.properties.status)) return job;
-        if (Date.now() > deadline)
-          throw new Error(`job ${name} still ${job.properties.status}, wanted ${statuses.join('/')}`);
-        await new Promise((r) => setTimeout(r, 25));
-      }
+      // A job the emulator does not know fails at once; one in another status is asked again.
+      const got = await eventually(
+        async (): Promise<{ job: JobResource } | { error: string }> => {
+          const res = await h.get(name);
+          if (res.status !== 200) return { error: `GET job ${name}: ${res.status} ${await res.text()}` };
+          const job = (await res.json()) as JobResource;
+          if (statuses.includes(job.properties.status)) return { job };
+          throw new Error(`job ${name} still ${job.properties.status}`);
+        },
+        { timeoutMs, everyMs: 25, what: `job ${name} to be ${statuses.join('/')}` },
+      );
+      if ('error' in got) throw new Error(got.error);
+      return got.job;
     },
     async readOutput(path) {
       return (await container.getBlobClient(path).downloadToBuffer()).toString('utf8');

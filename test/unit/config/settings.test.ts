@@ -1,4 +1,4 @@
-import { loadSettings } from '../../../src/config/settings';
+import { loadSettings, SETTING_NAMES } from '../../../src/config/settings';
 
 const minimal = {
   AML_SCORING_URI: 'https://ep.westeurope.inference.ml.azure.com/jobs',
@@ -93,5 +93,32 @@ describe('settings', () => {
     expect(s.aml.auth).toEqual({ kind: 'emulator', token: 'local-dev-token' });
     expect(s.aml.workspace).toEqual({ subscriptionId: 's', resourceGroup: 'r', workspaceName: 'w' });
     expect(s.schema.columns).toEqual([{ name: 'x', type: 'integer', required: true, min: 0 }]);
+  });
+
+  test.each([
+    ['http://127.0.0.1:51234/jobs', 'http://127.0.0.1:51234'],
+    ['http://localhost:7072/jobs', 'http://localhost:7072'],
+    ['http://[::1]:9000/jobs', 'http://[::1]:9000'],
+    ['https://ep.westeurope.inference.ml.azure.com/jobs', 'https://management.azure.com'],
+  ])('without AML_MANAGEMENT_URI, scoring URI %s cancels at %s', (scoring, management) => {
+    expect(loadSettings({ ...minimal, AML_SCORING_URI: scoring }).aml.managementUri).toBe(management);
+  });
+
+  test('a set AML_MANAGEMENT_URI wins, also on loopback', () => {
+    const s = loadSettings({
+      ...minimal,
+      AML_SCORING_URI: 'http://127.0.0.1:51234/jobs',
+      AML_MANAGEMENT_URI: 'http://127.0.0.1:6000/',
+    });
+    expect(s.aml.managementUri).toBe('http://127.0.0.1:6000');
+  });
+
+  test('SETTING_NAMES: the required ones are exactly those without a default', () => {
+    expect([...SETTING_NAMES.required].sort()).toEqual([
+      'AML_SCORING_URI',
+      'AmlDatastoreStorage',
+      'DataStorage',
+    ]);
+    expect(SETTING_NAMES.optional).toContain('AML_MANAGEMENT_URI');
   });
 });
