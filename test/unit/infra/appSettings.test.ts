@@ -30,12 +30,6 @@ const HOST_SETTINGS = [
   'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
 ];
 
-/**
- * Settings the app gains on other branches (contracts: the reconcile timer binds %RECONCILE_SCHEDULE%). Once
- * src/config/settings.ts lists one in SETTING_NAMES, delete it here.
- */
-const PENDING_APP_SETTINGS = ['RECONCILE_SCHEDULE'];
-
 /** Only with durableBackend=DurableTaskScheduler: host.json overrides and the connection they name. */
 const DTS_SETTINGS = [
   'AzureFunctionsJobHost__extensions__durableTask__storageProvider__type',
@@ -97,7 +91,7 @@ function filesUnder(dir: string, ext: string): string[] {
   );
 
   test('no setting is set that neither the app nor the host reads', () => {
-    const allowed = new Set<string>([...allNames, ...HOST_SETTINGS, ...PENDING_APP_SETTINGS]);
+    const allowed = new Set<string>([...allNames, ...HOST_SETTINGS]);
     for (const name of allNames) for (const s of CONNECTION_SUFFIXES) allowed.add(`${name}__${s}`);
     expect(Object.keys(env).filter((k) => !allowed.has(k))).toEqual([]);
   });
