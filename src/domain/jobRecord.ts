@@ -39,6 +39,9 @@ const RANK: Record<JobState, number> = {
   Canceled: 5,
 };
 
+/** The ends a job can be retried from (POST /api/jobs/{id}/retry): our side gave up, the file was fine. */
+export const RETRYABLE_STATES: ReadonlySet<JobState> = new Set(['Failed', 'TimedOut', 'Canceled']);
+
 export function isTerminal(s: JobState): boolean {
   return TERMINAL_STATES.has(s);
 }

@@ -6,7 +6,7 @@ import type { Deps } from '../app/deps';
 import type { Orchestrations } from '../adapters/orchestrations';
 import { PipelineError } from '../domain/errors';
 import { isJobId, normalizeEtag } from '../domain/jobId';
-import { JOB_STATES, isTerminal, type JobRecord, type JobState } from '../domain/jobRecord';
+import { JOB_STATES, isTerminal, RETRYABLE_STATES, type JobRecord } from '../domain/jobRecord';
 import { startJob } from './startJob';
 
 /** The HTTP API's logic, free of the Functions host: requests in, responses out. */
@@ -156,8 +156,6 @@ export async function createUpload(req: HttpRequest, d: Deps): Promise<HttpRespo
   );
   return json(201, { uploadUrl: url, blob, expiresAt: expiresOn.toISOString() });
 }
-
-const RETRYABLE_STATES: ReadonlySet<JobState> = new Set(['Failed', 'TimedOut', 'Canceled']);
 
 /**
  * `POST /api/jobs/{id}/retry`: a new job for the same blob version. Its id derives from the next

@@ -1,4 +1,5 @@
 /** Talking to the app's HTTP API: the function key, JSON calls, and uploads with progress. */
+import type { JobState } from '../../src/domain/jobRecord';
 
 export interface Problem {
   line: number;
@@ -9,7 +10,7 @@ export interface Problem {
 }
 export interface Job {
   jobId: string;
-  status: string;
+  status: JobState;
   sourceContainer: string;
   sourceBlob: string;
   receivedAt: string;

@@ -3,20 +3,10 @@ import { duration, h, when } from './dom';
 
 /** One job's panel: facts, actions, timeline, AML, error and rejection report. Pure: job in, elements out. */
 
-export const STATES = [
-  'Received',
-  'Validating',
-  'Submitted',
-  'Running',
-  'Publishing',
-  'Succeeded',
-  'Rejected',
-  'Failed',
-  'TimedOut',
-  'Canceled',
-];
-export const TERMINAL = new Set(['Succeeded', 'Rejected', 'Failed', 'TimedOut', 'Canceled']);
-export const RETRIABLE = new Set(['Failed', 'TimedOut', 'Canceled']);
+// The app's own rules, bundled in: the page never disagrees with the API about states.
+import { JOB_STATES, RETRYABLE_STATES, TERMINAL_STATES } from '../../src/domain/jobRecord';
+
+export const STATES = JOB_STATES;
 
 export interface Actions {
   cancel(): void;
@@ -106,8 +96,8 @@ function report(job: Job): HTMLElement | false {
 }
 
 export function renderDetail(job: Job, act: Actions, message: string): HTMLElement[] {
-  const canCancel = !TERMINAL.has(job.status);
-  const canRetry = RETRIABLE.has(job.status) && !job.retriedBy;
+  const canCancel = !TERMINAL_STATES.has(job.status);
+  const canRetry = RETRYABLE_STATES.has(job.status) && !job.retriedBy;
   const aml =
     job.amlJobName &&
     h(
