@@ -139,6 +139,38 @@ test('a blob overwritten after it arrived: this version is rejected as changed, 
   expect(r).toEqual({ ok: false, error: expect.objectContaining({ code: 'InputChanged' }), rejected: {} });
 });
 
+test('blob metadata `deployment` picks the deployment; an invalid one is Rejected (DeploymentInvalid)', async () => {
+  const body = Readable.from([Buffer.from('carat,cut,color,clarity\n0.3,Ideal,E,SI1\n')]);
+  await d.data.upload(d.settings.inboxContainer, 'meta.csv', body, {
+    metadata: { deployment: 'diamond-v1' },
+  });
+  const good = await startJob(d, orch, { container: d.settings.inboxContainer, name: 'meta.csv' });
+  expect(await validateAndStage({ jobId: good.jobId, source: started[0]!.source }, d)).toMatchObject({
+    ok: true,
+    deployment: 'diamond-v1',
+  });
+  expect(await d.jobs.get(good.jobId)).toMatchObject({ deployment: 'diamond-v1' });
+  // The API's choice wins over the metadata.
+  expect(
+    await validateAndStage({ jobId: good.jobId, source: started[0]!.source, deployment: 'other-dep' }, d),
+  ).toMatchObject({ ok: true, deployment: 'other-dep' });
+
+  const bad = Readable.from([Buffer.from('carat,cut,color,clarity\n0.3,Ideal,E,SI1\n')]);
+  await d.data.upload(d.settings.inboxContainer, 'badmeta.csv', bad, {
+    metadata: { deployment: 'no_such!' },
+  });
+  const job = await startJob(d, orch, { container: d.settings.inboxContainer, name: 'badmeta.csv' });
+  const v = await validateAndStage({ jobId: job.jobId, source: started[1]!.source }, d);
+  expect(v).toMatchObject({
+    ok: false,
+    error: { code: 'DeploymentInvalid', retryable: false },
+    rejected: { quarantineBlob: expect.any(String) },
+  });
+  expect(!v.ok && v.error.message).toMatch(
+    /metadata `deployment` "no_such!" is not a valid Azure ML deployment name/,
+  );
+});
+
 test('a datastore container that does not exist is our configuration: thrown, named, never quarantined', async () => {
   d = await testDeps();
   d = {
