@@ -145,7 +145,8 @@ export function renderDetail(job: Job, act: Actions, message: string): HTMLEleme
       ['Received', when(job.receivedAt)],
       ['Rows', job.rowCount?.toLocaleString()],
       ['Bytes', job.byteCount?.toLocaleString()],
-      ['Rows scored', job.rowsScored?.toLocaleString()],
+      // Only when some rows got no prediction: otherwise every row was scored.
+      ['Rows scored', job.rowsFailed ? job.rowsScored?.toLocaleString() : undefined],
       ['Rows failed', job.rowsFailed ? job.rowsFailed.toLocaleString() : undefined],
       ['Deployment', job.deployment],
       ['Batch', job.batchId],
