@@ -6,6 +6,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { loadModel } from '../model/predict';
+import { checkDeployment, defaultDeploymentSettings, type DeploymentSettings } from './deployments';
 import type { ModelParams } from '../model/types';
 import { Faults, type EmulatorFaults } from './faults';
 import { DEFAULT_TIMINGS, JobRunner, checkTimings, type EmulatorJob, type EmulatorTimings } from './jobs';
@@ -22,6 +23,7 @@ export type { EmulatorJob, EmulatorTimings, JobStatus } from './jobs';
 export { DEFAULT_FAULTS } from './faults';
 export { DEFAULT_TIMINGS, INSTANT_TIMINGS } from './jobs';
 export { emulatorOptionsFromEnv, ENV_NAMES } from './settings';
+export type { DeploymentSettings } from './deployments';
 
 export interface AmlEmulator {
   /** e.g. http://127.0.0.1:7072; the scoring URI is `${url}/jobs`. */
@@ -49,8 +51,14 @@ export async function startAmlEmulator(opts: AmlEmulatorOptions): Promise<AmlEmu
   const datastores = { ...(opts.datastores ?? DEFAULT_DATASTORES) };
   const storeNames = Object.keys(datastores);
   if (storeNames.length === 0) throw new Error('at least one datastore is needed');
+  const settings: Record<string, DeploymentSettings> = {};
+  for (const d of DEPLOYMENTS) settings[d] = defaultDeploymentSettings(d);
+  for (const [name, raw] of Object.entries(opts.deployments ?? {}))
+    settings[name] = checkDeployment(name, raw, settings[name]);
+  const models: Record<string, ModelParams> = {};
+  for (const d of DEPLOYMENTS) models[d] = loadModel(d);
   const deployments: Record<string, ModelParams> = {};
-  for (const d of DEPLOYMENTS) deployments[d] = loadModel(d);
+  for (const [name, s] of Object.entries(settings)) deployments[name] = models[s.model]!;
   const defaultDeployment =
     opts.defaultDeployment === null ? undefined : (opts.defaultDeployment ?? DEFAULT_DEPLOYMENT);
   if (defaultDeployment !== undefined && !deployments[defaultDeployment]) {
@@ -87,6 +95,7 @@ export async function startAmlEmulator(opts: AmlEmulatorOptions): Promise<AmlEmu
         },
         output: blobs.getContainerClient(out.container).getBlockBlobClient(out.path),
         model: deployments[job.deployment]!,
+        deployment: settings[job.deployment]!,
         signal,
         delayMsPerRow: () => faults.get().scoringDelayMsPerRow,
         onRow,

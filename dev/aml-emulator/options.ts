@@ -1,3 +1,4 @@
+import type { DeploymentSettings } from './deployments';
 import type { EmulatorFaults } from './faults';
 import type { EmulatorTimings } from './jobs';
 import type { Workspace } from './resource';
@@ -23,6 +24,11 @@ export interface AmlEmulatorOptions {
   timings?: Partial<EmulatorTimings>;
   faults?: Partial<EmulatorFaults>;
   log?: (line: string) => void;
+  /**
+   * Deployments by name, over the built-in `diamond-v1` and `diamond-v2` (each scored by the model of
+   * its name): change their settings, or add deployments (`model` names which model scores them).
+   */
+  deployments?: Record<string, Partial<DeploymentSettings>>;
   /** Deployment used without the azureml-model-deployment header; default 'diamond-v2'; null = none. */
   defaultDeployment?: string | null;
   /** Names used in resource ids; defaults match local.settings.sample.json. */

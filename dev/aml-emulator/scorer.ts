@@ -4,6 +4,7 @@ import { parse } from 'csv-parse';
 import { FeatureError, predict } from '../model/predict';
 import type { ModelParams } from '../model/types';
 import { BlockWriter } from './blocks';
+import { miniBatchFails, type DeploymentSettings } from './deployments';
 import { sleep } from './sleep';
 import { JobFailure } from './errors';
 import { baseName, extensionOf } from './uris';
@@ -13,6 +14,8 @@ export interface ScoreTask {
   input: { type: 'UriFile' | 'UriFolder'; container: ContainerClient; path: string };
   output: BlockBlobClient;
   model: ModelParams;
+  /** Mini-batches, their failures and error_threshold (deployments.ts). */
+  deployment: Pick<DeploymentSettings, 'errorThreshold' | 'failMiniBatchRate' | 'rowsPerMiniBatch'>;
   signal: AbortSignal;
   /** Read per row so a fault set while a job runs takes effect at once. */
   delayMsPerRow: () => number;
@@ -68,6 +71,23 @@ async function inputFiles(task: ScoreTask): Promise<BlobClient[]> {
  */
 async function* outputChunks(task: ScoreTask, files: BlobClient[]): AsyncGenerator<Buffer> {
   let pending = '';
+  const { errorThreshold, failMiniBatchRate, rowsPerMiniBatch } = task.deployment;
+  let miniBatch = -1;
+  let failed = 0;
+  let skipping = false;
+  /** A mini-batch starts: does it fail, and does that end the job (error_threshold)? */
+  const nextMiniBatch = (fileName: string, row: number): void => {
+    miniBatch++;
+    skipping = miniBatchFails(miniBatch, failMiniBatchRate);
+    if (!skipping) return;
+    failed++;
+    if (errorThreshold >= 0 && failed > errorThreshold) {
+      throw new JobFailure(
+        'UserError',
+        `${failed} mini-batches failed, over error_threshold ${errorThreshold} (the latest: ${fileName} from row ${row}; injected by failMiniBatchRate).`,
+      );
+    }
+  };
   for (const file of files) {
     const fileName = baseName(file.name);
     const download = await file.download(0, undefined, { abortSignal: task.signal });
@@ -79,9 +99,16 @@ async function* outputChunks(task: ScoreTask, files: BlobClient[]): AsyncGenerat
     // pipeline destroys both streams when either fails or the loop below stops early.
     pipeline(download.readableStreamBody!, parser, () => undefined);
     let row = 0;
+    if (rowsPerMiniBatch === 0) nextMiniBatch(fileName, 0);
     try {
       for await (const record of parser as AsyncIterable<Record<string, string>>) {
         if (task.signal.aborted) throw task.signal.reason;
+        if (rowsPerMiniBatch > 0 && row % rowsPerMiniBatch === 0) nextMiniBatch(fileName, row);
+        if (skipping) {
+          // A failed mini-batch's rows are simply missing from the output.
+          row++;
+          continue;
+        }
         let price: number;
         try {
           price = predict(task.model, record);

@@ -12,6 +12,7 @@ export const ENV = {
   requiredToken: 'AML_EMULATOR_REQUIRED_TOKEN',
   forbiddenToken: 'AML_EMULATOR_FORBIDDEN_TOKEN',
   defaultDeployment: 'AML_EMULATOR_DEFAULT_DEPLOYMENT',
+  deployments: 'AML_EMULATOR_DEPLOYMENTS',
   subscriptionId: 'AML_EMULATOR_SUBSCRIPTION_ID',
   resourceGroup: 'AML_EMULATOR_RESOURCE_GROUP',
   workspaceName: 'AML_EMULATOR_WORKSPACE',
@@ -98,6 +99,17 @@ export function emulatorOptionsFromEnv(env: NodeJS.ProcessEnv): AmlEmulatorOptio
   if (forbidden) opts.forbiddenToken = forbidden;
   const deployment = get(ENV.defaultDeployment);
   if (deployment) opts.defaultDeployment = deployment === 'none' ? null : deployment;
+  const deployments = get(ENV.deployments);
+  if (deployments) {
+    opts.deployments = named(ENV.deployments, () => {
+      const v: unknown = JSON.parse(deployments);
+      if (!v || typeof v !== 'object' || Array.isArray(v))
+        throw new Error(
+          'must be a JSON object: {"<name>": {"model", "errorThreshold", "failMiniBatchRate", "rowsPerMiniBatch"}}',
+        );
+      return v as NonNullable<AmlEmulatorOptions['deployments']>;
+    });
+  }
   const sub = get(ENV.subscriptionId);
   const rg = get(ENV.resourceGroup);
   const ws = get(ENV.workspaceName);

@@ -20,6 +20,7 @@ export async function submitAmlJob(input: SubmitInput, d: Deps): Promise<SubmitR
     inputUri: input.staged.inputUri,
     outputUri: input.staged.outputUri,
     requestId: input.jobId,
+    ...(input.deployment ? { deployment: input.deployment } : {}),
   });
   const now = d.now();
   await d.jobs.transition(

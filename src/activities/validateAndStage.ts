@@ -1,6 +1,8 @@
 import { datastoreUri, stagingPaths } from '../domain/amlUris';
 import { validateCsvStream, type ValidationReport } from '../domain/csv';
+import { DEPLOYMENT_METADATA, deploymentNameProblem } from '../domain/deployment';
 import { PipelineError, type ErrorInfo } from '../domain/errors';
+import { normalizeEtag } from '../domain/jobId';
 import type { ValidateInput, ValidateResult } from '../orchestration/contracts';
 import type { Deps } from '../app/deps';
 import { quarantine } from './quarantine';
@@ -24,6 +26,18 @@ export async function validateAndStage(input: ValidateInput, d: Deps): Promise<V
 
   try {
     const info = await d.data.info(source.container, source.name);
+    // The metadata read must be this version's (a metadata change is a new ETag, hence a new job).
+    if (normalizeEtag(info.etag) !== normalizeEtag(source.etag))
+      throw new PipelineError('InputChanged', `${source.name} was replaced after it arrived.`);
+    // The API's ?deployment= wins over the blob's metadata; without either, AML_DEPLOYMENT_NAME.
+    const asked = input.deployment ?? info.metadata?.[DEPLOYMENT_METADATA]?.trim();
+    const badName = asked === undefined ? undefined : deploymentNameProblem(asked);
+    if (badName) {
+      const from =
+        input.deployment !== undefined ? 'The requested deployment' : "The blob's metadata `deployment`";
+      return await reject({ code: 'DeploymentInvalid', message: `${from} ${badName}`, retryable: false });
+    }
+    const deployment = asked || s.aml.deploymentName;
     if (info.size > s.maxInputBytes) {
       return await reject({
         code: 'InputTooLarge',
@@ -77,10 +91,11 @@ export async function validateAndStage(input: ValidateInput, d: Deps): Promise<V
         stagedInputUri: staged.inputUri,
         outputUri: staged.outputUri,
         stagedBy: method,
+        ...(deployment ? { deployment } : {}),
       },
       d.now(),
     );
-    return { ok: true, staged };
+    return { ok: true, staged, ...(deployment ? { deployment } : {}) };
   } catch (err) {
     // The version this job is for is gone (overwritten or deleted): nothing to quarantine, and a newer
     // upload is a job of its own, so nothing is lost.

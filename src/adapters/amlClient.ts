@@ -116,8 +116,16 @@ export class AmlClient {
     });
   }
 
-  /** Starts a batch job: one input file, one output file, both `azureml://` datastore URIs. */
-  async submit(req: { inputUri: string; outputUri: string; requestId: string }): Promise<AmlJob> {
+  /**
+   * Starts a batch job: one input file, one output file, both `azureml://` datastore URIs. `deployment`
+   * (a file's own) is sent as `azureml-model-deployment` instead of the configured one.
+   */
+  async submit(req: {
+    inputUri: string;
+    outputUri: string;
+    requestId: string;
+    deployment?: string;
+  }): Promise<AmlJob> {
     const body = {
       properties: {
         InputData: { input: { JobInputType: 'UriFile', Uri: req.inputUri } },
@@ -125,7 +133,8 @@ export class AmlClient {
       },
     };
     const headers: Record<string, string> = { 'repeatability_request-id': req.requestId };
-    if (this.o.deploymentName) headers['azureml-model-deployment'] = this.o.deploymentName;
+    const deployment = req.deployment ?? this.o.deploymentName;
+    if (deployment) headers['azureml-model-deployment'] = deployment;
     const res = await this.call('POST', this.o.scoringUri, ML_SCOPE, 'submit the batch job', body, headers);
     return this.parseJob(res.text, 'submit');
   }

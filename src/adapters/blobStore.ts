@@ -17,6 +17,8 @@ export interface BlobInfo {
   lastModified: Date;
   size: number;
   contentType?: string;
+  /** User metadata (`x-ms-meta-*`), keys lower-cased. */
+  metadata?: Record<string, string>;
 }
 
 export type CopyMethod = 'server-side' | 'streamed';
@@ -61,6 +63,7 @@ export class BlobStore {
         lastModified: p.lastModified ?? new Date(0),
         size: p.contentLength ?? 0,
         ...(p.contentType ? { contentType: p.contentType } : {}),
+        ...(p.metadata && Object.keys(p.metadata).length > 0 ? { metadata: lowerKeys(p.metadata) } : {}),
       };
     } catch (err) {
       throw translateStorageError(err, `read properties of ${container}/${name}`);
@@ -244,4 +247,10 @@ export class BlobStore {
     await this.upload(dst.container, dst.name, body);
     return 'streamed';
   }
+}
+
+function lowerKeys(m: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(m)) out[k.toLowerCase()] = v;
+  return out;
 }

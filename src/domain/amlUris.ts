@@ -46,3 +46,8 @@ export function stagingPaths(
 export function outboxName(inputName: string): string {
   return `${inputName.replace(/\.csv$/i, '')}_predictions.csv`;
 }
+
+/** `<name>_errors.csv` beside the predictions: the rows that got no prediction. */
+export function errorsName(inputName: string): string {
+  return `${inputName.replace(/\.csv$/i, '')}_errors.csv`;
+}

@@ -27,6 +27,8 @@ export type ErrorCode =
   | 'StorageConflict'
   | 'StorageContainerMissing'
   | 'PredictionsInvalid'
+  | 'AllRowsFailed'
+  | 'DeploymentInvalid'
   | 'TimedOut'
   | 'Canceled'
   | 'Internal';

@@ -79,6 +79,13 @@ export interface JobRecord {
   amlStatus?: string;
   amlPolls?: number;
   outputBlob?: string;
+  /** Rows written with a prediction to `outputBlob`, and rows without one (listed in `errorsBlob`). */
+  rowsScored?: number;
+  rowsFailed?: number;
+  /** `outbox/<name>_errors.csv`: each row AML gave no prediction for, with its input line and the reason. */
+  errorsBlob?: string;
+  /** The deployment the file asked for (API or blob metadata), else AML_DEPLOYMENT_NAME; absent = the endpoint's default. */
+  deployment?: string;
   /** How the file reached the datastore: `server-side` copy or `streamed`. */
   stagedBy?: string;
   quarantineBlob?: string;

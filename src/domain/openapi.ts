@@ -40,6 +40,13 @@ export const openApiDocument = {
             description: 'File name for a text/csv body (folders allowed); `.csv` is added if missing.',
             schema: { type: 'string', maxLength: 200 },
           },
+          {
+            name: 'deployment',
+            in: 'query',
+            description:
+              'The AML deployment to score this file with (sent as `azureml-model-deployment`); default: the `deployment` metadata of the blob, else AML_DEPLOYMENT_NAME.',
+            schema: { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9-]{2,31}$' },
+          },
         ],
         requestBody: {
           required: true,
@@ -54,7 +61,7 @@ export const openApiDocument = {
             headers: { Location: { description: 'The job', schema: { type: 'string', format: 'uri' } } },
             content: jsonOf(ref('Accepted')),
           },
-          '400': error('Bad JSON, blob name or file name, or an empty body.'),
+          '400': error('Bad JSON, blob name, file name or deployment name, or an empty body.'),
           '404': error('No such blob in the inbox.'),
           '413': error('The body is over the request cap; use POST /api/uploads.'),
           '415': error('Neither text/csv nor application/json.'),
@@ -146,6 +153,22 @@ export const openApiDocument = {
         },
       },
     },
+    '/jobs/{id}/errors': {
+      get: {
+        operationId: 'getErrors',
+        summary: 'The rows of a job that got no prediction, when there were any (see `errorsBlob`).',
+        parameters: [jobId],
+        responses: {
+          '200': {
+            description: '`input_line`, `reason`, then the input row as it was.',
+            content: { 'text/csv': { schema: { type: 'string', contentMediaType: 'text/csv' } } },
+          },
+          '404': error('No such job, or it has no errors file.'),
+          '410': error('The errors file was deleted.'),
+          ...failure,
+        },
+      },
+    },
     '/ui': {
       get: {
         operationId: 'ui',
@@ -179,10 +202,17 @@ export const openApiDocument = {
             description: 'File name (folders allowed); `.csv` is added if missing.',
             schema: { type: 'string', maxLength: 200 },
           },
+          {
+            name: 'deployment',
+            in: 'query',
+            description:
+              'The AML deployment for this file: `uploadHeaders` in the answer carry it as `x-ms-meta-deployment`, which the PUT must send.',
+            schema: { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9-]{2,31}$' },
+          },
         ],
         responses: {
           '201': { description: 'A create/write-only, short-lived URL.', content: jsonOf(ref('Upload')) },
-          '400': error('Bad file name.'),
+          '400': error('Bad file name or deployment name.'),
           ...failure,
         },
       },
@@ -249,6 +279,12 @@ export const openApiDocument = {
           uploadUrl: { type: 'string', format: 'uri', description: 'SAS URL: create and write only.' },
           blob: { type: 'string', description: 'Where the file lands in the inbox.' },
           expiresAt: iso,
+          uploadHeaders: {
+            type: 'object',
+            additionalProperties: { type: 'string' },
+            description:
+              'Headers the PUT must send: `x-ms-blob-type`, and `x-ms-meta-deployment` when one was asked for.',
+          },
         },
       },
       JobList: {
@@ -325,6 +361,13 @@ export const openApiDocument = {
             },
           },
           outputBlob: { type: 'string' },
+          rowsScored: { type: 'integer', description: 'Rows written with a prediction.' },
+          rowsFailed: { type: 'integer', description: 'Rows without a prediction, listed in `errorsBlob`.' },
+          errorsBlob: { type: 'string', description: '`outbox/<name>_errors.csv`, when some row failed.' },
+          deployment: {
+            type: 'string',
+            description: 'The AML deployment asked for; absent: the endpoint default.',
+          },
           quarantineBlob: { type: 'string' },
           cancelRequested: { type: 'boolean' },
           warnings: { type: 'array', items: { type: 'string' } },

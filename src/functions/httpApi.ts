@@ -15,6 +15,7 @@ import {
   createUpload,
   getJob,
   getPredictions,
+  getErrors,
   listJobs,
   methodNotAllowed,
   retryJob,
@@ -103,6 +104,10 @@ const routes: {
     ops: [
       { name: 'getPredictions', method: 'GET', handler: (r) => getPredictions(r.params.id ?? '', deps()) },
     ],
+  },
+  {
+    route: 'jobs/{id}/errors',
+    ops: [{ name: 'getErrors', method: 'GET', handler: (r) => getErrors(r.params.id ?? '', deps()) }],
   },
   {
     route: 'uploads',

@@ -5,6 +5,7 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { Deps } from '../app/deps';
 import type { Orchestrations } from '../adapters/orchestrations';
 import { PipelineError } from '../domain/errors';
+import { DEPLOYMENT_METADATA, deploymentNameProblem } from '../domain/deployment';
 import { isJobId, normalizeEtag } from '../domain/jobId';
 import { JOB_STATES, isTerminal, RETRYABLE_STATES, type JobRecord } from '../domain/jobRecord';
 import { startJob } from './startJob';
@@ -74,9 +75,25 @@ function capped(limit: number): Transform {
   });
 }
 
+/** `?deployment=`: absent, or a valid AML deployment name; anything else is the caller's error. */
+function deploymentParam(
+  req: HttpRequest,
+): { deployment?: string; refused?: undefined } | { refused: HttpResponseInit } {
+  const raw = req.query.get('deployment');
+  if (raw === null || raw.trim() === '') return {};
+  const name = raw.trim();
+  const bad = deploymentNameProblem(name);
+  return bad
+    ? { refused: problem(400, 'DeploymentInvalid', `Invalid ?deployment=: ${bad}`) }
+    : { deployment: name };
+}
+
 export async function submitJob(req: HttpRequest, d: Deps, orch: Orchestrations): Promise<HttpResponseInit> {
   const type = (req.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
   const inbox = d.settings.inboxContainer;
+  const asked = deploymentParam(req);
+  if (asked.refused) return asked.refused;
+  const dep = asked.deployment ? { deployment: asked.deployment } : {};
 
   if (type === 'application/json') {
     let body: unknown;
@@ -101,7 +118,7 @@ export async function submitJob(req: HttpRequest, d: Deps, orch: Orchestrations)
     if (bad) return problem(400, 'BadRequest', `Invalid "blob": the name ${bad}.`);
     if (!(await d.data.exists(inbox, blob)))
       return problem(404, 'BlobNotFound', `No blob "${blob}" in container "${inbox}".`);
-    const started = await startJob(d, orch, { container: inbox, name: blob });
+    const started = await startJob(d, orch, { container: inbox, name: blob, ...dep });
     return accepted(req, started.jobId, started.record, started.started);
   }
 
@@ -129,7 +146,11 @@ export async function submitJob(req: HttpRequest, d: Deps, orch: Orchestrations)
   );
   let up: { etag: string; lastModified: Date };
   try {
-    up = await d.data.upload(inbox, blobName, body, { contentType: 'text/csv' });
+    up = await d.data.upload(inbox, blobName, body, {
+      contentType: 'text/csv',
+      // On the blob too, so the file says how it was scored wherever it is looked at.
+      ...(asked.deployment ? { metadata: { [DEPLOYMENT_METADATA]: asked.deployment } } : {}),
+    });
   } catch (err) {
     if (!(err instanceof TooLarge || (err as Error)?.cause instanceof TooLarge)) throw err;
     await d.data.delete(inbox, blobName);
@@ -140,21 +161,30 @@ export async function submitJob(req: HttpRequest, d: Deps, orch: Orchestrations)
     name: blobName,
     etag: up.etag,
     lastModified: up.lastModified,
+    ...dep,
   });
   return accepted(req, started.jobId, started.record, true, blobName);
 }
 
-/** `POST /api/uploads?name=`: an upload URL for one new inbox blob, for files over the request body cap. */
+/**
+ * `POST /api/uploads?name=[&deployment=]`: an upload URL for one new inbox blob, for files over the
+ * request body cap. The job starts from the blob's own event, so a deployment must travel on the blob:
+ * the answer's `uploadHeaders` (`x-ms-meta-deployment`) are for the client to send with its PUT.
+ */
 export async function createUpload(req: HttpRequest, d: Deps): Promise<HttpResponseInit> {
   const name = safeUploadName(req.query.get('name'));
   if (typeof name !== 'string') return problem(400, 'BadRequest', `Invalid ?name=: ${name.error}.`);
+  const asked = deploymentParam(req);
+  if (asked.refused) return asked.refused;
   const blob = uploadBlobName(d, name);
   const { url, expiresOn } = await d.data.uploadUrl(
     d.settings.inboxContainer,
     blob,
     d.settings.api.uploadUrlMinutes,
   );
-  return json(201, { uploadUrl: url, blob, expiresAt: expiresOn.toISOString() });
+  const uploadHeaders: Record<string, string> = { 'x-ms-blob-type': 'BlockBlob' };
+  if (asked.deployment) uploadHeaders[`x-ms-meta-${DEPLOYMENT_METADATA}`] = asked.deployment;
+  return json(201, { uploadUrl: url, blob, expiresAt: expiresOn.toISOString(), uploadHeaders });
 }
 
 /**
@@ -198,6 +228,7 @@ export async function retryJob(
     lastModified: info.lastModified,
     attempt: (rec.attempt ?? 0) + 1,
     retryOf: rec.jobId,
+    ...(rec.deployment ? { deployment: rec.deployment } : {}),
   });
   await d.jobs.linkRetry(rec.jobId, started.jobId, d.now());
   const res = accepted(req, started.jobId, started.record, started.started);
@@ -314,7 +345,22 @@ export async function getPredictions(id: string, d: Deps): Promise<HttpResponseI
       `Job ${id} is ${rec.status}; predictions exist only once it has Succeeded.`,
     );
   }
-  const [container, ...rest] = rec.outputBlob.split('/');
+  return download(rec.outputBlob, d, 'PredictionsGone', 'predictions');
+}
+
+/** `GET /api/jobs/{id}/errors`: the rows AML gave no prediction for (a job that ended with some). */
+export async function getErrors(id: string, d: Deps): Promise<HttpResponseInit> {
+  const rec = isJobId(id) ? await d.jobs.get(id) : undefined;
+  if (!rec) return problem(404, 'JobNotFound', `No job "${id}".`);
+  if (!rec.errorsBlob) {
+    const why = isTerminal(rec.status) ? 'every row got a prediction' : 'it has not been published yet';
+    return problem(404, 'NoErrorsFile', `Job ${id} (${rec.status}) has no errors file: ${why}.`);
+  }
+  return download(rec.errorsBlob, d, 'ErrorsGone', 'errors');
+}
+
+async function download(blob: string, d: Deps, goneCode: string, what: string): Promise<HttpResponseInit> {
+  const [container, ...rest] = blob.split('/');
   try {
     const body = await d.data.openRead(container!, rest.join('/'));
     return {
@@ -327,7 +373,7 @@ export async function getPredictions(id: string, d: Deps): Promise<HttpResponseI
     };
   } catch (err) {
     if (err instanceof PipelineError && err.code === 'InputNotFound') {
-      return problem(410, 'PredictionsGone', `The predictions file ${rec.outputBlob} no longer exists.`);
+      return problem(410, goneCode, `The ${what} file ${blob} no longer exists.`);
     }
     throw err;
   }

@@ -20,18 +20,21 @@ export interface BlobToScore {
   /** For a retry: which attempt this is and the job it retries. */
   attempt?: number;
   retryOf?: string;
+  /** A deployment asked for through the API (checked by the caller); kept on the record for resumes. */
+  deployment?: string;
 }
 
 /** The orchestration's input for a job; the same for a first start and for a resume by the reconciler. */
 export function scoreJobInput(
   d: Deps,
-  rec: Pick<JobRecord, 'jobId' | 'sourceContainer' | 'sourceBlob' | 'sourceEtag'>,
+  rec: Pick<JobRecord, 'jobId' | 'sourceContainer' | 'sourceBlob' | 'sourceEtag' | 'deployment'>,
 ): ScoreJobInput {
   return {
     jobId: rec.jobId,
     source: { container: rec.sourceContainer, name: rec.sourceBlob, etag: `"${rec.sourceEtag}"` },
     schedule: d.settings.poll,
     deadlineSeconds: d.settings.jobDeadlineSeconds,
+    ...(rec.deployment ? { deployment: rec.deployment } : {}),
   };
 }
 
@@ -85,6 +88,7 @@ export async function startJob(d: Deps, orch: Orchestrations, blob: BlobToScore)
     phases: { Received: now },
     attempt,
     ...(blob.retryOf ? { retryOf: blob.retryOf } : {}),
+    ...(blob.deployment ? { deployment: blob.deployment } : {}),
   });
   if (!created && isTerminal(record.status)) return { jobId, started: false, record };
   return { jobId, started: await ensureOrchestration(d, orch, record), record };

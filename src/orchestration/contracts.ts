@@ -21,6 +21,8 @@ export interface ScoreJobInput {
   /** Fixed when the job starts, so a settings change never alters a running job's replay. */
   schedule: PollSchedule;
   deadlineSeconds: number;
+  /** A deployment asked for through the API (`?deployment=`); wins over the blob's metadata. */
+  deployment?: string;
   /** Carried across continueAsNew: where the previous execution stopped. */
   progress?: ScoreJobProgress;
 }
@@ -50,6 +52,7 @@ export type Result<T> = ({ ok: true } & T) | { ok: false; error: ErrorInfo };
 export interface ValidateInput {
   jobId: string;
   source: SourceBlob;
+  deployment?: string;
 }
 /** The user's file is at fault: the job ends Rejected with what the activity found (and quarantined). */
 export interface Rejection {
@@ -57,12 +60,15 @@ export interface Rejection {
   problems?: unknown[];
   problemCount?: number;
 }
+/** `deployment`: the one the file asked for (API, then blob metadata); absent = AML_DEPLOYMENT_NAME. */
 export type ValidateResult =
-  { ok: true; staged: StagedFile } | { ok: false; error: ErrorInfo; rejected?: Rejection };
+  | { ok: true; staged: StagedFile; deployment?: string }
+  | { ok: false; error: ErrorInfo; rejected?: Rejection };
 
 export interface SubmitInput {
   jobId: string;
   staged: StagedFile;
+  deployment?: string;
 }
 export type SubmitResult = Result<{ amlJobName: string; amlStatus: AmlStatus }>;
 
@@ -90,7 +96,16 @@ export interface PublishInput {
   source: SourceBlob;
   staged: StagedFile;
 }
-export type PublishResult = Result<{ outputBlob: string; rows: number }>;
+/**
+ * Every input row is either scored (`rows`, in `outputBlob`) or failed (`rowsFailed`, listed in
+ * `errorsBlob`). With no row scored there is no predictions file.
+ */
+export type PublishResult = Result<{
+  outputBlob?: string;
+  rows: number;
+  rowsFailed: number;
+  errorsBlob?: string;
+}>;
 
 export type TerminalState = Extract<JobState, 'Succeeded' | 'Rejected' | 'Failed' | 'TimedOut' | 'Canceled'>;
 
@@ -102,6 +117,9 @@ export interface Outcome extends Rejection {
   cancel?: CancelRecord;
   warnings?: string[];
   outputBlob?: string;
+  rowsScored?: number;
+  rowsFailed?: number;
+  errorsBlob?: string;
 }
 export type OutcomeInput = Outcome & { jobId: string };
 

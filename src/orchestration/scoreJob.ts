@@ -29,6 +29,7 @@ export function* scoreJobOrchestrator(
   const v = yield* run<ValidateResult>(context, ACTIVITY.validateAndStage, {
     jobId,
     source: input.source,
+    ...(input.deployment ? { deployment: input.deployment } : {}),
   } satisfies ValidateInput);
   if (!v.ok) {
     // Only the activity can tell the user's file is at fault (it quarantined it); anything else is ours.
@@ -46,6 +47,7 @@ export function* scoreJobOrchestrator(
   const sub = yield* run<SubmitResult>(context, ACTIVITY.submitAmlJob, {
     jobId,
     staged: v.staged,
+    ...(v.deployment ? { deployment: v.deployment } : {}),
   } satisfies SubmitInput);
   if (!sub.ok) return yield* finish(context, input.schedule, { jobId, status: 'Failed', error: sub.error });
 

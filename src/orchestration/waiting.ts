@@ -162,13 +162,46 @@ export function* waitAndPublish(
       source: input.source,
       staged: progress.staged,
     } satisfies PublishInput);
-    if (pub.ok) return yield* end({ status: 'Succeeded', outputBlob: pub.outputBlob });
+    if (pub.ok) return yield* end(publishedOutcome(pub, amlJobName));
     if (!pub.error.retryable) return yield* end({ status: 'Failed', error: pub.error });
     yield* missed(pub.error, publishAt);
   }
 
   context.df.continueAsNew({ ...input, progress } satisfies ScoreJobInput);
   return { jobId, status: 'Running', amlJobName, polls: progress.polls };
+}
+
+/**
+ * Every row is accounted for: all scored is a success; some without a prediction is a success with a
+ * warning pointing at the errors file; none scored is a failure that retrying the same file will not fix.
+ */
+export function publishedOutcome(pub: Extract<PublishResult, { ok: true }>, amlJobName: string): Outcome {
+  const counts = {
+    rowsScored: pub.rows,
+    rowsFailed: pub.rowsFailed,
+    ...(pub.errorsBlob ? { errorsBlob: pub.errorsBlob } : {}),
+  };
+  const total = pub.rows + pub.rowsFailed;
+  const where = `They are listed with their input line numbers in ${pub.errorsBlob ?? 'the errors file'}; the AML job ${amlJobName}'s logs say why.`;
+  if (pub.rows === 0 && pub.rowsFailed > 0) {
+    return {
+      status: 'Failed',
+      ...counts,
+      error: {
+        code: 'AllRowsFailed',
+        message: `The model deployment returned no prediction for any of the ${total} rows. ${where}`,
+        retryable: false,
+      },
+    };
+  }
+  return {
+    status: 'Succeeded',
+    ...(pub.outputBlob ? { outputBlob: pub.outputBlob } : {}),
+    ...counts,
+    ...(pub.rowsFailed > 0
+      ? { warnings: [`${pub.rowsFailed} of ${total} rows got no prediction. ${where}`] }
+      : {}),
+  };
 }
 
 function canceledOnRequest(): ErrorInfo {

@@ -39,6 +39,8 @@ export interface StackOptions {
   /** What the app's data connections use, e.g. a counting proxy in front of the same Azurite. */
   appDataConnectionString?: string;
   emulatorTimings?: Parameters<typeof startAmlEmulator>[0]['timings'];
+  /** Extra or changed emulator deployments (failing mini-batches, error_threshold). */
+  emulatorDeployments?: Parameters<typeof startAmlEmulator>[0]['deployments'];
 }
 
 export async function startStack(env: Record<string, string> = {}, o: StackOptions = {}): Promise<Stack> {
@@ -48,6 +50,7 @@ export async function startStack(env: Record<string, string> = {}, o: StackOptio
     port: 0,
     storageConnectionString: cs,
     datastores: { workspaceblobstore: datastore },
+    ...(o.emulatorDeployments ? { deployments: o.emulatorDeployments } : {}),
     timings: {
       notStartedMs: 100,
       queuedMs: 200,

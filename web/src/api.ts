@@ -22,6 +22,10 @@ export interface Job {
   amlStatus?: string;
   amlStudioUrl?: string;
   outputBlob?: string;
+  rowsScored?: number;
+  rowsFailed?: number;
+  errorsBlob?: string;
+  deployment?: string;
   quarantineBlob?: string;
   batchId?: string;
   attempt?: number;

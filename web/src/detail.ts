@@ -13,6 +13,7 @@ export interface Actions {
   retry(): void;
   predictions(): void;
   errors(): void;
+  failedRows(): void;
 }
 
 export const fileName = (blob: string): string => blob.split('/').pop() ?? blob;
@@ -134,6 +135,10 @@ export function renderDetail(job: Job, act: Actions, message: string): HTMLEleme
       ['Received', when(job.receivedAt)],
       ['Rows', job.rowCount?.toLocaleString()],
       ['Bytes', job.byteCount?.toLocaleString()],
+      // Only when some rows got no prediction: otherwise every row was scored.
+      ['Rows scored', job.rowsFailed ? job.rowsScored?.toLocaleString() : undefined],
+      ['Rows failed', job.rowsFailed ? job.rowsFailed.toLocaleString() : undefined],
+      ['Deployment', job.deployment],
       ['Batch', job.batchId],
       ['Attempt', job.attempt ? String(job.attempt + 1) : undefined],
       ['Retry of', job.retryOf ? jobLink(job.retryOf) : undefined],
@@ -152,6 +157,12 @@ export function renderDetail(job: Job, act: Actions, message: string): HTMLEleme
       { class: 'actions' },
       job.status === 'Succeeded' &&
         h('button', { type: 'button', onclick: act.predictions }, 'Download predictions'),
+      job.errorsBlob &&
+        h(
+          'button',
+          { type: 'button', class: 'secondary', onclick: act.failedRows },
+          'Download rows without a prediction',
+        ),
       job.error &&
         h('button', { type: 'button', class: 'secondary', onclick: act.errors }, 'Download error report'),
       canRetry && h('button', { type: 'button', onclick: act.retry }, 'Retry'),

@@ -140,6 +140,12 @@ function actionsFor(job: Job) {
       const name = /filename="([^"]+)"/.exec(r.headers.get('content-disposition') ?? '')?.[1];
       save(await r.blob(), name ?? `${fileName(job.sourceBlob).replace(/\.csv$/i, '')}_predictions.csv`);
     },
+    async failedRows() {
+      const r = await call(`/jobs/${id}/errors`);
+      if (!r.ok) return say(`No errors file (${r.status}).`);
+      const name = /filename="([^"]+)"/.exec(r.headers.get('content-disposition') ?? '')?.[1];
+      save(await r.blob(), name ?? `${fileName(job.sourceBlob).replace(/\.csv$/i, '')}_errors.csv`);
+    },
     errors() {
       const body = JSON.stringify({ jobId: job.jobId, file: job.sourceBlob, ...job.error }, null, 2);
       save(new Blob([body], { type: 'application/json' }), `${fileName(job.sourceBlob)}.error.json`);

@@ -17,14 +17,29 @@ export interface JoinOptions {
   maxRecordBytes?: number;
   /** Size of the chunks handed to `out`. Default 1 MiB. */
   chunkBytes?: number;
+  /**
+   * Where rows without a prediction go (AML skips the rows of a failed mini-batch, and a scoring
+   * script may return fewer rows). Without it a missing prediction is an error. With it each such
+   * row is written as `input_line,reason,<the input record's bytes>` under a header of those two
+   * columns plus the input's header; nothing is handed out when no row is missing. A row counts as
+   * missing when the predictions file ends without it, or when `reorderWindow` later rows came first.
+   */
+  errors?: (chunk: Buffer) => Promise<void> | void;
+  /** The `reason` written for a missing row. */
+  missingReason?: string;
 }
 
 export interface JoinResult {
-  /** Data rows written (blank input lines are skipped and not counted). */
+  /** Data rows written with their prediction (blank input lines are skipped and not counted). */
   rows: number;
+  /** Data rows without a prediction, written to `errors` (0 without it). */
+  failed: number;
   /** Bytes handed to `out`. */
   bytes: number;
 }
+
+export const DEFAULT_MISSING_REASON =
+  'No prediction: the model deployment skipped this row (a failed mini-batch, or a scoring script that returned fewer rows); see the AML job logs.';
 
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
@@ -52,14 +67,23 @@ export async function joinPredictions(
     bufferChunks(predictions)[Symbol.asyncIterator](),
     opts.reorderWindow ?? 100_000,
     maxRecordBytes,
+    opts.errors !== undefined,
   );
-  const writer = new Writer(out, opts.chunkBytes ?? DEFAULT_CHUNK_BYTES);
+  const chunkBytes = opts.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+  const writer = new Writer(out, chunkBytes);
+  const errors = opts.errors
+    ? {
+        writer: new Writer(opts.errors, chunkBytes),
+        reason: csvQuote(opts.missingReason ?? DEFAULT_MISSING_REASON),
+      }
+    : undefined;
   try {
-    const file = new InputJoin(reader, writer, opts.column ?? 'prediction', maxRecordBytes);
+    const file = new InputJoin(reader, writer, opts.column ?? 'prediction', maxRecordBytes, errors);
     await file.run(input);
-    await reader.finish(file.rows);
+    await reader.finish(file.index);
     await writer.flush();
-    return { rows: file.rows, bytes: writer.bytes };
+    if (file.failed > 0) await errors?.writer.flush();
+    return { rows: file.rows, failed: file.failed, bytes: writer.bytes };
   } catch (err) {
     // Stop both downloads (an iterator that never started would not close its stream).
     await reader.close().catch(() => undefined);
@@ -81,7 +105,10 @@ const MAX_READ_AHEAD = 65_536;
  * are copied aside and written once the predictions file has been read further.
  */
 class InputJoin {
+  /** Data rows seen (the next row's 0-based index), written with a prediction, and without one. */
+  index = 0;
   rows = 0;
+  failed = 0;
   private readonly reader: PredictionReader;
   private readonly writer: Writer;
   private readonly column: string;
@@ -92,11 +119,19 @@ class InputJoin {
   private eol: Buffer = Buffer.from('\n');
   private chunkRows = 0;
   private readAhead = 0;
+  private readonly errors: { writer: Writer; reason: string } | undefined;
 
-  constructor(reader: PredictionReader, writer: Writer, column: string, maxRecordBytes: number) {
+  constructor(
+    reader: PredictionReader,
+    writer: Writer,
+    column: string,
+    maxRecordBytes: number,
+    errors?: { writer: Writer; reason: string },
+  ) {
     this.reader = reader;
     this.writer = writer;
     this.column = column;
+    this.errors = errors;
     this.scanner = new CsvScanner((rec) => this.onRecord(rec), { maxRecordBytes });
   }
 
@@ -118,6 +153,7 @@ class InputJoin {
       this.eol = eolBytes(this.scanner.lineEnding);
       this.width = rec.fieldCount;
       this.writer.write(headerLine(rec, this.column, this.scanner.hasBom, this.eol));
+      this.errors?.writer.write(errorsHeader(rec, this.scanner.hasBom, this.eol));
       return;
     }
     if (rec.strayLineBreak || rec.fieldCount !== this.width) {
@@ -128,7 +164,7 @@ class InputJoin {
     }
     this.chunkRows++;
     const reader = this.reader;
-    if (this.batch.count === 0 && reader.take(this.rows)) {
+    if (this.batch.count === 0 && reader.take(this.index)) {
       this.writer.row(
         rec.buf,
         rec.start,
@@ -139,6 +175,7 @@ class InputJoin {
         this.eol,
       );
       this.rows++;
+      this.index++;
     } else {
       this.batch.add(rec);
     }
@@ -148,14 +185,24 @@ class InputJoin {
   private async afterChunk(): Promise<void> {
     const { batch, reader, writer } = this;
     for (let k = 0; k < batch.count; k++) {
-      const row = this.rows;
+      const row = this.index++;
+      let found = true;
       while (!reader.take(row)) {
-        if (!(await reader.fill())) {
+        if (!reader.full && (await reader.fill())) continue;
+        if (!this.errors) {
           throw new PipelineError(
             'PredictionsInvalid',
             `No prediction for row ${row} (input line ${batch.line(k)}); the predictions file ends early`,
           );
         }
+        found = false;
+        break;
+      }
+      if (!found) {
+        this.failed++;
+        const prefix = Buffer.from(`${batch.line(k)},${this.errors!.reason}`);
+        this.errors!.writer.row(prefix, 0, prefix.length, batch.buf, batch.start(k), batch.end(k), this.eol);
+        continue;
       }
       writer.row(
         batch.buf,
@@ -170,6 +217,7 @@ class InputJoin {
     }
     batch.clear();
     await writer.flushFull();
+    await this.errors?.writer.flushFull();
     this.readAhead = Math.min(MAX_READ_AHEAD, Math.max(this.readAhead, this.chunkRows));
     while (reader.queued < this.readAhead && (await reader.fill()));
   }
@@ -208,6 +256,27 @@ function headerLine(rec: CsvRecord, wanted: string, bom: boolean, eol: Buffer): 
     bom ? BOM : Buffer.alloc(0),
     rec.content(),
     Buffer.from(`,${csvQuote(column)}`),
+    eol,
+  ]);
+}
+
+/** The errors file's header: `input_line,reason` and the input's header, with the input's BOM. */
+function errorsHeader(rec: CsvRecord, bom: boolean, eol: Buffer): Buffer {
+  let names: string[];
+  try {
+    names = headerNames(parseHeaderFields(rec.content()));
+  } catch {
+    names = [];
+  }
+  const unique = (wanted: string): string => {
+    let c = wanted;
+    for (let k = 2; names.includes(c); k++) c = `${wanted}_${k}`;
+    return c;
+  };
+  return Buffer.concat([
+    bom ? BOM : Buffer.alloc(0),
+    Buffer.from(`${csvQuote(unique('input_line'))},${csvQuote(unique('reason'))},`),
+    rec.content(),
     eol,
   ]);
 }

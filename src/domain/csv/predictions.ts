@@ -35,10 +35,21 @@ export class PredictionReader {
   private qLen = 0;
   private qHead = 0;
   private done = false;
+  private readonly gaps: boolean;
 
-  constructor(iter: AsyncIterator<Buffer>, window: number, maxRecordBytes = DEFAULT_MAX_RECORD_BYTES) {
+  /**
+   * `gaps`: rows may have no prediction. Then a full window is not an error: `take` stops setting
+   * rows aside and `full` tells the caller to give the row up as missing.
+   */
+  constructor(
+    iter: AsyncIterator<Buffer>,
+    window: number,
+    maxRecordBytes = DEFAULT_MAX_RECORD_BYTES,
+    gaps = false,
+  ) {
     this.iter = iter;
     this.window = window;
+    this.gaps = gaps;
     this.scanner = new CsvScanner((rec) => this.onRecord(rec), { maxRecordBytes });
   }
 
@@ -70,6 +81,10 @@ export class PredictionReader {
         return true;
       }
       const line = this.qLines[k] as number;
+      if (this.gaps && this.pending.size >= this.window && r > row) {
+        this.qHead = k; // left in the queue until the rows before it are done
+        return false;
+      }
       if (r < row || this.pending.has(r)) {
         throw invalid(`Duplicate prediction for row ${r} at line ${line} of the predictions file`);
       }
@@ -82,6 +97,11 @@ export class PredictionReader {
       }
     }
     return false;
+  }
+
+  /** Rows may be missing and the window is full: the row `take` could not find will not come. */
+  get full(): boolean {
+    return this.gaps && this.pending.size >= this.window;
   }
 
   /** Predictions read and not yet looked at by `take`. */

@@ -139,6 +139,38 @@ test('a blob overwritten after it arrived: this version is rejected as changed, 
   expect(r).toEqual({ ok: false, error: expect.objectContaining({ code: 'InputChanged' }), rejected: {} });
 });
 
+test('blob metadata `deployment` picks the deployment; an invalid one is Rejected (DeploymentInvalid)', async () => {
+  const body = Readable.from([Buffer.from('carat,cut,color,clarity\n0.3,Ideal,E,SI1\n')]);
+  await d.data.upload(d.settings.inboxContainer, 'meta.csv', body, {
+    metadata: { deployment: 'diamond-v1' },
+  });
+  const good = await startJob(d, orch, { container: d.settings.inboxContainer, name: 'meta.csv' });
+  expect(await validateAndStage({ jobId: good.jobId, source: started[0]!.source }, d)).toMatchObject({
+    ok: true,
+    deployment: 'diamond-v1',
+  });
+  expect(await d.jobs.get(good.jobId)).toMatchObject({ deployment: 'diamond-v1' });
+  // The API's choice wins over the metadata.
+  expect(
+    await validateAndStage({ jobId: good.jobId, source: started[0]!.source, deployment: 'other-dep' }, d),
+  ).toMatchObject({ ok: true, deployment: 'other-dep' });
+
+  const bad = Readable.from([Buffer.from('carat,cut,color,clarity\n0.3,Ideal,E,SI1\n')]);
+  await d.data.upload(d.settings.inboxContainer, 'badmeta.csv', bad, {
+    metadata: { deployment: 'no_such!' },
+  });
+  const job = await startJob(d, orch, { container: d.settings.inboxContainer, name: 'badmeta.csv' });
+  const v = await validateAndStage({ jobId: job.jobId, source: started[1]!.source }, d);
+  expect(v).toMatchObject({
+    ok: false,
+    error: { code: 'DeploymentInvalid', retryable: false },
+    rejected: { quarantineBlob: expect.any(String) },
+  });
+  expect(!v.ok && v.error.message).toMatch(
+    /metadata `deployment` "no_such!" is not a valid Azure ML deployment name/,
+  );
+});
+
 test('a datastore container that does not exist is our configuration: thrown, named, never quarantined', async () => {
   d = await testDeps();
   d = {
@@ -172,6 +204,7 @@ test('publish joins predictions row by row into outbox/<name>_predictions.csv, r
     ok: true,
     outputBlob: `${d.settings.outboxContainer}/in/sales_predictions.csv`,
     rows: 2,
+    rowsFailed: 0,
   });
   expect(await d.jobs.get(job.jobId)).toMatchObject({ status: 'Publishing' });
   if (p.ok) await recordOutcome({ jobId: job.jobId, status: 'Succeeded', outputBlob: p.outputBlob }, d);
@@ -186,21 +219,85 @@ test('publish joins predictions row by row into outbox/<name>_predictions.csv, r
   expect(await publishPredictions(input, d)).toEqual(p);
 });
 
-test('publish with predictions that do not match the input fails the job clearly', async () => {
-  const job = await drop('short.csv', 'carat,cut,color,clarity\n0.3,Ideal,E,SI1\n0.4,Ideal,E,SI1\n');
+test('publish with rows AML skipped: scored rows to the predictions, the rest to <name>_errors.csv', async () => {
+  const csv = 'carat,cut,color,clarity\n0.3,Ideal,E,SI1\n0.4,Ideal,E,SI1\n\n0.5,Good,F,VS2\n0.6,Fair,G,VS1\n';
+  const job = await drop('in/part.csv', csv);
+  const v = await validateAndStage({ jobId: job.jobId, source: started[0]!.source }, d);
+  if (!v.ok) throw new Error('validation failed');
+  // Rows 1 and 2 (input lines 3 and 5; line 4 is blank) came back without a prediction.
+  await d.datastore.putText(
+    d.settings.aml.datastoreContainer,
+    v.staged.outputPath,
+    '0,1.5,part.csv\n3,2.5,part.csv\n',
+    'text/csv',
+  );
+  // A stale errors file from an earlier version must not survive a clean publish (checked below).
+  const input = { jobId: job.jobId, source: started[0]!.source, staged: v.staged };
+  const p = await publishPredictions(input, d);
+  expect(p).toEqual({
+    ok: true,
+    outputBlob: `${d.settings.outboxContainer}/in/part_predictions.csv`,
+    errorsBlob: `${d.settings.outboxContainer}/in/part_errors.csv`,
+    rows: 2,
+    rowsFailed: 2,
+  });
+  expect(await read(d.settings.outboxContainer, 'in/part_predictions.csv')).toBe(
+    'carat,cut,color,clarity,prediction\n0.3,Ideal,E,SI1,1.5\n0.6,Fair,G,VS1,2.5\n',
+  );
+  const errors = await read(d.settings.outboxContainer, 'in/part_errors.csv');
+  const lines = errors.trimEnd().split('\n');
+  expect(lines[0]).toBe('input_line,reason,carat,cut,color,clarity');
+  expect(lines.slice(1).map((l) => l.replace(/,"?No prediction.*?logs\."?,/, ',<reason>,'))).toEqual([
+    '3,<reason>,0.4,Ideal,E,SI1',
+    '5,<reason>,0.5,Good,F,VS2',
+  ]);
+  expect(await publishPredictions(input, d)).toEqual(p);
+
+  // The same name again, every row scored: the old errors file goes.
+  const next = await drop('in/part.csv', 'carat,cut,color,clarity\n0.3,Ideal,E,SI1\n');
+  const v2 = await validateAndStage({ jobId: next.jobId, source: started[1]!.source }, d);
+  if (!v2.ok) throw new Error('validation failed');
+  await d.datastore.putText(
+    d.settings.aml.datastoreContainer,
+    v2.staged.outputPath,
+    '0,9,part.csv\n',
+    'text/csv',
+  );
+  expect(
+    await publishPredictions({ jobId: next.jobId, source: started[1]!.source, staged: v2.staged }, d),
+  ).toMatchObject({ rows: 1, rowsFailed: 0 });
+  expect(await d.data.exists(d.settings.outboxContainer, 'in/part_errors.csv')).toBe(false);
+});
+
+test('publish with no row scored leaves only the errors file', async () => {
+  const job = await drop('allfail.csv', 'carat,cut,color,clarity\n0.3,Ideal,E,SI1\n0.4,Ideal,E,SI1\n');
+  const v = await validateAndStage({ jobId: job.jobId, source: started[0]!.source }, d);
+  if (!v.ok) throw new Error('validation failed');
+  await d.datastore.putText(d.settings.aml.datastoreContainer, v.staged.outputPath, '', 'text/csv');
+  const p = await publishPredictions({ jobId: job.jobId, source: started[0]!.source, staged: v.staged }, d);
+  expect(p).toEqual({
+    ok: true,
+    errorsBlob: `${d.settings.outboxContainer}/allfail_errors.csv`,
+    rows: 0,
+    rowsFailed: 2,
+  });
+  expect(await d.data.exists(d.settings.outboxContainer, 'allfail_predictions.csv')).toBe(false);
+  expect((await read(d.settings.outboxContainer, 'allfail_errors.csv')).split('\n')).toHaveLength(4);
+});
+
+test('publish with predictions for rows the input does not have fails the job clearly', async () => {
+  const job = await drop('short.csv', 'carat,cut,color,clarity\n0.3,Ideal,E,SI1\n');
   const v = await validateAndStage({ jobId: job.jobId, source: started[0]!.source }, d);
   if (!v.ok) throw new Error('validation failed');
   await d.datastore.putText(
     d.settings.aml.datastoreContainer,
     v.staged.outputPath,
-    '0,1.5,short.csv\n',
+    '0,1.5,short.csv\n1,1.5,short.csv\n',
     'text/csv',
   );
   await expect(
     publishPredictions({ jobId: job.jobId, source: started[0]!.source, staged: v.staged }, d),
   ).rejects.toMatchObject({ code: 'PredictionsInvalid', retryable: false });
-
-  expect(await d.data.exists(d.settings.outboxContainer, 'short_predictions.csv')).toBe(false);
 });
 
 test('AML completing without a predictions file fails the job as PredictionsInvalid, not as an input problem', async () => {

@@ -105,6 +105,13 @@ test('the deployment header routes to another model', async () => {
   expect(emu.jobs().find((j) => j.name === v2.name)?.deployment).toBe('diamond-v2');
 });
 
+test('a file’s own deployment is sent instead of the configured one', async () => {
+  const f = await stage('b3.csv', 'carat,cut,color,clarity\n1.0,Good,H,SI2\n');
+  const c = client({ tokens: tokens('good-token'), deploymentName: 'diamond-v2' });
+  const job = await c.submit({ ...f, requestId: 'r', deployment: 'diamond-v1' });
+  expect(emu.jobs().find((j) => j.name === job.name)?.deployment).toBe('diamond-v1');
+});
+
 test('a 429 with a short Retry-After is retried once inside the call, and only once', async () => {
   const slept: number[] = [];
   const c = client({ tokens: tokens('good-token'), sleep: async (ms) => void slept.push(ms) });

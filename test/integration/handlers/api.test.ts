@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import {
   cancelJob,
   createUpload,
+  getErrors,
   getJob,
   getPredictions,
   listJobs,
@@ -15,6 +16,7 @@ import {
   submitJob,
 } from '../../../src/handlers/api';
 import type { ScoreJobInput } from '../../../src/orchestration/contracts';
+import { validateAndStage } from '../../../src/activities/validateAndStage';
 import { testDeps } from '../../support/deps';
 
 let d: Deps;
@@ -430,4 +432,119 @@ test('405 names the allowed methods in Allow', () => {
   expect(res.status).toBe(405);
   expect(res.headers).toMatchObject({ Allow: 'POST, GET' });
   expect(res.jsonBody).toMatchObject({ error: { code: 'MethodNotAllowed' } });
+});
+
+describe('per-file deployment (?deployment=)', () => {
+  test('POST text/csv: the deployment goes on the blob metadata, the job input and the record', async () => {
+    const res = await submitJob(
+      req('POST', `${base}?name=d.csv&deployment=diamond-v1`, csv, { 'content-type': 'text/csv' }),
+      d,
+      orch,
+    );
+    expect(res.status).toBe(202);
+    const { jobId, blob } = res.jsonBody as { jobId: string; blob: string };
+    expect((await d.data.info(d.settings.inboxContainer, blob)).metadata).toEqual({
+      deployment: 'diamond-v1',
+    });
+    expect(started).toEqual([expect.objectContaining({ jobId, deployment: 'diamond-v1' })]);
+    expect(await d.jobs.get(jobId)).toMatchObject({ deployment: 'diamond-v1' });
+    const v = await validateAndStage({ jobId, source: started[0]!.source, deployment: 'diamond-v1' }, d);
+    expect(v).toMatchObject({ ok: true, deployment: 'diamond-v1' });
+  });
+
+  test('POST {"blob"}: the deployment goes on the job input and the record (the blob is not touched)', async () => {
+    await d.data.putText(d.settings.inboxContainer, 'y.csv', csv, 'text/csv');
+    const res = await submitJob(
+      req('POST', `${base}?deployment=diamond-v1`, JSON.stringify({ blob: 'y.csv' }), {
+        'content-type': 'application/json',
+      }),
+      d,
+      orch,
+    );
+    expect(res.status).toBe(202);
+    expect(started).toEqual([expect.objectContaining({ deployment: 'diamond-v1' })]);
+    expect((await d.data.info(d.settings.inboxContainer, 'y.csv')).metadata).toBeUndefined();
+  });
+
+  test.each(['ab', '1abc', 'has_underscore', 'a'.repeat(33), 'spa ce'])(
+    'an invalid name %j → 400 DeploymentInvalid; nothing stored or started',
+    async (name) => {
+      const q = `deployment=${encodeURIComponent(name)}`;
+      for (const res of [
+        await submitJob(req('POST', `${base}?name=z.csv&${q}`, csv, { 'content-type': 'text/csv' }), d, orch),
+        await submitJob(
+          req('POST', `${base}?${q}`, JSON.stringify({ blob: 'x.csv' }), {
+            'content-type': 'application/json',
+          }),
+          d,
+          orch,
+        ),
+        await createUpload(req('POST', `http://localhost:7071/api/uploads?name=z.csv&${q}`), d),
+      ]) {
+        expect(res.status).toBe(400);
+        expect(res.jsonBody).toMatchObject({
+          error: {
+            code: 'DeploymentInvalid',
+            message: expect.stringContaining('not a valid Azure ML deployment name'),
+          },
+        });
+      }
+      expect(started).toEqual([]);
+    },
+  );
+
+  test('POST /api/uploads: uploadHeaders carry x-ms-meta-deployment; a PUT with them labels the blob', async () => {
+    const res = await createUpload(
+      req('POST', 'http://localhost:7071/api/uploads?name=u.csv&deployment=diamond-v1'),
+      d,
+    );
+    expect(res.status).toBe(201);
+    const up = res.jsonBody as { uploadUrl: string; blob: string; uploadHeaders: Record<string, string> };
+    expect(up.uploadHeaders).toEqual({ 'x-ms-blob-type': 'BlockBlob', 'x-ms-meta-deployment': 'diamond-v1' });
+    const put = await fetch(up.uploadUrl, { method: 'PUT', headers: up.uploadHeaders, body: csv });
+    expect(put.status).toBe(201);
+    expect((await d.data.info(d.settings.inboxContainer, up.blob)).metadata).toEqual({
+      deployment: 'diamond-v1',
+    });
+    // The job starts from the blob (as the trigger does), without an API override: the metadata decides.
+    const { startJob } = await import('../../../src/handlers/startJob');
+    const job = await startJob(d, orch, { container: d.settings.inboxContainer, name: up.blob });
+    const v = await validateAndStage({ jobId: job.jobId, source: started[0]!.source }, d);
+    expect(v).toMatchObject({ ok: true, deployment: 'diamond-v1' });
+    expect(await d.jobs.get(job.jobId)).toMatchObject({ deployment: 'diamond-v1' });
+    const plain = await createUpload(req('POST', 'http://localhost:7071/api/uploads?name=p.csv'), d);
+    expect((plain.jsonBody as { uploadHeaders: object }).uploadHeaders).toEqual({
+      'x-ms-blob-type': 'BlockBlob',
+    });
+  });
+});
+
+test('errors: 404 without an errors file, then the CSV streams', async () => {
+  const { jobId } = (await bodyOf(
+    await submitJob(req('POST', base, csv, { 'content-type': 'text/csv' }), d, orch),
+  )) as { jobId: string };
+  const none = await getErrors(jobId, d);
+  expect(none.status).toBe(404);
+  expect(none.jsonBody).toMatchObject({ error: { code: 'NoErrorsFile' } });
+  expect((await getErrors('nope', d)).jsonBody).toMatchObject({ error: { code: 'JobNotFound' } });
+  await d.data.putText(
+    d.settings.outboxContainer,
+    'e_errors.csv',
+    'input_line,reason,carat\n2,skipped,0.3\n',
+    'text/csv',
+  );
+  await d.jobs.transition(
+    jobId,
+    'Succeeded',
+    { errorsBlob: `${d.settings.outboxContainer}/e_errors.csv`, rowsScored: 0, rowsFailed: 1 },
+    new Date(),
+  );
+  const res = await getErrors(jobId, d);
+  expect(res.status).toBe(200);
+  expect(res.headers).toMatchObject({ 'Content-Disposition': 'attachment; filename="e_errors.csv"' });
+  expect(await new Response(res.body as ReadableStream).text()).toBe(
+    'input_line,reason,carat\n2,skipped,0.3\n',
+  );
+  await d.data.delete(d.settings.outboxContainer, 'e_errors.csv');
+  expect((await getErrors(jobId, d)).status).toBe(410);
 });

@@ -223,7 +223,7 @@ describe('joinPredictions', () => {
       },
       { chunkBytes: 8192 },
     );
-    expect(res).toEqual({ rows: n, bytes });
+    expect(res).toEqual({ rows: n, failed: 0, bytes });
     expect(maxInFlight).toBe(1);
     expect(maxChunk).toBeLessThanOrEqual(8192);
   });
@@ -237,5 +237,92 @@ describe('joinPredictions', () => {
     ).rejects.toMatchObject({ code: 'InputNotCsv' });
     await new Promise((r) => setImmediate(r));
     expect(predStream.destroyed).toBe(true);
+  });
+});
+
+describe('joinPredictions with an errors sink (rows AML skipped)', () => {
+  async function joinWithErrors(
+    input: string,
+    predictions: string,
+    opts: JoinOptions & { inChunk?: number; predChunk?: number } = {},
+  ): Promise<{ text: string; errors: string; rows: number; failed: number; errorChunks: number }> {
+    const parts: Buffer[] = [];
+    const errs: Buffer[] = [];
+    const res = await joinPredictions(
+      iterate(chunksOf(Buffer.from(input), opts.inChunk ?? 65536)),
+      iterate(chunksOf(Buffer.from(predictions), opts.predChunk ?? 65536)),
+      (c) => void parts.push(Buffer.from(c)),
+      { ...opts, errors: (c) => void errs.push(Buffer.from(c)), missingReason: 'skipped' },
+    );
+    return {
+      text: Buffer.concat(parts).toString(),
+      errors: Buffer.concat(errs).toString(),
+      rows: res.rows,
+      failed: res.failed,
+      errorChunks: errs.length,
+    };
+  }
+
+  test('rows of a failed mini-batch go to the errors file with their input line numbers', async () => {
+    // Rows 1 and 2 (input lines 3 and 5: row 1 spans two lines) have no prediction.
+    const input = 'a,b\n1,x\n2,"multi\nline"\n3,y\n4,z\n';
+    const res = await joinWithErrors(input, '0,p0,f\n3,p3,f\n');
+    expect(res.text).toBe('a,b,prediction\n1,x,p0\n4,z,p3\n');
+    expect(res.errors).toBe('input_line,reason,a,b\n3,skipped,2,"multi\nline"\n5,skipped,3,y\n');
+    expect(res).toMatchObject({ rows: 2, failed: 2 });
+    expect(parse(res.errors, { columns: true })).toEqual([
+      { input_line: '3', reason: 'skipped', a: '2', b: 'multi\nline' },
+      { input_line: '5', reason: 'skipped', a: '3', b: 'y' },
+    ]);
+  });
+
+  test('a predictions file that ends early, or is empty, leaves the rest as failed', async () => {
+    const early = await joinWithErrors('a\n1\n2\n3\n', '0,x,f\n', { predChunk: 3, inChunk: 2 });
+    expect(early).toMatchObject({ text: 'a,prediction\n1,x\n', rows: 1, failed: 2 });
+    expect(early.errors).toBe('input_line,reason,a\n3,skipped,2\n4,skipped,3\n');
+    const none = await joinWithErrors('\ufeffa\r\n1\r\n2\r\n', '');
+    expect(none).toMatchObject({ text: '\ufeffa,prediction\r\n', rows: 0, failed: 2 });
+    expect(none.errors).toBe('\ufeffinput_line,reason,a\r\n2,skipped,1\r\n3,skipped,2\r\n');
+  });
+
+  test('no missing row: nothing is handed to the errors sink', async () => {
+    const res = await joinWithErrors('a\n1\n2\n', preds(['x', 'y']));
+    expect(res).toMatchObject({ rows: 2, failed: 0, errors: '', errorChunks: 0 });
+  });
+
+  test('a gap longer than the reorder window: memory stays bounded, every row is accounted for', async () => {
+    const n = 5000;
+    const skipped = new Set(Array.from({ length: 2000 }, (_, i) => 1000 + i));
+    const input = `x\n${Array.from({ length: n }, (_, i) => `v${i}`).join('\n')}\n`;
+    const predictions = Array.from({ length: n }, (_, i) => i)
+      .filter((i) => !skipped.has(i))
+      .map((i) => `${i},p${i},f.csv\n`)
+      .join('');
+    const res = await joinWithErrors(input, predictions, { reorderWindow: 50, predChunk: 97, inChunk: 333 });
+    expect(res).toMatchObject({ rows: n - skipped.size, failed: skipped.size });
+    const scored = parse(res.text, { columns: true }) as { x: string; prediction: string }[];
+    expect(scored.map((r) => r.x)).toEqual(
+      Array.from({ length: n }, (_, i) => i)
+        .filter((i) => !skipped.has(i))
+        .map((i) => `v${i}`),
+    );
+    expect(scored.every((r) => r.prediction === `p${r.x.slice(1)}`)).toBe(true);
+    const failed = parse(res.errors, { columns: true }) as { input_line: string; x: string }[];
+    expect(failed.map((r) => Number(r.input_line))).toEqual([...skipped].map((i) => i + 2));
+    expect(failed.map((r) => r.x)).toEqual([...skipped].map((i) => `v${i}`));
+  });
+
+  test('header names that clash with the added columns are made unique', async () => {
+    const res = await joinWithErrors('reason,input_line\n1,2\n', '');
+    expect(res.errors.split('\n')[0]).toBe('input_line_2,reason_2,reason,input_line');
+  });
+
+  test('extra and duplicate predictions are still errors', async () => {
+    await expect(joinWithErrors('a\n1\n', '0,x,f\n1,y,f\n')).rejects.toMatchObject({
+      code: 'PredictionsInvalid',
+    });
+    await expect(joinWithErrors('a\n1\n2\n', '1,x,f\n1,y,f\n')).rejects.toMatchObject({
+      code: 'PredictionsInvalid',
+    });
   });
 });

@@ -83,7 +83,7 @@ function world(statuses: string[], overrides: Partial<Record<string, ActivityFn>
         return { result: { ok: true, amlStatus: s, cancelRequested: false } };
       }
       case ACTIVITY.publishPredictions:
-        return { result: { ok: true, outputBlob: 'outbox/a_predictions.csv', rows: 3 } };
+        return { result: { ok: true, outputBlob: 'outbox/a_predictions.csv', rows: 3, rowsFailed: 0 } };
       case ACTIVITY.cancelAmlJob:
         return {
           result: {
@@ -155,6 +155,8 @@ describe('scoreJob orchestration (real durable-functions replay engine)', () => 
       jobId: 'j1',
       status: 'Succeeded',
       outputBlob: 'outbox/a_predictions.csv',
+      rowsScored: 3,
+      rowsFailed: 0,
       amlStatus: 'Completed',
     });
     expect(r.customStatuses).toContainEqual(
@@ -462,7 +464,7 @@ describe('scoreJob orchestration (real durable-functions replay engine)', () => 
         [ACTIVITY.publishPredictions]: () =>
           ++attempts <= 7
             ? thrown('publish')
-            : { result: { ok: true, outputBlob: 'outbox/a_predictions.csv', rows: 3 } },
+            : { result: { ok: true, outputBlob: 'outbox/a_predictions.csv', rows: 3, rowsFailed: 0 } },
       }),
     });
     expect(outcome(r)).toMatchObject({ status: 'Succeeded', outputBlob: 'outbox/a_predictions.csv' });
@@ -492,6 +494,81 @@ describe('scoreJob orchestration (real durable-functions replay engine)', () => 
     });
     expect(inputsOf(r, ACTIVITY.publishPredictions)).toHaveLength(1);
     expect(outcome(r)).toMatchObject({ status: 'Failed', error: { code: 'PredictionsInvalid' } });
+  });
+
+  test('some rows without a prediction: Succeeded with the counts, the errors file and a warning', async () => {
+    const r = await play({
+      activities: world(['Completed'], {
+        [ACTIVITY.publishPredictions]: () => ({
+          result: {
+            ok: true,
+            outputBlob: 'outbox/a_predictions.csv',
+            errorsBlob: 'outbox/a_errors.csv',
+            rows: 7,
+            rowsFailed: 3,
+          },
+        }),
+      }),
+    });
+    const o = outcome(r);
+    expect(o).toMatchObject({
+      status: 'Succeeded',
+      outputBlob: 'outbox/a_predictions.csv',
+      errorsBlob: 'outbox/a_errors.csv',
+      rowsScored: 7,
+      rowsFailed: 3,
+    });
+    expect(o.error).toBeUndefined();
+    expect(o.warnings).toEqual([
+      expect.stringMatching(/^3 of 10 rows got no prediction\..*outbox\/a_errors\.csv.*aml-1/),
+    ]);
+    expect(r.output).toMatchObject({ status: 'Succeeded', outputBlob: 'outbox/a_predictions.csv' });
+  });
+
+  test('no row scored: Failed (AllRowsFailed, not retryable), with the counts and the errors file', async () => {
+    const r = await play({
+      activities: world(['Running', 'Completed'], {
+        [ACTIVITY.publishPredictions]: () => ({
+          result: { ok: true, errorsBlob: 'outbox/a_errors.csv', rows: 0, rowsFailed: 4 },
+        }),
+      }),
+    });
+    const o = outcome(r);
+    expect(o).toMatchObject({
+      status: 'Failed',
+      errorsBlob: 'outbox/a_errors.csv',
+      rowsScored: 0,
+      rowsFailed: 4,
+      error: { code: 'AllRowsFailed', retryable: false },
+    });
+    expect(o.error!.message).toContain('any of the 4 rows');
+    expect(o.outputBlob).toBeUndefined();
+    expect(inputsOf(r, ACTIVITY.publishPredictions)).toHaveLength(1);
+    expect(names(r)).not.toContain(ACTIVITY.cancelAmlJob);
+    expect(r.output).toMatchObject({ status: 'Failed', error: { code: 'AllRowsFailed' } });
+  });
+
+  test('a deployment asked for travels from the input through validation to the submit', async () => {
+    const r = await play({
+      input: { ...input, deployment: 'diamond-v1' },
+      activities: world(['Completed'], {
+        [ACTIVITY.validateAndStage]: (_n, inp) => ({
+          result: { ok: true, staged, deployment: (inp as { deployment?: string }).deployment },
+        }),
+      }),
+    });
+    expect(inputsOf(r, ACTIVITY.validateAndStage)).toEqual([
+      expect.objectContaining({ deployment: 'diamond-v1' }),
+    ]);
+    expect(inputsOf(r, ACTIVITY.submitAmlJob)).toEqual([
+      expect.objectContaining({ deployment: 'diamond-v1' }),
+    ]);
+    expect(outcome(r)).toMatchObject({ status: 'Succeeded' });
+  });
+
+  test('without a deployment asked for, none is passed on (the setting or the endpoint default applies)', async () => {
+    const r = await play({ activities: world(['Completed']) });
+    expect(inputsOf<object>(r, ACTIVITY.submitAmlJob)[0]).not.toHaveProperty('deployment');
   });
 
   test('a table outage while recording the outcome is waited out on the schedule', async () => {
