@@ -50,12 +50,20 @@ async function listening(ports: number[]): Promise<number[]> {
 }
 
 async function started(how: 'npm' | 'node'): Promise<{ l: Launched; ports: number[]; tree: number[] }> {
-  const { env, ports, http } = await stackEnv();
-  const l = launch(how, env);
-  await ready(l, http);
-  expect(await listening(ports)).toEqual(ports);
-  const tree = l.descendants();
-  return { l, ports, tree };
+  for (let attempt = 1; ; attempt++) {
+    const { env, ports, http } = await stackEnv();
+    const l = launch(how, env);
+    try {
+      await ready(l, http);
+    } catch (err) {
+      // Another suite bound one of these free ports between the probe and the start: new ports, once more.
+      if (attempt < 3 && /EADDRINUSE/.test(String(err))) continue;
+      throw err;
+    }
+    expect(await listening(ports)).toEqual(ports);
+    const tree = l.descendants();
+    return { l, ports, tree };
+  }
 }
 
 test.each(['SIGTERM', 'SIGINT'] as const)(

@@ -1,7 +1,8 @@
 import { DEFAULT_FAULTS, type EmulatorFaults, type EmulatorJob } from '../../../dev/aml-emulator';
 import { SAMPLE_CSV, SHORT, TOKEN, startHarness, submitOk, type Harness, type JobResource } from './harness';
 
-jest.setTimeout(30_000);
+// Generous bounds, not timings: scoring 200k rows takes seconds of CPU, more on a busy machine.
+jest.setTimeout(120_000);
 
 let h: Harness;
 let input: string;

@@ -96,7 +96,7 @@ export async function startHarness(opts: Partial<AmlEmulatorOptions> = {}): Prom
       if (!res.ok) throw new Error(`admin ${method} ${path}: ${res.status} ${await res.text()}`);
       return res.json();
     },
-    async waitFor(name, statuses, timeoutMs = 20_000) {
+    async waitFor(name, statuses, timeoutMs = 90_000) {
       // A job the emulator does not know fails at once; one in another status is asked again.
       const got = await eventually(
         async (): Promise<{ job: JobResource } | { error: string }> => {
