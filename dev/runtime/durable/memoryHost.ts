@@ -1,7 +1,6 @@
 import { InvocationContext } from '@azure/functions';
 import type { OrchestrationHandler } from 'durable-functions';
-import { parseState, stateFromFailure, type OrchestratorState, type RawAction } from './actions';
-import { activityFailure, toJsonText, type HistoryEvent } from './history';
+import { activityFailure, readState, toJsonText, type HistoryEvent, type RawAction } from './history';
 import {
   emptyHostState,
   orchestrationTriggerInput,
@@ -68,22 +67,6 @@ export interface SimResult {
 
 const handlers = new Map<OrchestrationHandler, (t: unknown, c: InvocationContext) => Promise<unknown>>();
 
-/** The library's own orchestrator listener, as `df.app.orchestration` registers it. */
-export function libraryHandler(
-  fn: OrchestrationHandler,
-): (t: unknown, c: InvocationContext) => Promise<unknown> {
-  let h = handlers.get(fn);
-  if (!h) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { createOrchestrator } = require('durable-functions/lib/src/util/testingUtils') as {
-      createOrchestrator: (f: OrchestrationHandler) => (t: unknown, c: InvocationContext) => Promise<unknown>;
-    };
-    h = createOrchestrator(fn);
-    handlers.set(fn, h);
-  }
-  return h;
-}
-
 /** One orchestrator invocation, JSON round-tripped as over RPC. */
 async function invoke(fn: OrchestrationHandler, trigger: Record<string, unknown>): Promise<unknown> {
   const ctx = new InvocationContext({
@@ -91,9 +74,16 @@ async function invoke(fn: OrchestrationHandler, trigger: Record<string, unknown>
     invocationId: 'sim',
     logHandler: () => undefined,
   });
-  return JSON.parse(
-    JSON.stringify(await libraryHandler(fn)(JSON.parse(JSON.stringify(trigger)), ctx)),
-  ) as unknown;
+  let handler = handlers.get(fn);
+  if (!handler) {
+    // The library's own orchestrator listener, as `df.app.orchestration` registers it.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { createOrchestrator } = require('durable-functions/lib/src/util/testingUtils') as {
+      createOrchestrator: (f: OrchestrationHandler) => (t: unknown, c: InvocationContext) => Promise<unknown>;
+    };
+    handlers.set(fn, (handler = createOrchestrator(fn)));
+  }
+  return JSON.parse(JSON.stringify(await handler(JSON.parse(JSON.stringify(trigger)), ctx))) as unknown;
 }
 
 /** Replays one history (as the host would send it) and returns what the orchestrator answers. */
@@ -114,13 +104,13 @@ export async function runEpisode(
     ...orchestrationTriggerInput({ instanceId, past: [], current: [], input, schema }),
     history,
   };
-  let state: OrchestratorState | undefined;
+  let state;
   let failure: string | undefined;
   try {
-    state = parseState(await invoke(fn, trigger));
-  } catch (err) {
-    state = stateFromFailure(err as Error);
-    failure = state?.error ?? (err as Error).message;
+    state = readState({ value: await invoke(fn, trigger) });
+  } catch (error) {
+    state = readState({ error });
+    failure = state?.error ?? (error as Error).message;
   }
   return {
     isDone: failure !== undefined || !!state?.isDone,

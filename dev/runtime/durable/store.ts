@@ -1,31 +1,21 @@
 import { randomBytes } from 'node:crypto';
-import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { odata, TableClient, type TableEntityResult } from '@azure/data-tables';
+import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import type { HistoryEvent } from './history';
-import type { HostState, InboxKind, InboxMessage } from './replay';
-
-export type { HostState, InboxKind, InboxMessage, RetryGroup } from './replay';
-export { emptyHostState } from './replay';
+import type { HostState, InboxMessage } from './replay';
 
 /**
- * Durable state in Azurite, under one task hub:
+ * Durable state in Azurite, under one task hub (shaped like the Azure Storage provider's guarantees, not its layout):
  * - table `<hub>Instances`: one row per instance (status, input, output, custom status, times, current execution);
  * - table `<hub>Inbox`: messages waiting for an instance (start, activity results, timer fired, raised events,
  *   terminate), written before anything acts on them so a crash never loses one;
- * - container `<hub>-history`: one append blob per execution, one JSON line per episode (events + the runtime's
- *   bookkeeping); a block append is atomic, so an episode is either fully recorded or not at all.
+ * - container `<hub>-history`: one append blob per execution, one JSON line per episode (events + bookkeeping); a
+ *   block append is atomic, so an episode is recorded completely or not at all.
  * The history is the source of truth: pending activities and timers are derived from it after a restart.
  */
 
-export type RuntimeStatus =
-  'Pending' | 'Running' | 'Completed' | 'ContinuedAsNew' | 'Failed' | 'Terminated' | 'Suspended' | 'Canceled';
-
-export const TERMINAL: ReadonlySet<RuntimeStatus> = new Set([
-  'Completed',
-  'Failed',
-  'Terminated',
-  'Canceled',
-]);
+export type RuntimeStatus = 'Pending' | 'Running' | 'Completed' | 'ContinuedAsNew' | 'Failed' | 'Terminated';
+export const TERMINAL: ReadonlySet<string> = new Set(['Completed', 'Failed', 'Terminated', 'Canceled']);
 
 export interface InstanceRecord {
   instanceId: string;
@@ -56,22 +46,25 @@ export interface EpisodeRecord {
   outcome: EpisodeOutcome;
 }
 
-/** Instance ids become table keys and blob name prefixes: no '/', '\\', '#', '?' or control characters. */
-export function encodeKey(id: string): string {
-  return encodeURIComponent(id);
-}
-
 const INLINE_LIMIT = 30_000; // characters: a table string property holds 64 KiB of UTF-16
+const key = encodeURIComponent; // instance ids become table keys and blob name prefixes
 
 let counter = 0;
 /** Sortable message ids: arrival order within the process, time order across restarts. */
 export function newMessageId(): string {
   counter = (counter + 1) % 1_000_000;
-  return `${Date.now().toString().padStart(15, '0')}-${counter.toString().padStart(6, '0')}-${randomBytes(3).toString('hex')}`;
+  const time = Date.now().toString().padStart(15, '0');
+  return `${time}-${counter.toString().padStart(6, '0')}-${randomBytes(3).toString('hex')}`;
 }
 
-function isNotFound(err: unknown): boolean {
-  return (err as { statusCode?: number }).statusCode === 404;
+/** Ignores the listed storage status codes (not found, already exists, precondition failed). */
+async function unless<T>(statuses: number[], p: Promise<T>): Promise<T | undefined> {
+  try {
+    return await p;
+  } catch (err) {
+    if (statuses.includes((err as { statusCode?: number }).statusCode ?? 0)) return undefined;
+    throw err;
+  }
 }
 
 /** Payloads stay inside a table property; larger ones are refused loudly rather than spilled (the app's are small). */
@@ -96,9 +89,8 @@ export class DurableStore {
     const opts = { allowInsecureConnection: true };
     this.instances = TableClient.fromConnectionString(connectionString, `${hub}Instances`, opts);
     this.inbox = TableClient.fromConnectionString(connectionString, `${hub}Inbox`, opts);
-    this.history = BlobServiceClient.fromConnectionString(connectionString).getContainerClient(
-      `${hub.toLowerCase()}-history`,
-    );
+    const blobs = BlobServiceClient.fromConnectionString(connectionString);
+    this.history = blobs.getContainerClient(`${hub.toLowerCase()}-history`);
   }
 
   async init(): Promise<void> {
@@ -121,17 +113,13 @@ export class DurableStore {
       createdTime: String(e.CreatedTime),
       lastUpdatedTime: String(e.LastUpdatedTime),
       executionId: String(e.ExecutionId),
-      ...(e.etag ? { etag: e.etag } : {}),
+      etag: e.etag,
     };
   }
 
   async getInstance(instanceId: string): Promise<InstanceRecord | undefined> {
-    try {
-      return this.toRecord(await this.instances.getEntity(encodeKey(instanceId), ''));
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
+    const e = await unless([404], this.instances.getEntity<Record<string, unknown>>(key(instanceId), ''));
+    return e && this.toRecord(e);
   }
 
   async listInstances(): Promise<InstanceRecord[]> {
@@ -140,13 +128,10 @@ export class DurableStore {
     return out;
   }
 
-  /**
-   * Writes an instance row. `expect`: 'new' = must not exist, an etag = must be unchanged, undefined = overwrite.
-   * Returns false when the condition failed.
-   */
-  async putInstance(rec: InstanceRecord, expect?: 'new' | string): Promise<boolean> {
+  /** `expect`: 'new' = must not exist, an etag = must be unchanged, undefined = overwrite. False when it failed. */
+  async putInstance(rec: InstanceRecord, expect?: string): Promise<boolean> {
     const e = {
-      partitionKey: encodeKey(rec.instanceId),
+      partitionKey: key(rec.instanceId),
       rowKey: '',
       InstanceId: rec.instanceId,
       Name: rec.name,
@@ -158,49 +143,51 @@ export class DurableStore {
       Output: fits('output', rec.output),
       CustomStatus: fits('custom status', rec.customStatus),
     };
-    try {
-      if (expect === 'new') await this.instances.createEntity(e);
-      else if (expect) await this.instances.updateEntity(e, 'Replace', { etag: expect });
-      else await this.instances.upsertEntity(e, 'Replace');
-      return true;
-    } catch (err) {
-      const status = (err as { statusCode?: number }).statusCode;
-      if (status === 409 || status === 412) return false;
-      throw err;
-    }
+    const write =
+      expect === 'new'
+        ? this.instances.createEntity(e)
+        : expect
+          ? this.instances.updateEntity(e, 'Replace', { etag: expect })
+          : this.instances.upsertEntity(e, 'Replace');
+    return (
+      (await unless(
+        [409, 412],
+        write.then(() => true),
+      )) ?? false
+    );
   }
 
-  /** Adds a message; adding the same message id twice is a no-op (idempotent re-delivery after a crash). */
+  /** Adding the same message id twice is a no-op (idempotent re-delivery after a crash). */
   async addMessage(msg: InboxMessage): Promise<void> {
-    try {
-      await this.inbox.createEntity({
-        partitionKey: encodeKey(msg.instanceId),
-        rowKey: msg.id,
-        Kind: msg.kind,
-        ExecutionId: msg.executionId ?? '',
-        Payload: fits(`${msg.kind} message`, JSON.stringify(msg.payload)),
-      });
-    } catch (err) {
-      if ((err as { statusCode?: number }).statusCode !== 409) throw err;
-    }
+    const Payload = fits(`${msg.kind} message`, JSON.stringify(msg.payload));
+    const entity = {
+      partitionKey: key(msg.instanceId),
+      rowKey: msg.id,
+      Kind: msg.kind,
+      ExecutionId: msg.executionId ?? '',
+      Payload,
+    };
+    await unless([409], this.inbox.createEntity(entity));
   }
 
   async listMessages(instanceId: string): Promise<InboxMessage[]> {
     const out: InboxMessage[] = [];
-    const filter = odata`PartitionKey eq ${encodeKey(instanceId)}`;
-    for await (const e of this.inbox.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {
+    const filter = odata`PartitionKey eq ${key(instanceId)}`;
+    for await (const e of this.inbox.listEntities<Record<string, string>>({ queryOptions: { filter } })) {
+      const executionId = e.ExecutionId ? { executionId: e.ExecutionId } : {};
+      const payload = JSON.parse(e.Payload ?? '{}') as Record<string, unknown>;
       out.push({
         id: String(e.rowKey),
         instanceId,
-        kind: e.Kind as InboxKind,
-        ...(e.ExecutionId ? { executionId: String(e.ExecutionId) } : {}),
-        payload: typeof e.Payload === 'string' ? (JSON.parse(e.Payload) as Record<string, unknown>) : {},
+        kind: e.Kind as InboxMessage['kind'],
+        ...executionId,
+        payload,
       });
     }
     return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
-  /** Instance ids that have messages waiting (used at start-up to wake them). */
+  /** Instance ids that have messages waiting (woken at start-up). */
   async instancesWithMessages(): Promise<string[]> {
     const ids = new Set<string>();
     for await (const e of this.inbox.listEntities({ queryOptions: { select: ['PartitionKey'] } }))
@@ -209,50 +196,32 @@ export class DurableStore {
   }
 
   async deleteMessages(instanceId: string, ids: string[]): Promise<void> {
-    await Promise.all(
-      ids.map((id) =>
-        this.inbox.deleteEntity(encodeKey(instanceId), id).catch((err: unknown) => {
-          if (!isNotFound(err)) throw err;
-        }),
-      ),
-    );
-  }
-
-  private historyBlob(instanceId: string, executionId: string): string {
-    return `${encodeKey(instanceId)}/${executionId}.jsonl`;
+    await Promise.all(ids.map((id) => unless([404], this.inbox.deleteEntity(key(instanceId), id))));
   }
 
   /** Appends one episode as one block: it is recorded completely or not at all. */
   async appendEpisode(instanceId: string, executionId: string, episode: EpisodeRecord): Promise<void> {
     const line = `${JSON.stringify(episode)}\n`;
-    const name = this.historyBlob(instanceId, executionId);
+    const name = `${key(instanceId)}/${executionId}.jsonl`;
     const blob = this.history.getAppendBlobClient(name);
-    if (!this.createdBlobs.has(name)) {
-      await blob.createIfNotExists();
-      this.createdBlobs.add(name);
-    }
+    if (!this.createdBlobs.has(name)) await blob.createIfNotExists();
+    this.createdBlobs.add(name);
     await blob.appendBlock(line, Buffer.byteLength(line));
   }
 
   async readExecution(instanceId: string, executionId: string): Promise<EpisodeRecord[]> {
-    try {
-      const blob = this.history.getBlobClient(this.historyBlob(instanceId, executionId));
-      const text = (await blob.downloadToBuffer()).toString('utf8');
-      return text
-        .split('\n')
-        .filter((l) => l.trim())
-        .map((l) => JSON.parse(l) as EpisodeRecord);
-    } catch (err) {
-      if (isNotFound(err)) return [];
-      throw err;
-    }
+    const blob = this.history.getBlobClient(`${key(instanceId)}/${executionId}.jsonl`);
+    const text = (await unless([404], blob.downloadToBuffer()))?.toString('utf8') ?? '';
+    return text
+      .split('\n')
+      .filter((l) => l.trim())
+      .map((l) => JSON.parse(l) as EpisodeRecord);
   }
 
   /** Deletes the history of an instance's executions (all, or all but `keepExecutionId`). */
   async deleteHistory(instanceId: string, keepExecutionId?: string): Promise<void> {
-    const keep = keepExecutionId ? this.historyBlob(instanceId, keepExecutionId) : undefined;
-    for await (const b of this.history.listBlobsFlat({ prefix: `${encodeKey(instanceId)}/` })) {
-      if (b.name === keep) continue;
+    for await (const b of this.history.listBlobsFlat({ prefix: `${key(instanceId)}/` })) {
+      if (b.name === `${key(instanceId)}/${keepExecutionId}.jsonl`) continue;
       this.createdBlobs.delete(b.name);
       await this.history.getBlobClient(b.name).deleteIfExists();
     }
