@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ClientError, type DurableEngine } from './engine';
+import { ClientError, TERMINAL, type DurableEngine, type Instance } from './engine';
 import { EventType, EventTypeNames } from './history';
-import { TERMINAL, type InstanceRecord } from './store';
 
 /**
  * The Durable extension's HTTP API (`HttpApiHandler.cs`), which `df.getClient(context)` calls: the same handler
@@ -171,7 +170,7 @@ export class DurableHttpApi {
 
   /** DurableOrchestrationStatus: 202 while running (with Location), 200 when done, 404 unknown. */
   private async status(res: ServerResponse, instanceId: string, query: URLSearchParams): Promise<void> {
-    const row: InstanceRecord | undefined = await this.engine.store.getInstance(instanceId);
+    const row: Instance | undefined = this.engine.getInstance(instanceId);
     if (!row) return send(res, 404);
     const flag = (name: string, fallback: boolean): boolean => {
       const v = query.get(name)?.toLowerCase();
@@ -189,7 +188,7 @@ export class DurableHttpApi {
     };
     // Not the extension's summarized view (the app never asks for history): the raw events, type names spelled out.
     if (flag('showHistory', false))
-      payload.historyEvents = (await this.engine.getHistory(row))
+      payload.historyEvents = row.history
         .filter(
           (e) =>
             e.EventType !== EventType.OrchestratorStarted && e.EventType !== EventType.OrchestratorCompleted,
@@ -210,7 +209,7 @@ export class DurableHttpApi {
     instanceId: string,
     eventName: string,
   ): Promise<void> {
-    const row = await this.engine.store.getInstance(instanceId);
+    const row = this.engine.getInstance(instanceId);
     if (!row) return send(res, 404);
     if (TERMINAL.has(row.runtimeStatus)) return send(res, 410);
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();

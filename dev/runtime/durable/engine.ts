@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import type { Clock } from '../clock';
 import type { RegisteredFunction } from '../registry';
 import type { LineLog, WorkerApp } from '../worker';
@@ -19,38 +20,38 @@ import {
   type InboxMessage,
   type ReplaySchema,
 } from './replay';
-import {
-  DurableStore,
-  newMessageId,
-  TERMINAL,
-  type EpisodeOutcome,
-  type EpisodeRecord,
-  type InstanceRecord,
-} from './store';
 
 /**
- * The orchestration engine. Per instance, one episode at a time: take waiting messages from the inbox, replay the
- * history plus the new events through the registered orchestrator (durable-functions' own replay engine, through
- * the programming model), apply the returned actions (replay.ts), record the episode, then run what it scheduled:
- * activities (bounded by maxConcurrentActivityFunctions) and timers. Client operations and crash recovery live here
- * too; storage is in store.ts.
+ * The orchestration engine. Per instance, one episode at a time: take waiting messages from its inbox, replay the
+ * history plus the new events through the registered orchestrator (durable-functions' own replay engine, through the
+ * programming model), apply the returned actions (replay.ts), record the episode, then run what it scheduled:
+ * activities (bounded by maxConcurrentActivityFunctions) and timers.
+ *
+ * Persistence (shaped like the Azure Storage provider's guarantees, not its layout): one blob per instance in
+ * `<hub>-instances`, its status, current execution's history, bookkeeping and inbox, replaced whole by one atomic
+ * upload on every change. A message (activity result, timer fired, raised event) is stored before anything acts on
+ * it, an episode and the messages it consumed in the same write; after a crash, activities scheduled without a
+ * recorded result run again and timers re-arm (at least once). One process owns a task hub, so the runtime keeps
+ * every instance in memory and writes through.
  */
 
-interface Execution {
+export type RuntimeStatus = 'Pending' | 'Running' | 'Completed' | 'ContinuedAsNew' | 'Failed' | 'Terminated';
+export const TERMINAL: ReadonlySet<string> = new Set(['Completed', 'Failed', 'Terminated', 'Canceled']);
+
+export interface Instance {
   instanceId: string;
-  executionId: string;
   name: string;
+  runtimeStatus: RuntimeStatus;
+  /** JSON text (or null). */
+  input: string | null;
+  output: string | null;
+  customStatus: string | null;
+  createdTime: string;
+  lastUpdatedTime: string;
+  executionId: string;
   history: HistoryEvent[];
   host: HostState;
-  consumed: Set<string>;
-  lastTs: number;
-  /** The execution ended (completed, failed, terminated or continued as new). */
-  done: boolean;
-}
-
-interface ActivityWork extends ActivityRequest {
-  instanceId: string;
-  executionId: string;
+  inbox: InboxMessage[];
 }
 
 export interface DurableEngineOptions {
@@ -75,6 +76,8 @@ export class ClientError extends Error {
   }
 }
 
+type Work = ActivityRequest & { instanceId: string; executionId: string };
+const workKey = (w: Work): string => `${w.instanceId}|${w.executionId}|${w.taskId}`;
 const iso = (ms: number): string => new Date(ms).toISOString();
 const newId = (): string => randomUUID().replace(/-/g, '');
 const errorMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err));
@@ -82,19 +85,21 @@ const notAFunction = (name: string, kind: string): string =>
   `The function '${name}' doesn't exist, is disabled, or is not an ${kind} function.`;
 
 export class DurableEngine {
-  readonly store: DurableStore;
+  private readonly container: ContainerClient;
   private readonly functions = new Map<string, RegisteredFunction>();
-  private readonly executions = new Map<string, Execution>();
+  private readonly instances = new Map<string, Instance>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly dirty = new Set<string>();
   private readonly loops = new Map<string, Promise<void>>();
   private readonly timers = new Map<string, () => void>();
-  private readonly queue: ActivityWork[] = [];
+  private readonly queue: Work[] = [];
   private readonly running = new Map<string, Promise<void>>();
+  private messages = 0;
   private stopped = false;
 
   constructor(private readonly o: DurableEngineOptions) {
-    this.store = new DurableStore(o.storage, o.hub);
+    const blobs = BlobServiceClient.fromConnectionString(o.storage);
+    this.container = blobs.getContainerClient(`${o.hub.toLowerCase()}-instances`);
     for (const fn of [...o.orchestrations, ...o.activities])
       this.functions.set(`${fn.kind}:${fn.name.toLowerCase()}`, fn);
   }
@@ -103,20 +108,19 @@ export class DurableEngine {
     return this.functions.get(`${kind}:${name.toLowerCase()}`);
   }
 
-  /** Creates the storage and resumes every unfinished orchestration: pending activities run again, timers re-arm. */
+  /** Loads every instance; unfinished ones resume: pending activities run again, timers re-arm. */
   async start(): Promise<void> {
-    await this.store.init();
+    await this.container.createIfNotExists();
     let resumed = 0;
-    for (const row of await this.store.listInstances()) {
-      if (TERMINAL.has(row.runtimeStatus)) continue;
-      await this.withLock(row.instanceId, async () => {
-        const { exec } = await this.execution(row);
-        await this.resumePending(exec);
-      });
+    for await (const b of this.container.listBlobsFlat()) {
+      const text = (await this.container.getBlobClient(b.name).downloadToBuffer()).toString('utf8');
+      const inst = JSON.parse(text) as Instance;
+      this.instances.set(inst.instanceId, inst);
+      if (TERMINAL.has(inst.runtimeStatus)) continue;
+      this.resumePending(inst);
       resumed++;
-      this.wake(row.instanceId);
+      this.wake(inst.instanceId);
     }
-    for (const id of await this.store.instancesWithMessages()) this.wake(id);
     if (resumed > 0)
       this.o.log(`durable: resumed ${resumed} unfinished orchestration(s) from task hub ${this.o.hub}`);
   }
@@ -131,6 +135,49 @@ export class DurableEngine {
       await Promise.allSettled(this.loops.values());
     };
     await Promise.race([drained(), new Promise((r) => setTimeout(r, 10_000).unref())]);
+  }
+
+  getInstance(instanceId: string): Instance | undefined {
+    return this.instances.get(instanceId);
+  }
+
+  private async save(inst: Instance): Promise<void> {
+    const text = JSON.stringify(inst);
+    await this.container
+      .getBlockBlobClient(`${encodeURIComponent(inst.instanceId)}.json`)
+      .upload(text, Buffer.byteLength(text));
+    this.instances.set(inst.instanceId, inst);
+  }
+
+  private message(
+    kind: InboxMessage['kind'],
+    instanceId: string,
+    payload: Record<string, unknown>,
+    executionId?: string,
+  ) {
+    const id = `${Date.now()}-${++this.messages}`;
+    return {
+      id,
+      instanceId,
+      kind,
+      ...(executionId ? { executionId } : {}),
+      payload: { ...payload, at: this.o.clock.now() },
+    };
+  }
+
+  /** Stores a message for the instance's current execution (dropped if it ended), then processes it. */
+  private async add(msg: InboxMessage): Promise<void> {
+    await this.withLock(msg.instanceId, async () => {
+      const inst = this.instances.get(msg.instanceId);
+      if (
+        !inst ||
+        TERMINAL.has(inst.runtimeStatus) ||
+        (msg.executionId && msg.executionId !== inst.executionId)
+      )
+        return;
+      await this.save({ ...inst, inbox: [...inst.inbox, msg] });
+    });
+    this.wake(msg.instanceId);
   }
 
   // ---- client operations -------------------------------------------------------------------------------------
@@ -150,45 +197,39 @@ export class DurableEngine {
         400,
         `Instance ID '${id}' contains invalid characters (/, \\, #, ? or control characters).`,
       );
-    const exists = (message: string) =>
-      new ClientError(500, message, 'DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException');
-    return this.withLock(id, async () => {
-      const row = await this.store.getInstance(id);
+    await this.withLock(id, async () => {
+      const row = this.instances.get(id);
       if (row && !TERMINAL.has(row.runtimeStatus))
-        throw exists(`An Orchestration instance with the status ${row.runtimeStatus} already exists.`);
-      const now = this.o.clock.now();
-      const executionId = newId();
-      if (row) {
-        this.cancelTimers(id);
-        this.executions.delete(id);
-        await this.store.deleteHistory(id);
-        await this.store.deleteMessages(
-          id,
-          (await this.store.listMessages(id)).map((m) => m.id),
+        throw new ClientError(
+          500,
+          `An Orchestration instance with the status ${row.runtimeStatus} already exists.`,
+          'DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException',
         );
-      }
-      const payload = { name: fn.name, input, at: now };
-      await this.store.addMessage({
-        id: newMessageId(),
-        instanceId: id,
-        kind: 'start',
-        executionId,
-        payload,
+      this.cancelTimers(id);
+      const now = iso(this.o.clock.now());
+      const executionId = newId();
+      const start = this.message('start', id, { name: fn.name, input }, executionId);
+      await this.save({
+        ...{
+          instanceId: id,
+          name: fn.name,
+          runtimeStatus: 'Pending',
+          input,
+          output: null,
+          customStatus: null,
+        },
+        ...{
+          createdTime: now,
+          lastUpdatedTime: now,
+          executionId,
+          history: [],
+          host: emptyHostState(),
+          inbox: [start],
+        },
       });
-      const times = { createdTime: iso(now), lastUpdatedTime: iso(now) };
-      const rec = {
-        instanceId: id,
-        name: fn.name,
-        runtimeStatus: 'Pending' as const,
-        input,
-        output: null,
-        customStatus: null,
-      };
-      if (!(await this.store.putInstance({ ...rec, ...times, executionId }, row?.etag ?? 'new')))
-        throw exists(`An Orchestration instance with the id ${id} was created concurrently.`);
-      this.wake(id);
-      return id;
     });
+    this.wake(id);
+    return id;
   }
 
   /** Queues an event or a termination for an instance that exists and has not ended (404 / 410 otherwise). */
@@ -197,24 +238,11 @@ export class DurableEngine {
     kind: 'eventRaised' | 'terminate',
     payload: Record<string, unknown>,
   ): Promise<void> {
-    const row = await this.store.getInstance(instanceId);
-    if (!row) throw new ClientError(404, `No instance with ID '${instanceId}' found.`);
-    if (TERMINAL.has(row.runtimeStatus))
-      throw new ClientError(410, `Instance '${instanceId}' is ${row.runtimeStatus}.`);
-    await this.store.addMessage({
-      id: newMessageId(),
-      instanceId,
-      kind,
-      payload: { ...payload, at: this.o.clock.now() },
-    });
-    this.wake(instanceId);
-  }
-
-  /** The history of the instance's current execution. */
-  async getHistory(row: InstanceRecord): Promise<HistoryEvent[]> {
-    const cached = this.executions.get(row.instanceId);
-    if (cached?.executionId === row.executionId) return cached.history;
-    return (await this.store.readExecution(row.instanceId, row.executionId)).flatMap((e) => e.events);
+    const inst = this.instances.get(instanceId);
+    if (!inst) throw new ClientError(404, `No instance with ID '${instanceId}' found.`);
+    if (TERMINAL.has(inst.runtimeStatus))
+      throw new ClientError(410, `Instance '${instanceId}' is ${inst.runtimeStatus}.`);
+    await this.add(this.message(kind, instanceId, payload));
   }
 
   // ---- scheduling --------------------------------------------------------------------------------------------
@@ -247,237 +275,122 @@ export class DurableEngine {
     this.loops.set(instanceId, loop);
   }
 
-  // ---- loading and reconciling -------------------------------------------------------------------------------
-
-  /** The cached execution for the row, or loads it (and re-applies the last episode's outcome to the row). */
-  private async execution(row: InstanceRecord): Promise<{ exec: Execution; row: InstanceRecord }> {
-    const cached = this.executions.get(row.instanceId);
-    if (cached?.executionId === row.executionId) return { exec: cached, row };
-    const episodes = await this.store.readExecution(row.instanceId, row.executionId);
-    const last = episodes.at(-1);
-    const history = episodes.flatMap((e) => e.events);
-    const exec: Execution = {
-      instanceId: row.instanceId,
-      executionId: row.executionId,
-      name: row.name,
-      history,
-      host: last?.host ?? emptyHostState(),
-      consumed: new Set(episodes.flatMap((e) => e.consumed)),
-      lastTs: history.length > 0 ? Date.parse(history.at(-1)!.Timestamp) : 0,
-      done: !!last && last.outcome.status !== 'Running',
-    };
-    this.executions.set(row.instanceId, exec);
-    // Crash recovery: the episode was recorded but the row may not reflect it yet.
-    const o = last?.outcome;
-    if (
-      !o ||
-      (row.runtimeStatus === o.status &&
-        row.output === o.output &&
-        row.customStatus === o.customStatus &&
-        !o.continueAsNew)
-    )
-      return { exec, row };
-    const updated = await this.applyOutcome(row, exec, o);
-    return o.continueAsNew ? this.execution(updated) : { exec, row: updated };
-  }
-
   /** After a restart: activities scheduled without a recorded result run again, timers not yet fired re-arm. */
-  private async resumePending(exec: Execution): Promise<void> {
-    if (exec.done) return;
-    const messages = (await this.store.listMessages(exec.instanceId)).filter(
-      (m) => m.executionId === exec.executionId,
-    );
+  private resumePending(inst: Instance): void {
     const seen = new Set<string>();
-    for (const ev of exec.history) {
+    for (const ev of inst.history) {
       if (ev.EventType === EventType.TaskCompleted || ev.EventType === EventType.TaskFailed)
         seen.add(`t${ev.TaskScheduledId}`);
       if (ev.EventType === EventType.TimerFired) seen.add(`f${ev.TimerId}`);
     }
-    for (const m of messages)
+    for (const m of inst.inbox)
       seen.add(m.kind === 'timerFired' ? `f${m.payload.timerId}` : `t${m.payload.taskScheduledId}`);
-    for (const ev of exec.history) {
+    for (const ev of inst.history) {
       if (ev.EventType === EventType.TaskScheduled && !seen.has(`t${ev.EventId}`)) {
-        const group = Object.values(exec.host.retries).find((g) => g.taskIds.includes(ev.EventId));
+        const group = Object.values(inst.host.retries).find((g) => g.taskIds.includes(ev.EventId));
         const failWith = group?.gaveUp ? group.lastFailure : undefined;
         const input = typeof ev.Input === 'string' ? ev.Input : null;
-        this.dispatch(exec, {
+        this.dispatch(inst, {
           taskId: ev.EventId,
           name: String(ev.Name),
           input,
           ...(failWith ? { failWith } : {}),
         });
         this.o.log(
-          `durable: re-running activity ${String(ev.Name)} (instance ${exec.instanceId}, task #${ev.EventId}): its result was not recorded`,
+          `durable: re-running activity ${String(ev.Name)} (instance ${inst.instanceId}, task #${ev.EventId}): its result was not recorded`,
         );
       }
       if (
         ev.EventType === EventType.TimerCreated &&
         !seen.has(`f${ev.EventId}`) &&
-        !exec.host.cancelledTimers.includes(ev.EventId)
+        !inst.host.cancelledTimers.includes(ev.EventId)
       )
-        this.armTimer(exec, ev.EventId, Date.parse(String(ev.FireAt)));
+        this.armTimer(inst, ev.EventId, Date.parse(String(ev.FireAt)));
     }
   }
 
   // ---- episodes ----------------------------------------------------------------------------------------------
 
   private async processInbox(instanceId: string): Promise<void> {
-    const found = await this.store.getInstance(instanceId);
-    const messages = await this.store.listMessages(instanceId);
-    if (!found)
-      return this.store.deleteMessages(
-        instanceId,
-        messages.map((m) => m.id),
-      );
-    const { exec, row } = await this.execution(found);
-    const stale = (m: InboxMessage) =>
-      (m.executionId !== undefined && m.executionId !== row.executionId) ||
-      exec.consumed.has(m.id) ||
-      TERMINAL.has(row.runtimeStatus) ||
-      exec.done;
-    const live = messages.filter((m) => !stale(m));
-    if (live.length < messages.length)
-      await this.store.deleteMessages(
-        instanceId,
-        messages.filter(stale).map((m) => m.id),
-      );
-    const terminate = live.find((m) => m.kind === 'terminate');
-    const batch = terminate ? live : pickBatch(exec.host, exec.history.length > 0, live);
+    const inst = this.instances.get(instanceId);
+    if (!inst || TERMINAL.has(inst.runtimeStatus)) return;
+    const what = `orchestration ${inst.name} (${instanceId})`;
+    const ts = Math.max(this.o.clock.now(), Date.parse(inst.history.at(-1)?.Timestamp ?? '') || 0);
+    const terminate = inst.inbox.find((m) => m.kind === 'terminate');
+    if (terminate) {
+      const reason = typeof terminate.payload.reason === 'string' ? terminate.payload.reason : null;
+      const evs = [
+        events.orchestratorStarted(ts),
+        events.executionTerminated(ts, reason),
+        events.orchestratorCompleted(ts),
+      ];
+      const ended = {
+        runtimeStatus: 'Terminated' as const,
+        output: JSON.stringify(reason ?? ''),
+        lastUpdatedTime: iso(ts),
+      };
+      await this.save({ ...inst, ...ended, history: [...inst.history, ...evs], inbox: [] });
+      this.cancelTimers(instanceId);
+      return this.o.log(`${what} terminated: ${reason ?? ''}`);
+    }
+    const batch = pickBatch(inst.host, inst.history.length > 0, inst.inbox);
     if (batch.length === 0) return;
-    if (terminate) await this.terminate(exec, row, terminate, live);
-    else await this.runEpisode(exec, row, batch);
-    if (batch.length < live.length) this.dirty.add(instanceId);
-  }
-
-  /** Records an episode and applies its outcome to the instance row. */
-  private async record(exec: Execution, row: InstanceRecord, ep: EpisodeRecord, ts: number): Promise<void> {
-    await this.store.appendEpisode(exec.instanceId, exec.executionId, ep);
-    exec.history.push(...ep.events);
-    exec.host = ep.host;
-    exec.lastTs = ts;
-    ep.consumed.forEach((id) => exec.consumed.add(id));
-    exec.done = ep.outcome.status !== 'Running';
-    if (exec.done) this.cancelTimers(exec.instanceId);
-    await this.applyOutcome(row, exec, ep.outcome);
-  }
-
-  private async runEpisode(exec: Execution, row: InstanceRecord, batch: InboxMessage[]): Promise<void> {
-    const ts = Math.max(this.o.clock.now(), exec.lastTs);
-    const firstEpisode = exec.history.length === 0;
-    const fn = this.fn('orchestration', exec.name);
+    const fn = this.fn('orchestration', inst.name);
     const ep = await playEpisode({
-      ...exec,
+      ...inst,
       batch,
       ts,
       schema: this.o.schema,
       activityExists: (name) => this.fn('activity', name) !== undefined,
       warn: (message) => this.o.log(`WARN ${message}`),
       invoke: async (trigger) => {
-        if (!fn) throw new Error(notAFunction(exec.name, 'orchestrator'));
+        if (!fn) throw new Error(notAFunction(inst.name, 'orchestrator'));
         return (
           await this.o.app.invoke(fn, [{ name: fn.trigger.name, data: { string: JSON.stringify(trigger) } }])
         ).returnValue;
       },
     });
-    const continued = ep.status === 'ContinuedAsNew';
-    const outcome: EpisodeOutcome = {
-      status: ep.status,
-      output: continued ? null : ep.output,
+    const rest = inst.inbox.filter((m) => !batch.includes(m));
+    let next: Instance = {
+      ...inst,
+      runtimeStatus: ep.status,
+      output: ep.status === 'Running' ? null : ep.output,
       customStatus: ep.customStatus,
-      ...(continued
-        ? { continueAsNew: { executionId: newId(), messageId: newMessageId(), input: ep.output } }
-        : {}),
+      lastUpdatedTime: iso(this.o.clock.now()),
+      history: [...inst.history, ...ep.events],
+      host: ep.host,
+      inbox: rest,
     };
-    const consumed = batch.map((m) => m.id);
-    await this.record(exec, row, { events: ep.events, consumed, host: ep.host, outcome }, ts);
-    const what = `orchestration ${exec.name} (${exec.instanceId})`;
-    if (firstEpisode) this.o.log(`${what} started`);
-    if (outcome.status === 'Running') {
-      for (const id of ep.plan.cancelTimers) this.cancelTimer(`${exec.instanceId}|${exec.executionId}|${id}`);
-      for (const a of ep.plan.activities) this.dispatch(exec, a);
-      for (const t of ep.plan.timers) this.armTimer(exec, t.id, t.fireAt);
-    } else if (outcome.status === 'Failed') this.o.log(`${what} failed: ${ep.failure ?? ''}`.split('\n')[0]!);
-    else this.o.log(`${what} ${continued ? 'continued as new' : 'completed'}`);
-    await this.store.deleteMessages(exec.instanceId, consumed);
-  }
-
-  private async terminate(
-    exec: Execution,
-    row: InstanceRecord,
-    msg: InboxMessage,
-    live: InboxMessage[],
-  ): Promise<void> {
-    const ts = Math.max(this.o.clock.now(), exec.lastTs);
-    const reason = typeof msg.payload.reason === 'string' ? msg.payload.reason : null;
-    const outcome: EpisodeOutcome = {
-      status: 'Terminated',
-      output: JSON.stringify(reason ?? ''),
-      customStatus: row.customStatus,
-    };
-    const evs = [
-      events.orchestratorStarted(ts),
-      events.executionTerminated(ts, reason),
-      events.orchestratorCompleted(ts),
-    ];
-    const consumed = live.map((m) => m.id);
-    await this.record(exec, row, { events: evs, consumed, host: exec.host, outcome }, ts);
-    this.o.log(`orchestration ${exec.name} (${exec.instanceId}) terminated: ${reason ?? ''}`);
-    await this.store.deleteMessages(exec.instanceId, consumed);
-  }
-
-  /** Writes the episode's outcome to the instance row (and performs a continue-as-new). Idempotent. */
-  private async applyOutcome(
-    row: InstanceRecord,
-    exec: Execution,
-    o: EpisodeOutcome,
-  ): Promise<InstanceRecord> {
-    const lastUpdatedTime = iso(this.o.clock.now());
-    const c = o.continueAsNew;
-    if (!c) {
-      const next = {
-        ...row,
-        runtimeStatus: o.status,
-        output: o.output,
-        customStatus: o.customStatus,
-        lastUpdatedTime,
-      };
-      await this.store.putInstance(next);
-      return next;
+    if (ep.status === 'ContinuedAsNew') {
+      // a fresh execution; events it had received but not consumed are gone (the shim's ContinueAsNew(input))
+      const executionId = newId();
+      const start = this.message('start', instanceId, { name: inst.name, input: ep.output }, executionId);
+      const raised = rest.filter((m) => m.executionId === undefined);
+      const fresh = { executionId, input: ep.output, output: null, history: [], host: emptyHostState() };
+      next = { ...next, ...fresh, runtimeStatus: 'ContinuedAsNew', inbox: [start, ...raised] };
     }
-    const payload = { name: exec.name, input: c.input, at: this.o.clock.now() };
-    await this.store.addMessage({
-      id: c.messageId,
-      instanceId: exec.instanceId,
-      kind: 'start',
-      executionId: c.executionId,
-      payload,
-    });
-    const next: InstanceRecord = {
-      ...row,
-      runtimeStatus: 'ContinuedAsNew',
-      input: c.input,
-      output: null,
-      customStatus: o.customStatus,
-      lastUpdatedTime,
-      executionId: c.executionId,
-    };
-    await this.store.putInstance(next);
-    this.cancelTimers(exec.instanceId);
-    this.executions.delete(exec.instanceId);
-    await this.store.deleteHistory(exec.instanceId, c.executionId);
-    this.dirty.add(exec.instanceId);
-    return next;
+    await this.save(next);
+    if (inst.history.length === 0) this.o.log(`${what} started`);
+    if (ep.status === 'Running') {
+      for (const id of ep.plan.cancelTimers) this.cancelTimer(`${instanceId}|${inst.executionId}|${id}`);
+      for (const a of ep.plan.activities) this.dispatch(next, a);
+      for (const t of ep.plan.timers) this.armTimer(next, t.id, t.fireAt);
+    } else {
+      this.cancelTimers(instanceId);
+      if (ep.status === 'Failed') this.o.log(`${what} failed: ${ep.failure ?? ''}`.split('\n')[0]!);
+      else this.o.log(`${what} ${ep.status === 'Completed' ? 'completed' : 'continued as new'}`);
+    }
+    if (next.inbox.length > 0) this.dirty.add(instanceId);
   }
 
   // ---- activities and timers ---------------------------------------------------------------------------------
 
-  private dispatch(exec: Execution, a: ActivityRequest): void {
-    const work = { ...a, instanceId: exec.instanceId, executionId: exec.executionId };
-    const key = `${work.instanceId}|${work.executionId}|${work.taskId}`;
+  private dispatch(inst: Instance, a: ActivityRequest): void {
+    const work = { ...a, instanceId: inst.instanceId, executionId: inst.executionId };
     if (
       this.stopped ||
-      this.running.has(key) ||
-      this.queue.some((w) => `${w.instanceId}|${w.executionId}|${w.taskId}` === key)
+      this.running.has(workKey(work)) ||
+      this.queue.some((w) => workKey(w) === workKey(work))
     )
       return;
     this.queue.push(work);
@@ -490,22 +403,19 @@ export class DurableEngine {
       this.running.size < Math.max(1, this.o.maxConcurrentActivities) &&
       this.queue.length > 0
     ) {
-      const work = this.queue.shift()!;
-      const exec = this.executions.get(work.instanceId);
-      if (exec && (exec.executionId !== work.executionId || exec.done)) continue; // that execution has ended
-      const key = `${work.instanceId}|${work.executionId}|${work.taskId}`;
-      this.running.set(
-        key,
-        this.runActivity(work).finally(() => {
-          this.running.delete(key);
-          this.pump();
-        }),
-      );
+      const w = this.queue.shift()!;
+      const current = this.instances.get(w.instanceId);
+      if (current?.executionId !== w.executionId || TERMINAL.has(current.runtimeStatus)) continue; // it has ended
+      const done = (): void => {
+        this.running.delete(workKey(w));
+        this.pump();
+      };
+      this.running.set(workKey(w), this.runActivity(w).finally(done));
     }
   }
 
-  /** Invokes the activity with its input (JSON) and records its result or failure before anything else happens. */
-  private async runActivity(work: ActivityWork): Promise<void> {
+  /** Invokes the activity with its input (JSON) and stores its result or failure before anything else happens. */
+  private async runActivity(work: Work): Promise<void> {
     const where = `(instance ${work.instanceId}, task #${work.taskId}`;
     const fn = this.fn('activity', work.name);
     const started = Date.now();
@@ -529,39 +439,21 @@ export class DurableEngine {
       );
       outcome = { failure: activityFailure(work.name, err) };
     }
-    try {
-      const { instanceId, executionId, taskId } = work;
-      const ok = 'result' in outcome;
-      const payload = { taskScheduledId: taskId, ...outcome, at: this.o.clock.now() };
-      await this.store.addMessage({
-        id: newMessageId(),
-        instanceId,
-        kind: ok ? 'taskCompleted' : 'taskFailed',
-        executionId,
-        payload,
-      });
-      this.wake(instanceId);
-    } catch (err) {
-      this.o.log(`ERROR recording the result of activity ${work.name} ${where}): ${errorMessage(err)}`);
-    }
+    const kind = 'result' in outcome ? 'taskCompleted' : 'taskFailed';
+    const payload = { taskScheduledId: work.taskId, ...outcome };
+    await this.add(this.message(kind, work.instanceId, payload, work.executionId)).catch((err: unknown) =>
+      this.o.log(`ERROR recording the result of activity ${work.name} ${where}): ${errorMessage(err)}`),
+    );
   }
 
-  private armTimer(exec: Execution, timerId: number, fireAt: number): void {
-    const { instanceId, executionId } = exec;
+  private armTimer(inst: Instance, timerId: number, fireAt: number): void {
+    const { instanceId, executionId } = inst;
     const key = `${instanceId}|${executionId}|${timerId}`;
     if (this.stopped || this.timers.has(key)) return;
     const fire = async (): Promise<void> => {
       try {
-        const payload = { timerId, fireAt: iso(fireAt), at: this.o.clock.now() };
-        await this.store.addMessage({
-          id: newMessageId(),
-          instanceId,
-          kind: 'timerFired',
-          executionId,
-          payload,
-        });
+        await this.add(this.message('timerFired', instanceId, { timerId, fireAt: iso(fireAt) }, executionId));
         this.timers.delete(key);
-        this.wake(instanceId);
       } catch (err) {
         this.o.log(
           `ERROR durable: recording timer #${timerId} of ${instanceId} failed, retrying: ${errorMessage(err)}`,
