@@ -31,13 +31,13 @@ export interface LocalRuntimeOptions {
   /** Default: host.json durableTask.hubName, else env DURABLE_TASK_HUB, else "localhub". */
   taskHub?: string;
   /** Blob trigger container scan interval (default 1000 ms). */
-  blobPollIntervalMs?: number;
+  blobPollIntervalMs?: number | undefined;
   /** Default: host.json maxConcurrentActivityFunctions, else 8. */
-  maxConcurrentActivities?: number;
+  maxConcurrentActivities?: number | undefined;
   /** One line per significant runtime event, and the app's context.log lines. Default: console.log. */
   log?: (line: string) => void;
   /** Durable time runs this many times faster than real time (default 1). */
-  timeScale?: number;
+  timeScale?: number | undefined;
 }
 
 export interface LocalRuntime {

@@ -48,9 +48,6 @@ interface ProgrammingModel {
 }
 
 class Disposable {
-  static from(...items: { dispose: () => unknown }[]): Disposable {
-    return new Disposable(() => items.forEach((i) => i.dispose()));
-  }
   constructor(private callOnDispose?: () => unknown) {}
   dispose(): unknown {
     const cb = this.callOnDispose;

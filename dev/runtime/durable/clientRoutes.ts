@@ -102,7 +102,10 @@ export class DurableHttpApi {
     const path = url.pathname.slice(prefix.length);
     const method = (req.method ?? 'GET').toUpperCase();
     const [head, a, b, c, ...more] = path.split('/').filter(Boolean).map(decodeURIComponent);
-    const op = `${method} ${b?.toLowerCase() ?? ''}`;
+    // instances/{id}[/raiseEvent/{name} | /terminate], by method
+    const shape =
+      a === undefined || more.length > 0 ? '' : `${method} ${b?.toLowerCase() ?? ''}${c ? ' *' : ''}`;
+    const route = `${head} ${shape}`;
     const taskHub = url.searchParams.get('taskHub');
     try {
       if (taskHub && taskHub.toLowerCase() !== this.hub.toLowerCase())
@@ -119,30 +122,12 @@ export class DurableHttpApi {
         const urls = managementUrls(this.baseUrl(), this.hub, id);
         delete urls.rewindPostUri;
         send(res, 202, urls, { Location: urls.statusQueryGetUri!, 'Retry-After': '10' });
-      } else if (
-        head === 'instances' &&
-        a !== undefined &&
-        more.length === 0 &&
-        op === 'GET ' &&
-        c === undefined
-      ) {
-        await this.status(res, a, url.searchParams);
-      } else if (
-        head === 'instances' &&
-        a !== undefined &&
-        more.length === 0 &&
-        op === 'POST raiseevent' &&
-        c
-      ) {
-        await this.raise(req, res, a, c);
-      } else if (
-        head === 'instances' &&
-        a !== undefined &&
-        more.length === 0 &&
-        op === 'POST terminate' &&
-        !c
-      ) {
-        await this.engine.send(a, 'terminate', { reason: url.searchParams.get('reason') });
+      } else if (route === 'instances GET ') {
+        await this.status(res, a!, url.searchParams);
+      } else if (route === 'instances POST raiseevent *') {
+        await this.raise(req, res, a!, c!);
+      } else if (route === 'instances POST terminate') {
+        await this.engine.send(a!, 'terminate', { reason: url.searchParams.get('reason') });
         send(res, 202);
       } else if (head === 'instances' || head === 'entities') {
         const message = `${method} ${path} is not supported by the local runtime (the app does not use it).`;

@@ -180,8 +180,6 @@ export class DurableEngine {
     this.wake(msg.instanceId);
   }
 
-  // ---- client operations -------------------------------------------------------------------------------------
-
   /**
    * DurableClient.StartNewAsync with the default OverridableExistingInstanceStates = NonRunningStates: an id that is
    * Running/Pending/ContinuedAsNew/Suspended makes DTFx throw OrchestrationAlreadyExistsException, which the HTTP API
@@ -245,8 +243,6 @@ export class DurableEngine {
     await this.add(this.message(kind, instanceId, payload));
   }
 
-  // ---- scheduling --------------------------------------------------------------------------------------------
-
   private withLock<T>(instanceId: string, fn: () => Promise<T>): Promise<T> {
     const next = (this.locks.get(instanceId) ?? Promise.resolve()).then(fn, fn);
     const tail = next.catch(() => undefined);
@@ -308,8 +304,6 @@ export class DurableEngine {
         this.armTimer(inst, ev.EventId, Date.parse(String(ev.FireAt)));
     }
   }
-
-  // ---- episodes ----------------------------------------------------------------------------------------------
 
   private async processInbox(instanceId: string): Promise<void> {
     const inst = this.instances.get(instanceId);
@@ -382,8 +376,6 @@ export class DurableEngine {
     }
     if (next.inbox.length > 0) this.dirty.add(instanceId);
   }
-
-  // ---- activities and timers ---------------------------------------------------------------------------------
 
   private dispatch(inst: Instance, a: ActivityRequest): void {
     const work = { ...a, instanceId: inst.instanceId, executionId: inst.executionId };
