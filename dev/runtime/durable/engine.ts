@@ -113,8 +113,9 @@ export class DurableEngine {
     await this.container.createIfNotExists();
     let resumed = 0;
     for await (const b of this.container.listBlobsFlat()) {
-      const text = (await this.container.getBlobClient(b.name).downloadToBuffer()).toString('utf8');
-      const inst = JSON.parse(text) as Instance;
+      const inst = JSON.parse(
+        String(await this.container.getBlobClient(b.name).downloadToBuffer()),
+      ) as Instance;
       this.instances.set(inst.instanceId, inst);
       if (TERMINAL.has(inst.runtimeStatus)) continue;
       this.resumePending(inst);
@@ -130,11 +131,10 @@ export class DurableEngine {
     this.stopped = true;
     this.timers.forEach((cancel) => cancel());
     this.queue.length = 0;
-    const drained = async () => {
-      await Promise.allSettled(this.running.values());
-      await Promise.allSettled(this.loops.values());
-    };
-    await Promise.race([drained(), new Promise((r) => setTimeout(r, 10_000).unref())]);
+    const drained = Promise.allSettled(this.running.values()).then(() =>
+      Promise.allSettled(this.loops.values()),
+    );
+    await Promise.race([drained, new Promise((r) => setTimeout(r, 10_000).unref())]);
   }
 
   getInstance(instanceId: string): Instance | undefined {
@@ -152,17 +152,11 @@ export class DurableEngine {
   private message(
     kind: InboxMessage['kind'],
     instanceId: string,
-    payload: Record<string, unknown>,
+    data: object,
     executionId?: string,
-  ) {
-    const id = `${Date.now()}-${++this.messages}`;
-    return {
-      id,
-      instanceId,
-      kind,
-      ...(executionId ? { executionId } : {}),
-      payload: { ...payload, at: this.o.clock.now() },
-    };
+  ): InboxMessage {
+    const payload = { ...data, at: this.o.clock.now() };
+    return { id: `${Date.now()}-${++this.messages}`, instanceId, kind, executionId, payload };
   }
 
   /** Stores a message for the instance's current execution (dropped if it ended), then processes it. */

@@ -48,7 +48,7 @@ export interface InboxMessage {
   instanceId: string;
   kind: 'start' | 'taskCompleted' | 'taskFailed' | 'timerFired' | 'eventRaised' | 'terminate';
   /** Completions and starts target one execution; raised events and terminate target the instance. */
-  executionId?: string;
+  executionId?: string | undefined;
   payload: Record<string, unknown>;
 }
 
