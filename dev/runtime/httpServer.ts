@@ -79,15 +79,7 @@ export interface HttpHostOptions {
   responseLimitMs: number;
 }
 
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'transfer-encoding',
-  'upgrade',
-  'proxy-connection',
-  'te',
-  'trailer',
-]);
+const HOP_BY_HOP = /^(connection|keep-alive|transfer-encoding|upgrade|proxy-connection|te|trailer)$/;
 
 /**
  * A body over FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: Kestrel's "Request body too large" surfaces as "Exception binding
@@ -198,7 +190,7 @@ export async function startHttpHost(o: HttpHostOptions): Promise<{ url: string; 
         answered = true;
         if (res.headersSent) return resolve(void pres.resume()); // the response or body limit answered already
         const out = Object.entries(pres.headers).filter(
-          ([k, v]) => v !== undefined && k !== 'x-ms-invocation-id' && !HOP_BY_HOP.has(k),
+          ([k, v]) => v !== undefined && k !== 'x-ms-invocation-id' && !HOP_BY_HOP.test(k),
         );
         res.writeHead(pres.statusCode ?? 200, Object.fromEntries(out) as Record<string, string>);
         pres.pipe(res);

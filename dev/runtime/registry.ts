@@ -28,13 +28,6 @@ export interface RegisteredFunction {
   timer?: { schedule: string; runOnStartup: boolean; useMonitor: boolean | undefined };
 }
 
-const TRIGGERS: Record<string, TriggerKind> = {
-  httptrigger: 'http',
-  blobtrigger: 'blob',
-  timertrigger: 'timer',
-  orchestrationtrigger: 'orchestration',
-  activitytrigger: 'activity',
-};
 export const isDurableClient = (type: string): boolean => /^(durable|orchestration)client$/i.test(type);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
@@ -65,7 +58,9 @@ export function buildRegistry(app: WorkerApp, env: Env, log: (line: string) => v
       problems.push(`${where}: expected exactly one trigger binding, found ${triggers.length}`);
       continue;
     }
-    const kind = TRIGGERS[trigger.type.toLowerCase()];
+    const kind = /^(http|blob|timer|orchestration|activity)trigger$/i
+      .exec(trigger.type)?.[1]
+      ?.toLowerCase() as TriggerKind | undefined;
     if (!kind) {
       problems.push(
         `${where}: trigger type "${trigger.type}" is not supported (supported: httpTrigger, blobTrigger, timerTrigger, orchestrationTrigger, activityTrigger)`,

@@ -136,19 +136,14 @@ export class DurableHttpApi {
     } catch (err) {
       // HttpApiHandler.HandleRequestAsync: ArgumentException → 400, anything else (e.g. DTFx's
       // OrchestrationAlreadyExistsException from StartNewAsync) → 500; there is no 409.
-      const status = err instanceof ClientError ? err.status : err instanceof SyntaxError ? 400 : 500;
-      const detail =
-        err instanceof ClientError ? { ExceptionMessage: err.message, ExceptionType: err.exceptionType } : {};
+      const wrong = 'Something went wrong while processing your request';
       if (err instanceof SyntaxError) send(res, 400, { Message: 'Invalid JSON content' });
-      else if (status === 400)
-        send(res, 400, { Message: 'One or more of the arguments submitted is incorrect', ...detail });
-      else if (status === 500 && err instanceof ClientError)
-        send(res, 500, { Message: 'Something went wrong while processing your request', ...detail });
-      else if (err instanceof ClientError) send(res, status, { Message: err.message });
-      else
-        send(res, 500, {
-          Message: `Something went wrong while processing your request: ${(err as Error).message}`,
-        });
+      else if (!(err instanceof ClientError))
+        send(res, 500, { Message: `${wrong}: ${(err as Error).message}` });
+      else if (err.status === 400 || err.status === 500) {
+        const Message = err.status === 400 ? 'One or more of the arguments submitted is incorrect' : wrong;
+        send(res, err.status, { Message, ExceptionMessage: err.message, ExceptionType: err.exceptionType });
+      } else send(res, err.status, { Message: err.message });
     }
     return true;
   }
