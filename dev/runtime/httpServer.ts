@@ -1,269 +1,178 @@
 import { randomUUID } from 'node:crypto';
-import {
-  createServer,
-  request as httpRequest,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { RPC_PREFIX, WEBHOOK_PREFIX, type DurableHttpApi } from './durable/clientRoutes';
-import type { RpcHttpData, RpcParameterBinding, RpcTypedData } from './functionsCore';
-import type { Invoker, LineLog } from './invoke';
+import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import type { RegisteredFunction } from './registry';
-import { compileRoute, comparePrecedence, type CompiledRoute } from './routes';
+import type { LineLog, ParameterBinding, TypedData, WorkerApp } from './worker';
 
 /**
- * The host's HTTP front door: `/<routePrefix>/<route>` for HTTP-triggered functions (authLevel is not enforced:
- * everything is anonymous locally), the Durable extension's webhook and RPC routes, and two small admin routes.
- * Bodies are streamed to the function when the app enabled HTTP streaming (`app.setup({ enableHttpStream: true })`,
- * the host then proxies the request to the worker's proxy server exactly like the real one), else buffered into
- * the RPC request as the host does without streaming.
+ * The host's HTTP front door: `/<routePrefix>/<route>` for HTTP-triggered functions (everything anonymous), the
+ * Durable extension's HTTP API, and the admin "run now" route. Requests reach the function through the library's
+ * HTTP-streaming proxy only (library `src/http/httpProxy.ts`, host `DefaultHttpProxyService.cs`).
  */
+
+export interface CompiledRoute {
+  template: string;
+  /** Literal segments (1) beat parameters (4) beat catch-alls (5): ASP.NET route precedence. */
+  precedence: number[];
+  match(path: string): { params: Record<string, string> } | undefined;
+}
+
+/** Literals (case-insensitive), `{name}` and a trailing `{*name}` (which also matches nothing); the rest is refused. */
+export function compileRoute(template: string): CompiledRoute {
+  const segments = template.split('/').filter(Boolean);
+  const names: string[] = [];
+  const precedence: number[] = [];
+  let regex = '^';
+  segments.forEach((segment, i) => {
+    const p = /^\{(\*?)([A-Za-z_]\w*)\}$/.exec(segment);
+    if (p?.[1] && i !== segments.length - 1) throw new Error(`route "${template}": a catch-all must be last`);
+    if (!p && /[{}]/.test(segment))
+      throw new Error(
+        `route "${template}": segment "${segment}" is not supported by the local runtime (only literals, {name} and {*name})`,
+      );
+    if (p) names.push(p[2]!);
+    regex += !p ? `/${segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}` : p[1] ? '(?:/(.*))?' : '/([^/]+)';
+    precedence.push(!p ? 1 : p[1] ? 5 : 4);
+  });
+  const re = new RegExp(`${regex}/?$`, 'i');
+  return {
+    template,
+    precedence,
+    match(path) {
+      const m = re.exec(path === '/' ? '' : path);
+      if (!m) return undefined;
+      const params: Record<string, string> = {};
+      names.forEach((n, i) => {
+        const raw = m[i + 1];
+        if (!raw) return;
+        try {
+          params[n] = decodeURIComponent(raw);
+        } catch {
+          params[n] = raw;
+        }
+      });
+      return { params };
+    },
+  };
+}
+
+export function comparePrecedence(a: CompiledRoute, b: CompiledRoute): number {
+  for (let i = 0; i < Math.max(a.precedence.length, b.precedence.length); i++) {
+    const d = (a.precedence[i] ?? 0) - (b.precedence[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
 
 export interface HttpHostOptions {
   port: number;
-  host: string;
   routePrefix: string;
   functions: RegisteredFunction[];
-  invoker: Invoker;
+  app: WorkerApp;
   log: LineLog;
-  /** Every function's name (the admin API tells unknown from unsupported). */
-  names: string[];
-  durable: DurableHttpApi | undefined;
-  /** Extra inputData for a function's non-trigger inputs (the durable client binding). */
-  extraInputs: (fn: RegisteredFunction) => RpcParameterBinding[];
-  /** The library's HTTP proxy: the app must enable HTTP streaming (`app.setup({ enableHttpStream: true })`). */
-  streamUri: string;
-  /** Runs a non-HTTP function now (admin API); false if there is no such function. */
-  runNow: (name: string, input: string) => boolean;
-  /** FUNCTIONS_REQUEST_BODY_SIZE_LIMIT (bytes). */
+  /** The Durable HTTP API; true when it answered the request. */
+  durable: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
+  extraInputs: (fn: RegisteredFunction) => ParameterBinding[];
+  /** Runs a non-HTTP function now (admin API): 202, 404 unknown, 501 not runnable. */
+  runNow: (name: string, input: string) => number;
   bodyLimit: number;
-  /** Time within which a response must start (230 s on Azure). */
   responseLimitMs: number;
 }
 
-interface Route {
-  fn: RegisteredFunction;
-  compiled: CompiledRoute;
-  methods: Set<string> | undefined;
-}
-
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'transfer-encoding',
-  'upgrade',
-  'proxy-connection',
-  'te',
-  'trailer',
-]);
-
-function headerRecord(req: IncomingMessage): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(req.headers)) {
-    if (v === undefined) continue;
-    out[k] = Array.isArray(v) ? v.join(', ') : v;
-  }
-  return out;
-}
-
-class BodyTooLarge extends Error {}
-
-/** Reads the body, failing once it passes the host's limit (Kestrel MaxRequestBodySize). */
-async function readAll(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req) {
-    size += (c as Buffer).length;
-    if (size > limit) throw new BodyTooLarge();
-    chunks.push(c as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
+const HOP_BY_HOP = /^(connection|keep-alive|transfer-encoding|upgrade|proxy-connection|te|trailer)$/;
 
 /**
- * What the host answers for a body over FUNCTIONS_REQUEST_BODY_SIZE_LIMIT (default
- * ScriptConstants.DefaultMaxRequestBodySize, 104,857,600 bytes; set on Kestrel in Program.cs and per request in
- * HttpRequestBodySizeMiddleware.cs): Kestrel's "Request body too large" surfaces as "Exception binding parameter
- * 'req'", which ExceptionMiddleware turns into a bare 500; the function never runs (azure-functions-host#10519).
+ * A body over FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: Kestrel's "Request body too large" surfaces as "Exception binding
+ * parameter 'req'", which the host's ExceptionMiddleware turns into a bare 500; the function never runs.
  */
-function rejectTooLarge(req: IncomingMessage, res: ServerResponse, log: LineLog, limit: number): void {
-  log(
-    `http ${req.method} ${req.url} -> 500: request body larger than ${limit} bytes (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT)`,
+function rejectTooLarge(req: IncomingMessage, res: ServerResponse, o: HttpHostOptions): void {
+  o.log(
+    `http ${req.method} ${req.url} -> 500: request body larger than ${o.bodyLimit} bytes (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT)`,
   );
   req.resume(); // drained, so the client can finish sending and read the answer
   if (!res.headersSent) res.writeHead(500, { 'Content-Length': '0' }).end();
 }
 
-export class HttpHost {
-  private server: Server | undefined;
-  private readonly routes: Route[];
-  private port = 0;
-  private readonly sockets = new Set<import('node:net').Socket>();
+export async function startHttpHost(o: HttpHostOptions): Promise<{ url: string; stop: () => Promise<void> }> {
+  const routes = o.functions
+    .map((fn) => ({ fn, compiled: compileRoute(fn.http!.route), methods: fn.http!.methods }))
+    .sort((a, b) => comparePrecedence(a.compiled, b.compiled));
+  const prefix = o.routePrefix ? `/${o.routePrefix.replace(/^\/+|\/+$/g, '')}`.toLowerCase() : '';
+  const sockets = new Set<Socket>();
+  let url = '';
 
-  constructor(private readonly opts: HttpHostOptions) {
-    this.routes = opts.functions
-      .filter((f) => f.http)
-      .map((fn) => ({
-        fn,
-        compiled: compileRoute(fn.http!.route),
-        methods: fn.http!.methods ? new Set(fn.http!.methods) : undefined,
-      }))
-      .sort((a, b) => comparePrecedence(a.compiled, b.compiled));
-  }
-
-  get url(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<number> {
-    const server = createServer((req, res) => {
-      this.handle(req, res).catch((err: unknown) => {
-        this.opts.log(`ERROR http ${req.method} ${req.url}: ${(err as Error).stack ?? String(err)}`);
-        if (!res.headersSent) res.writeHead(500).end();
-        else res.destroy();
-      });
-    });
-    server.on('connection', (s) => {
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
-    });
-    server.requestTimeout = 0;
-    server.headersTimeout = 60_000;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.opts.port, this.opts.host, () => resolve());
-    });
-    this.server = server;
-    this.port = (server.address() as AddressInfo).port;
-    return this.port;
-  }
-
-  async stop(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeIdleConnections();
-      setTimeout(() => {
-        for (const s of this.sockets) s.destroy();
-      }, 2000).unref();
-    });
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? `127.0.0.1:${this.port}`}`);
-    const path = url.pathname;
-    const durable = this.opts.durable;
-    for (const prefix of [WEBHOOK_PREFIX, RPC_PREFIX]) {
-      if (durable && (path === prefix || path.startsWith(`${prefix}/`))) {
-        if (await durable.handle(req, res, path.slice(prefix.length), url.searchParams)) return;
-        res.writeHead(404).end();
-        return;
-      }
-    }
-    const admin = /^\/admin\/functions\/([^/]+)$/.exec(path);
-    if (admin && req.method === 'POST') {
-      await this.runNow(decodeURIComponent(admin[1]!), req, res);
-      return;
-    }
-    const prefix = this.opts.routePrefix
-      ? `/${this.opts.routePrefix.replace(/^\/+|\/+$/g, '')}`.toLowerCase()
-      : '';
-    const lower = path.toLowerCase();
-    if (prefix && lower !== prefix && !lower.startsWith(`${prefix}/`)) {
-      res.writeHead(404).end();
-      return;
-    }
-    const rest = path.slice(prefix.length);
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const u = new URL(req.url ?? '/', `http://${req.headers.host ?? url.slice(7)}`);
+    if (await o.durable(req, res, u)) return;
+    const admin = /^\/admin\/functions\/([^/]+)$/.exec(u.pathname);
+    if (admin && req.method === 'POST') return runNow(decodeURIComponent(admin[1]!), req, res);
+    const lower = u.pathname.toLowerCase();
     const method = (req.method ?? 'GET').toUpperCase();
-    for (const route of this.routes) {
-      if (route.methods && !route.methods.has(method)) continue;
-      const m = route.compiled.match(rest);
-      if (m) {
-        await this.invokeHttp(route.fn, m.params, url, req, res);
-        return;
-      }
-    }
-    res.writeHead(404).end();
-  }
+    const route =
+      lower === prefix || lower.startsWith(`${prefix}/`)
+        ? routes
+            .filter((r) => !r.methods || r.methods.includes(method))
+            .map((r) => ({ r, m: r.compiled.match(u.pathname.slice(prefix.length)) }))
+            .find((x) => x.m)
+        : undefined;
+    if (!route) return void res.writeHead(404).end();
+    await invoke(route.r.fn, route.m!.params, u, method, req, res);
+  };
 
-  /**
-   * `POST /admin/functions/<name>` with `{"input": "..."}`: 400 without a body, 404 for an unknown function, else
-   * 202 at once while the function runs (FunctionsController.Invoke; Learn functions-manually-run-non-http).
-   */
-  private async runNow(name: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** `POST /admin/functions/<name>` `{"input": "..."}` (FunctionsController.Invoke): 202 while it runs; 400 no body. */
+  const runNow = async (name: string, req: IncomingMessage, res: ServerResponse): Promise<void> => {
     let input: unknown;
     try {
-      input = (JSON.parse((await readAll(req, this.opts.bodyLimit)).toString('utf8')) as { input?: unknown })
-        .input;
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      input = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { input?: unknown }).input;
     } catch {
-      res.writeHead(400).end();
-      return;
+      return void res.writeHead(400).end();
     }
-    if (!this.opts.runNow(name, typeof input === 'string' ? input : '')) {
-      res.writeHead(this.opts.names.some((n) => n.toLowerCase() === name.toLowerCase()) ? 501 : 404).end();
-      return;
-    }
-    this.opts.log(`admin: ${name} invoked on request`);
-    res.writeHead(202).end();
-  }
+    const status = o.runNow(name, typeof input === 'string' ? input : '');
+    if (status === 202) o.log(`admin: ${name} invoked on request`);
+    res.writeHead(status).end();
+  };
 
-  private async invokeHttp(
+  /** Forwards the request (body streamed) to the library's proxy with `x-ms-invocation-id`, pipes back its answer. */
+  const invoke = async (
     fn: RegisteredFunction,
     params: Record<string, string>,
-    url: URL,
+    u: URL,
+    method: string,
     req: IncomingMessage,
     res: ServerResponse,
-  ): Promise<void> {
+  ): Promise<void> => {
     const started = Date.now();
-    const invocationId = randomUUID();
-    const headers = headerRecord(req);
-    const query = Object.fromEntries(url.searchParams);
-    const method = (req.method ?? 'GET').toUpperCase();
-    const triggerMetadata: Record<string, RpcTypedData> = {
-      Headers: { json: JSON.stringify(headers) },
-      Query: { json: JSON.stringify(query) },
-    };
-    for (const [k, v] of Object.entries(params)) triggerMetadata[k] = { string: v };
-    const http: RpcHttpData = { method, url: url.href, headers, query, params };
     const done = (status: number): void =>
-      this.opts.log(`http ${method} ${url.pathname} -> ${fn.name} ${status} (${Date.now() - started} ms)`);
-    if (Number(req.headers['content-length'] ?? 0) > this.opts.bodyLimit) {
-      rejectTooLarge(req, res, this.opts.log, this.opts.bodyLimit);
-      return;
-    }
-    // Azure's front end drops a request whose response has not started 230 s after the request was sent (the load
-    // balancer's idle timeout: Learn functions-scale.md, "Timeout"); the invocation itself goes on. The status the
-    // client then sees is a guess (502).
+      o.log(`http ${method} ${u.pathname} -> ${fn.name} ${status} (${Date.now() - started} ms)`);
+    if (Number(req.headers['content-length'] ?? 0) > o.bodyLimit) return rejectTooLarge(req, res, o);
+    // Azure's front end drops a request whose response has not started 230 s after it was sent (Learn
+    // functions-scale.md, "Timeout"); the invocation goes on. The status the client then sees (502) is a guess.
     let limit: NodeJS.Timeout | undefined;
     req.once('end', () => {
       limit = setTimeout(() => {
         if (res.headersSent) return;
-        this.opts.log(
-          `http ${method} ${url.pathname} -> ${fn.name}: no response within ${this.opts.responseLimitMs} ms, answering 502`,
+        o.log(
+          `http ${method} ${u.pathname} -> ${fn.name}: no response within ${o.responseLimitMs} ms, answering 502`,
         );
         res.writeHead(502, { Connection: 'close' }).end();
-      }, this.opts.responseLimitMs);
+      }, o.responseLimitMs);
     });
     res.once('close', () => clearTimeout(limit));
 
-    await this.invokeStreaming(fn, http, triggerMetadata, invocationId, req, res, done);
-  }
-
-  /** HTTP streaming: forward the request to the worker's proxy (body streamed), answer with its response. */
-  private async invokeStreaming(
-    fn: RegisteredFunction,
-    http: RpcHttpData,
-    triggerMetadata: Record<string, RpcTypedData>,
-    invocationId: string,
-    req: IncomingMessage,
-    res: ServerResponse,
-    done: (status: number) => void,
-  ): Promise<void> {
-    const proxy = new URL(this.opts.streamUri!);
-    const forwarded = httpRequest({
+    const invocationId = randomUUID();
+    const headers = Object.fromEntries(
+      Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v)]),
+    );
+    const query = Object.fromEntries(u.searchParams);
+    const triggerMetadata: Record<string, TypedData> = {
+      Headers: { json: JSON.stringify(headers) },
+      Query: { json: JSON.stringify(query) },
+    };
+    for (const [k, v] of Object.entries(params)) triggerMetadata[k] = { string: v };
+    const proxy = new URL(o.app.httpStreamUri!);
+    const forwarded = request({
       host: proxy.hostname,
       port: proxy.port,
       method: req.method,
@@ -271,7 +180,7 @@ export class HttpHost {
       headers: {
         ...req.headers,
         'x-ms-invocation-id': invocationId,
-        'x-forwarded-host': req.headers.host ?? `127.0.0.1:${this.port}`,
+        'x-forwarded-host': u.host,
         'x-forwarded-proto': 'http',
       },
     });
@@ -279,65 +188,69 @@ export class HttpHost {
     const proxied = new Promise<void>((resolve) => {
       forwarded.on('response', (pres) => {
         answered = true;
-        if (res.headersSent) {
-          pres.resume(); // the response limit or the body limit answered already
-          resolve();
-          return;
-        }
-        const headers: Record<string, string | string[]> = {};
-        for (const [k, v] of Object.entries(pres.headers)) {
-          if (v !== undefined && k !== 'x-ms-invocation-id' && !HOP_BY_HOP.has(k)) headers[k] = v;
-        }
-        res.writeHead(pres.statusCode ?? 200, headers);
+        if (res.headersSent) return resolve(void pres.resume()); // the response or body limit answered already
+        const out = Object.entries(pres.headers).filter(
+          ([k, v]) => v !== undefined && k !== 'x-ms-invocation-id' && !HOP_BY_HOP.test(k),
+        );
+        res.writeHead(pres.statusCode ?? 200, Object.fromEntries(out) as Record<string, string>);
         pres.pipe(res);
-        pres.on('end', () => resolve());
-        pres.on('error', () => resolve());
+        pres.on('end', resolve).on('error', resolve);
       });
       forwarded.on('error', () => resolve());
     });
     let size = 0;
     req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size <= this.opts.bodyLimit) return;
+      if ((size += c.length) <= o.bodyLimit) return;
       req.unpipe(forwarded);
       forwarded.destroy();
-      rejectTooLarge(req, res, this.opts.log, this.opts.bodyLimit);
+      rejectTooLarge(req, res, o);
     });
     req.pipe(forwarded);
 
+    const answer = (status: number): void => {
+      forwarded.destroy();
+      if (!answered && !res.headersSent) res.writeHead(status).end();
+      done(status);
+    };
     let result: unknown;
     try {
-      const r = await this.opts.invoker.invokeWithResult(fn, {
-        invocationId,
-        inputData: [{ name: fn.trigger.name, data: { http } }, ...this.opts.extraInputs(fn)],
-        triggerMetadata,
-      });
-      result = r.result;
+      const http = { method, url: u.href, headers, query, params };
+      const inputs = [{ name: fn.trigger.name, data: { http } }, ...o.extraInputs(fn)];
+      result = (await o.app.invoke(fn, inputs, triggerMetadata, invocationId)).result;
     } catch (err) {
-      this.opts.log(`[${fn.name}] ERROR ${(err as Error).stack ?? String(err)}`);
-      if (!answered && !res.headersSent) res.writeHead(500).end();
-      forwarded.destroy();
-      done(500);
-      return;
+      o.log(`[${fn.name}] ERROR ${(err as Error).stack ?? String(err)}`);
+      return answer(500);
     }
-    const hasReturnOutput = fn.outputs.some((o) => o.name === '$return');
-    if (!answered && hasReturnOutput && (result === undefined || result === null)) {
-      forwarded.destroy();
-      res.writeHead(204).end();
-      done(204);
-      return;
-    }
+    if (!answered && result == null && fn.outputs.some((x) => x.name === '$return')) return answer(204);
     // A named http output that was never set sends nothing to the proxy: answer 204 after a grace period.
     const settled = await Promise.race([
       proxied.then(() => true),
-      new Promise<boolean>((r) => setTimeout(() => r(false), 5000).unref()),
+      new Promise<boolean>((r) => setTimeout(r, 5000, false).unref()),
     ]);
-    if (!settled && !answered) {
-      forwarded.destroy();
-      res.writeHead(204).end();
-      done(204);
-      return;
-    }
+    if (!settled && !answered) return answer(204);
     done(res.statusCode);
-  }
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      o.log(`ERROR http ${req.method} ${req.url}: ${(err as Error).stack ?? String(err)}`);
+      if (!res.headersSent) res.writeHead(500).end();
+      else res.destroy();
+    });
+  });
+  server.on('connection', (s) => sockets.add(s.on('close', () => sockets.delete(s))));
+  server.requestTimeout = 0;
+  await new Promise<void>((resolve, reject) =>
+    server.once('error', reject).listen(o.port, '127.0.0.1', resolve),
+  );
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        setTimeout(() => sockets.forEach((s) => s.destroy()), 2000).unref();
+      }),
+  };
 }

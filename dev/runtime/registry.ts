@@ -1,73 +1,66 @@
-import type { CoreState, FunctionCallback, FunctionMetadata, RpcBindingInfo } from './functionsCore';
-import { resolveAppSettings } from './settings';
-import { compileRoute } from './routes';
+import { existsSync, readFileSync } from 'node:fs';
+import { compileRoute } from './httpServer';
 import { parseCron } from './timer';
+import type { BindingInfo, FunctionMetadata, WorkerApp } from './worker';
 
 /**
- * The app's registrations, classified and validated. Anything the runtime cannot emulate fails here, at start-up,
- * with the function and binding named, instead of being silently ignored.
+ * The app's registrations, classified and validated, and the settings they refer to. Anything the runtime cannot
+ * emulate fails here, at start-up, naming the function and binding, instead of being silently ignored.
  */
 
+type Env = Record<string, string | undefined>;
 export type TriggerKind = 'http' | 'blob' | 'timer' | 'orchestration' | 'activity';
-
 export interface BindingRef {
   name: string;
   type: string;
-  info: RpcBindingInfo;
+  info: BindingInfo;
 }
-
 export interface RegisteredFunction {
   name: string;
-  kind: TriggerKind;
   metadata: FunctionMetadata;
-  callback: FunctionCallback;
+  callback: (...args: unknown[]) => unknown;
+  kind: TriggerKind;
   trigger: BindingRef;
   extraInputs: BindingRef[];
   outputs: BindingRef[];
-  http?: { route: string; methods: string[] | undefined; authLevel: string | undefined };
+  http?: { route: string; methods: string[] | undefined };
   blob?: { path: string; connection: string; source: string | undefined; sdkBinding: boolean };
   timer?: { schedule: string; runOnStartup: boolean; useMonitor: boolean | undefined };
 }
 
-const TRIGGERS: Record<string, TriggerKind> = {
-  httptrigger: 'http',
-  blobtrigger: 'blob',
-  timertrigger: 'timer',
-  orchestrationtrigger: 'orchestration',
-  activitytrigger: 'activity',
-};
-const SUPPORTED_INPUTS = new Set(['durableclient', 'orchestrationclient']);
+export const isDurableClient = (type: string): boolean => /^(durable|orchestration)client$/i.test(type);
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
-function isTriggerType(type: string): boolean {
-  return /trigger$/i.test(type);
+/** `%SETTING%` in a binding property, resolved from app settings as the host does for binding attributes. */
+export function resolveAppSettings(value: string, env: Env, where: string): string {
+  return value.replace(/%([^%]+)%/g, (_m, name: string) => {
+    if (!env[name])
+      throw new Error(
+        `${where}: binding expression %${name}% refers to app setting ${name}, which is not set`,
+      );
+    return env[name];
+  });
 }
 
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' ? v : undefined;
-}
-
-export function buildRegistry(
-  core: CoreState,
-  env: Record<string, string | undefined>,
-  log: (line: string) => void,
-  httpStreaming: boolean,
-): RegisteredFunction[] {
+export function buildRegistry(app: WorkerApp, env: Env, log: (line: string) => void): RegisteredFunction[] {
   const problems: string[] = [];
   const out: RegisteredFunction[] = [];
-  for (const { metadata, callback } of core.functions.values()) {
+  for (const { metadata, callback } of app.functions) {
     const where = `function "${metadata.name}"`;
     const refs = Object.entries(metadata.bindings).map(([name, info]) => ({
       name,
       type: String(info.type ?? ''),
       info,
     }));
-    const triggers = refs.filter((r) => isTriggerType(r.type));
-    if (triggers.length !== 1) {
+    const triggers = refs.filter((r) => /trigger$/i.test(r.type));
+    const trigger = triggers[0];
+    if (!trigger || triggers.length > 1) {
       problems.push(`${where}: expected exactly one trigger binding, found ${triggers.length}`);
       continue;
     }
-    const trigger = triggers[0]!;
-    const kind = TRIGGERS[trigger.type.toLowerCase()];
+    const kind = /^(http|blob|timer|orchestration|activity)trigger$/i
+      .exec(trigger.type)?.[1]
+      ?.toLowerCase() as TriggerKind | undefined;
     if (!kind) {
       problems.push(
         `${where}: trigger type "${trigger.type}" is not supported (supported: httpTrigger, blobTrigger, timerTrigger, orchestrationTrigger, activityTrigger)`,
@@ -76,25 +69,15 @@ export function buildRegistry(
     }
     const extraInputs = refs.filter((r) => r !== trigger && r.info.direction === 'in');
     const outputs = refs.filter((r) => r.info.direction === 'out' || r.info.direction === 'inout');
-    for (const input of extraInputs) {
-      if (!SUPPORTED_INPUTS.has(input.type.toLowerCase())) {
-        problems.push(
-          `${where}: input binding "${input.name}" of type "${input.type}" is not supported (supported: durableClient)`,
-        );
-      }
-    }
-    for (const output of outputs) {
-      if (!(kind === 'http' && output.type.toLowerCase() === 'http')) {
-        problems.push(
-          `${where}: output binding "${output.name}" of type "${output.type}" is not supported (only "http" outputs on HTTP triggers)`,
-        );
-      }
-    }
-    if (metadata.retryOptions) {
-      log(
-        `WARNING ${where}: retry policies are not emulated by the local runtime (the host ignores them for this trigger too)`,
+    for (const i of extraInputs.filter((r) => !isDurableClient(r.type)))
+      problems.push(
+        `${where}: input binding "${i.name}" of type "${i.type}" is not supported (supported: durableClient)`,
       );
-    }
+    for (const o of outputs.filter((r) => !(kind === 'http' && r.type.toLowerCase() === 'http')))
+      problems.push(
+        `${where}: output binding "${o.name}" of type "${o.type}" is not supported (only "http" outputs on HTTP triggers)`,
+      );
+    if (metadata.retryOptions) log(`WARNING ${where}: retry policies are not emulated by the local runtime`);
     const fn: RegisteredFunction = {
       name: metadata.name,
       kind,
@@ -104,38 +87,30 @@ export function buildRegistry(
       extraInputs,
       outputs,
     };
+    const info = trigger.info;
     try {
       if (kind === 'http') {
-        const route = str(trigger.info.route);
-        const methods = Array.isArray(trigger.info.methods)
-          ? (trigger.info.methods as unknown[]).map((m) => String(m).toUpperCase())
-          : undefined;
+        const route = str(info.route);
+        const methods = Array.isArray(info.methods) ? info.methods.map((m) => String(m).toUpperCase()) : [];
         fn.http = {
           route: compileRoute(route ? resolveAppSettings(route, env, where) : metadata.name).template,
-          methods: methods && methods.length > 0 ? methods : undefined,
-          authLevel: str(trigger.info.authLevel),
+          methods: methods.length > 0 ? methods : undefined,
         };
-        // the app streams HTTP; the runtime serves HTTP only through the library's proxy
-        if (!httpStreaming)
+        if (!app.httpStreamUri)
           throw new Error(`${where}: HTTP functions need app.setup({ enableHttpStream: true })`);
       } else if (kind === 'timer') {
-        const schedule = str(trigger.info.schedule);
-        if (!schedule) throw new Error(`${where}: timer trigger has no "schedule"`);
-        fn.timer = {
-          schedule: resolveAppSettings(schedule, env, where),
-          runOnStartup: trigger.info.runOnStartup === true,
-          useMonitor: typeof trigger.info.useMonitor === 'boolean' ? trigger.info.useMonitor : undefined,
-        };
-        parseCron(fn.timer.schedule); // a bad schedule fails start-up, like the host's indexing
+        if (!str(info.schedule)) throw new Error(`${where}: timer trigger has no "schedule"`);
+        const schedule = resolveAppSettings(String(info.schedule), env, where);
+        parseCron(schedule); // a bad schedule fails start-up, like the host's indexing
+        const useMonitor = typeof info.useMonitor === 'boolean' ? info.useMonitor : undefined;
+        fn.timer = { schedule, runOnStartup: info.runOnStartup === true, useMonitor };
       } else if (kind === 'blob') {
-        const path = str(trigger.info.path);
-        if (!path) throw new Error(`${where}: blob trigger has no "path"`);
+        if (!str(info.path)) throw new Error(`${where}: blob trigger has no "path"`);
         fn.blob = {
-          path: resolveAppSettings(path, env, where),
-          connection: resolveAppSettings(str(trigger.info.connection) ?? 'AzureWebJobsStorage', env, where),
-          source: str(trigger.info.source),
-          sdkBinding:
-            trigger.info.properties?.supportsDeferredBinding === 'true' || trigger.info.sdkBinding === true,
+          path: resolveAppSettings(String(info.path), env, where),
+          connection: resolveAppSettings(str(info.connection) ?? 'AzureWebJobsStorage', env, where),
+          source: str(info.source),
+          sdkBinding: info.properties?.supportsDeferredBinding === 'true' || info.sdkBinding === true,
         };
       }
     } catch (err) {
@@ -144,8 +119,86 @@ export function buildRegistry(
     }
     out.push(fn);
   }
-  if (problems.length > 0) {
+  if (problems.length > 0)
     throw new Error(`The local runtime cannot host this app:\n  - ${problems.join('\n  - ')}`);
-  }
   return out;
+}
+
+const DEV_ACCOUNT = 'devstoreaccount1';
+const DEV_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+
+export function parseConnectionString(cs: string): Record<string, string> {
+  const pairs = cs
+    .split(';')
+    .map((p) => [p.slice(0, p.indexOf('=')).trim(), p.slice(p.indexOf('=') + 1).trim()]);
+  return Object.fromEntries(pairs.filter(([k]) => k));
+}
+
+/** Expands `UseDevelopmentStorage=true` to Azurite's default endpoints; other strings are returned as they are. */
+export function normalizeConnectionString(cs: string): string {
+  const parts = parseConnectionString(cs);
+  if (parts.UseDevelopmentStorage?.toLowerCase() !== 'true') return cs;
+  const host = parts.DevelopmentStorageProxyUri
+    ? new URL(parts.DevelopmentStorageProxyUri).hostname
+    : '127.0.0.1';
+  const endpoints = ['Blob', 'Queue', 'Table'].map(
+    (s, i) => `${s}Endpoint=http://${host}:${10000 + i}/${DEV_ACCOUNT}`,
+  );
+  return [
+    'DefaultEndpointsProtocol=http',
+    `AccountName=${DEV_ACCOUNT}`,
+    `AccountKey=${DEV_KEY}`,
+    ...endpoints,
+  ].join(';');
+}
+
+/**
+ * The connection string a binding's `connection` names, looked up like the host: `<name>`, then
+ * `AzureWebJobs<name>`. Identity-based connections (`<name>__blobServiceUri` ...) cannot reach Azurite: refused.
+ */
+export function resolveConnection(connection: string, env: Env, where: string): string {
+  const value = (env[connection] ?? env[`AzureWebJobs${connection}`])?.trim();
+  if (value) return normalizeConnectionString(value);
+  const identity = Object.keys(env).find((k) => k.startsWith(`${connection}__`));
+  if (identity)
+    throw new Error(
+      `${where}: connection "${connection}" is identity-based (${identity}); the local runtime needs a connection string in ${connection}`,
+    );
+  throw new Error(
+    `${where}: connection setting "${connection}" is not set (expected a storage connection string)`,
+  );
+}
+
+/** The few host.json values the runtime honours. */
+export function readHostJson(path: string, env: Env) {
+  type Ext = {
+    http?: { routePrefix?: string };
+    durableTask?: { hubName?: string; maxConcurrentActivityFunctions?: number };
+    blobs?: { maxDegreeOfParallelism?: number };
+  };
+  const ext = existsSync(path)
+    ? ((JSON.parse(readFileSync(path, 'utf8')) as { extensions?: Ext }).extensions ?? {})
+    : {};
+  let hubName: string | undefined;
+  try {
+    // an unresolvable %SETTING% leaves the hub to the caller's default, like a missing hubName would
+    if (ext.durableTask?.hubName) hubName = resolveAppSettings(ext.durableTask.hubName, env, 'hubName');
+  } catch {
+    /* not set */
+  }
+  return {
+    routePrefix: ext.http?.routePrefix,
+    hubName,
+    maxConcurrentActivities: ext.durableTask?.maxConcurrentActivityFunctions,
+    blobParallelism: ext.blobs?.maxDegreeOfParallelism,
+  };
+}
+
+/** Task hub names follow the Durable extension's rule (Azure Storage provider): 3-45 alphanumerics, letter first. */
+export function validateTaskHub(name: string): string {
+  if (!/^[A-Za-z][A-Za-z0-9]{2,44}$/.test(name))
+    throw new Error(
+      `Task hub name "${name}" is invalid: use 3-45 letters and digits, starting with a letter`,
+    );
+  return name;
 }

@@ -1,7 +1,6 @@
-import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
-import type { Invoker, LineLog } from './invoke';
-import type { RpcParameterBinding } from './functionsCore';
+import { BlobServiceClient } from '@azure/storage-blob';
 import type { RegisteredFunction } from './registry';
+import type { LineLog, ParameterBinding, WorkerApp } from './worker';
 
 /**
  * Timer trigger, after azure-webjobs-sdk-extensions `Extensions/Timers`: NCRONTAB schedules with six fields
@@ -11,24 +10,11 @@ import type { RegisteredFunction } from './registry';
  * (`ScheduleMonitor.CheckPastDueAsync`). Times are UTC (WEBSITE_TIME_ZONE is not emulated).
  */
 
-interface Field {
-  values: Set<number>;
-  min: number;
-  max: number;
-}
-
 const NAMES: Record<number, string[]> = {
   4: ['', 'jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'],
   5: ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'],
 };
-const RANGES: [number, number][] = [
-  [0, 59],
-  [0, 59],
-  [0, 23],
-  [1, 31],
-  [1, 12],
-  [0, 6],
-];
+const RANGES = [0, 59, 0, 59, 0, 23, 1, 31, 1, 12, 0, 6];
 
 export interface CronSchedule {
   expression: string;
@@ -45,8 +31,8 @@ export function parseCron(expression: string): CronSchedule {
         'TimeSpan schedules are not supported by the local runtime',
     );
   }
-  const fields = parts.map((part, i): Field => {
-    const [min, max] = RANGES[i]!;
+  const fields = parts.map((part, i) => {
+    const [min, max] = [RANGES[2 * i]!, RANGES[2 * i + 1]!];
     const values = new Set<number>();
     const value = (t: string): number => {
       const named = NAMES[i]?.indexOf(t.toLowerCase()) ?? -1;
@@ -67,25 +53,25 @@ export function parseCron(expression: string): CronSchedule {
       else [lo, hi] = [value(range!), stepText === undefined ? value(range!) : max];
       for (let v = lo; v <= hi; v += step) values.add(v);
     }
-    return { values, min, max };
+    return values;
   });
-  const [sec, minute, hour, day, month, dow] = fields as [Field, Field, Field, Field, Field, Field];
+  const [sec, minute, hour, day, month, dow] = fields as [Set<number>, ...Set<number>[]];
   return {
     expression,
     next(after: number): number {
       const t = new Date(Math.floor(after / 1000) * 1000 + 1000);
       for (let guard = 0; guard < 100_000; guard++) {
-        if (!month.values.has(t.getUTCMonth() + 1)) {
+        if (!month!.has(t.getUTCMonth() + 1)) {
           t.setUTCMonth(t.getUTCMonth() + 1, 1);
           t.setUTCHours(0, 0, 0);
-        } else if (!day.values.has(t.getUTCDate()) || !dow.values.has(t.getUTCDay())) {
+        } else if (!day!.has(t.getUTCDate()) || !dow!.has(t.getUTCDay())) {
           t.setUTCDate(t.getUTCDate() + 1);
           t.setUTCHours(0, 0, 0);
-        } else if (!hour.values.has(t.getUTCHours())) {
+        } else if (!hour!.has(t.getUTCHours())) {
           t.setUTCHours(t.getUTCHours() + 1, 0, 0);
-        } else if (!minute.values.has(t.getUTCMinutes())) {
+        } else if (!minute!.has(t.getUTCMinutes())) {
           t.setUTCMinutes(t.getUTCMinutes() + 1, 0);
-        } else if (!sec.values.has(t.getUTCSeconds())) {
+        } else if (!sec.has(t.getUTCSeconds())) {
           t.setUTCSeconds(t.getUTCSeconds() + 1);
         } else {
           return t.getTime();
@@ -97,152 +83,118 @@ export function parseCron(expression: string): CronSchedule {
 }
 
 /** DateTime (Kind Local on a UTC host) as Newtonsoft writes it; default(DateTime) for "never". */
-function dt(ms: number | undefined): string {
-  return ms === undefined
-    ? '0001-01-01T00:00:00+00:00'
-    : new Date(ms).toISOString().replace(/\.?0*Z$/, '+00:00');
-}
-
-interface Status {
-  Last: string;
-  Next: string;
-  LastUpdated: string;
-}
-
-const NEVER = dt(undefined);
+const dt = (ms?: number): string =>
+  ms === undefined ? NEVER : new Date(ms).toISOString().replace(/\.?0*Z$/, '+00:00');
+const NEVER = '0001-01-01T00:00:00+00:00';
+type Status = { Last: string; Next: string; LastUpdated: string };
 
 export class TimerTrigger {
   private readonly schedule: CronSchedule;
   private readonly useMonitor: boolean;
-  private readonly container: ContainerClient;
-  private readonly blob: ReturnType<ContainerClient['getBlockBlobClient']>;
+  private readonly hosts;
+  private readonly blob;
   private status: Status | undefined;
   private handle: NodeJS.Timeout | undefined;
   private lock: Promise<void> = Promise.resolve();
   private stopped = false;
 
   constructor(
-    private readonly fn: RegisteredFunction,
+    readonly fn: RegisteredFunction,
     storage: string,
     hostId: string,
-    private readonly invoker: Invoker,
+    private readonly app: WorkerApp,
     private readonly log: LineLog,
-    /** The function's other inputs (the durable client), bound on every invocation like the host's. */
-    private readonly extraInputs: (fn: RegisteredFunction) => RpcParameterBinding[],
+    private readonly extraInputs: (fn: RegisteredFunction) => ParameterBinding[],
   ) {
     this.schedule = parseCron(fn.timer!.schedule);
     // TimerTriggerAttribute.UseMonitor: on by default, off for schedules that fire more than once a minute.
     const first = this.schedule.next(Date.now());
     this.useMonitor = (fn.timer!.useMonitor ?? true) && this.schedule.next(first) - first >= 60_000;
-    this.container =
-      BlobServiceClient.fromConnectionString(storage).getContainerClient('azure-webjobs-hosts');
-    this.blob = this.container.getBlockBlobClient(`timers/${hostId}/Host.Functions.${fn.name}/status`);
+    this.hosts = BlobServiceClient.fromConnectionString(storage).getContainerClient('azure-webjobs-hosts');
+    this.blob = this.hosts.getBlockBlobClient(`timers/${hostId}/Host.Functions.${fn.name}/status`);
   }
 
   /** TimerListener.StartAsync: read the status, check past due, then run (past due or runOnStartup) and schedule. */
   async start(): Promise<void> {
     const now = Date.now();
-    let pastDue = false;
-    if (this.useMonitor) {
-      await this.container.createIfNotExists();
-      this.status = await this.read();
-      pastDue = await this.checkPastDue(now);
-    }
+    const pastDue = this.useMonitor && (await this.checkPastDue(now));
     this.status ??= { Last: NEVER, Next: dt(this.schedule.next(now)), LastUpdated: NEVER };
-    this.log(
-      `timer ${this.fn.name}: schedule "${this.schedule.expression}", next ${this.status.Next}` +
-        (pastDue
-          ? ' (past due: running now)'
-          : this.fn.timer!.runOnStartup
-            ? ' (runOnStartup: running now)'
-            : ''),
-    );
-    if (pastDue || this.fn.timer!.runOnStartup) void this.run(now, pastDue, !pastDue);
+    const runOnStartup = !pastDue && this.fn.timer!.runOnStartup;
+    const why = pastDue ? ' (past due: running now)' : runOnStartup ? ' (runOnStartup: running now)' : '';
+    this.log(`timer ${this.fn.name}: schedule "${this.schedule.expression}", next ${this.status.Next}${why}`);
+    if (pastDue || runOnStartup) void this.run(now, pastDue, runOnStartup);
     else this.arm();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.handle) clearTimeout(this.handle);
+    clearTimeout(this.handle);
     await this.lock;
   }
 
   /** The admin API's invocation: TimerInfo with the stored status, not past due (TimerTriggerBinding.BindAsync). */
   invokeNow(): void {
-    // Through the same lock as scheduled runs: one invocation at a time (the host's singleton).
-    const next = this.lock.then(() =>
-      this.invoke(this.timerInfo(false)).then(
+    this.lock = this.lock.then(() =>
+      this.invoke(false).then(
         () => this.log(`timer ${this.fn.name}: invoked (admin API)`),
         (err: Error) => this.log(`timer ${this.fn.name}: failed: ${err.message.split('\n')[0]}`),
       ),
     );
-    this.lock = next;
   }
 
   private arm(): void {
     if (this.stopped) return;
-    const delay = Math.max(0, Date.parse(this.status!.Next) - Date.now());
+    const next = Date.parse(this.status!.Next);
     this.handle = setTimeout(
-      () =>
-        Date.now() < Date.parse(this.status!.Next) ? this.arm() : void this.run(Date.now(), false, false),
-      Math.min(delay, 2 ** 31 - 1),
+      () => (Date.now() < next ? this.arm() : void this.run(Date.now(), false, false)),
+      Math.min(Math.max(0, next - Date.now()), 2 ** 31 - 1),
     );
   }
 
-  private async read(): Promise<Status | undefined> {
-    try {
-      return JSON.parse((await this.blob.downloadToBuffer()).toString('utf8')) as Status;
-    } catch (err) {
-      if ((err as { statusCode?: number }).statusCode === 404) return undefined;
-      throw err;
-    }
-  }
-
   private async write(status: Status): Promise<void> {
+    this.status = status;
     const text = JSON.stringify(status);
     await this.blob.upload(text, Buffer.byteLength(text));
   }
 
-  /** ScheduleMonitor.CheckPastDueAsync. */
+  /** ScheduleMonitor.CheckPastDueAsync, with the status kept in StorageScheduleMonitor's blob. */
   private async checkPastDue(now: number): Promise<boolean> {
-    const s = this.status;
+    await this.hosts.createIfNotExists();
+    const s = await this.blob.downloadToBuffer().then(
+      (b) => JSON.parse(b.toString('utf8')) as Status,
+      (err: { statusCode?: number }) => {
+        if (err.statusCode === 404) return undefined;
+        throw err;
+      },
+    );
     if (!s) {
-      this.status = { Last: NEVER, Next: dt(this.schedule.next(now)), LastUpdated: dt(now) };
-      await this.write(this.status);
+      await this.write({ Last: NEVER, Next: dt(this.schedule.next(now)), LastUpdated: dt(now) });
       return false;
     }
-    let expected: number;
-    let lastUpdated: number;
-    if (s.Last !== NEVER)
-      [expected, lastUpdated] = [this.schedule.next(Date.parse(s.Last)), Date.parse(s.Last)];
-    else if (s.LastUpdated !== NEVER)
-      [expected, lastUpdated] = [this.schedule.next(Date.parse(s.LastUpdated)), Date.parse(s.LastUpdated)];
-    else [expected, lastUpdated] = [this.schedule.next(now), now];
+    this.status = s;
+    const last = s.Last !== NEVER ? s.Last : s.LastUpdated !== NEVER ? s.LastUpdated : undefined;
+    let lastUpdated = last ? Date.parse(last) : now;
+    let expected = this.schedule.next(lastUpdated);
     if (Date.parse(s.Next) !== expected) {
       // the schedule changed: a next occurrence already in the past is recomputed from now, not "past due"
       if (now > expected) [expected, lastUpdated] = [this.schedule.next(now), now];
-      this.status = { Last: NEVER, Next: dt(expected), LastUpdated: dt(lastUpdated) };
-      await this.write(this.status);
+      await this.write({ Last: NEVER, Next: dt(expected), LastUpdated: dt(lastUpdated) });
     }
-    return now > Date.parse(this.status!.Next);
+    return now > Date.parse(this.status.Next);
   }
 
-  private timerInfo(isPastDue: boolean): Record<string, unknown> {
-    return {
+  /** TimerInfo (TimerInfo.cs), camel-cased by the library. */
+  private invoke(isPastDue: boolean): Promise<unknown> {
+    const info = {
       Schedule: { AdjustForDST: true },
       ScheduleStatus: this.useMonitor ? this.status : null,
       IsPastDue: isPastDue,
     };
-  }
-
-  private invoke(info: Record<string, unknown>): Promise<unknown> {
-    return this.invoker.invoke(this.fn, {
-      inputData: [
-        { name: this.fn.trigger.name, data: { json: JSON.stringify(info) } },
-        ...this.extraInputs(this.fn),
-      ],
-      triggerMetadata: {},
-    });
+    const inputs = [
+      { name: this.fn.trigger.name, data: { json: JSON.stringify(info) } },
+      ...this.extraInputs(this.fn),
+    ];
+    return this.app.invoke(this.fn, inputs);
   }
 
   /** TimerListener.InvokeJobFunction: one invocation at a time; errors do not stop the schedule. */
@@ -250,16 +202,17 @@ export class TimerTrigger {
     const next = this.lock.then(async () => {
       if (this.stopped) return;
       try {
-        await this.invoke(this.timerInfo(isPastDue));
+        await this.invoke(isPastDue);
         this.log(`timer ${this.fn.name}: invoked${isPastDue ? ' (past due)' : ''}`);
       } catch (err) {
         this.log(`timer ${this.fn.name}: failed: ${(err as Error).message.split('\n')[0]}`);
       }
       const scheduled = Date.parse(this.status!.Next);
-      const adjusted = !isPastDue && !runOnStartup && scheduled > at ? scheduled : at;
-      this.status = { Last: dt(adjusted), Next: dt(this.schedule.next(adjusted)), LastUpdated: dt(adjusted) };
+      const t = !isPastDue && !runOnStartup && scheduled > at ? scheduled : at;
+      const status = { Last: dt(t), Next: dt(this.schedule.next(t)), LastUpdated: dt(t) };
+      this.status = status;
       if (this.useMonitor)
-        await this.write(this.status).catch((e: Error) => this.log(`ERROR timer status: ${e.message}`));
+        await this.write(status).catch((e: Error) => this.log(`ERROR timer status: ${e.message}`));
       this.arm();
     });
     this.lock = next.catch(() => undefined);

@@ -1,50 +1,68 @@
 import { randomUUID } from 'node:crypto';
+import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import type { Clock } from '../clock';
-import { fromTyped, type Invoker, type LineLog } from '../invoke';
 import type { RegisteredFunction } from '../registry';
-import { ActivityDispatcher, type ActivityOutcome, type ActivityWork } from './activities';
-import { EventType, events, type HistoryEvent, type TaskFailure } from './history';
-import { pickBatch, playEpisode, type ActivityRequest, type ReplaySchema } from './replay';
+import type { LineLog, WorkerApp } from '../worker';
+import {
+  activityFailure,
+  EventType,
+  events,
+  toJsonText,
+  type HistoryEvent,
+  type TaskFailure,
+} from './history';
 import {
   emptyHostState,
-  newMessageId,
-  TERMINAL,
-  type DurableStore,
-  type EpisodeOutcome,
+  pickBatch,
+  playEpisode,
+  type ActivityRequest,
   type HostState,
   type InboxMessage,
-  type InstanceRecord,
-} from './store';
+  type ReplaySchema,
+} from './replay';
 
 /**
- * The orchestration engine. Per instance, one episode at a time: take waiting messages from the inbox, append
- * them to the history after an `OrchestratorStarted`, replay the whole history through the registered orchestrator
- * (durable-functions' own replay engine, through the programming model), apply the returned actions (replay.ts),
- * record the episode, then run what it scheduled. Client operations (start, raise, terminate, purge) and crash
- * recovery live here too; storage is in store.ts.
+ * The orchestration engine. Per instance, one episode at a time: take waiting messages from its inbox, replay the
+ * history plus the new events through the registered orchestrator (durable-functions' own replay engine, through the
+ * programming model), apply the returned actions (replay.ts), record the episode, then run what it scheduled:
+ * activities (bounded by maxConcurrentActivityFunctions) and timers.
+ *
+ * Persistence (shaped like the Azure Storage provider's guarantees, not its layout): one blob per instance in
+ * `<hub>-instances`, its status, current execution's history, bookkeeping and inbox, replaced whole by one atomic
+ * upload on every change. A message (activity result, timer fired, raised event) is stored before anything acts on
+ * it, an episode and the messages it consumed in the same write; after a crash, activities scheduled without a
+ * recorded result run again and timers re-arm (at least once). One process owns a task hub, so the runtime keeps
+ * every instance in memory and writes through.
  */
 
-interface Execution {
+export type RuntimeStatus = 'Pending' | 'Running' | 'Completed' | 'ContinuedAsNew' | 'Failed' | 'Terminated';
+export const TERMINAL: ReadonlySet<string> = new Set(['Completed', 'Failed', 'Terminated', 'Canceled']);
+
+export interface Instance {
   instanceId: string;
-  executionId: string;
   name: string;
+  runtimeStatus: RuntimeStatus;
+  /** JSON text (or null). */
+  input: string | null;
+  output: string | null;
+  customStatus: string | null;
+  createdTime: string;
+  lastUpdatedTime: string;
+  executionId: string;
   history: HistoryEvent[];
   host: HostState;
-  consumed: Set<string>;
-  lastTs: number;
-  /** The execution ended (completed, failed, terminated or continued as new). */
-  done: boolean;
+  inbox: InboxMessage[];
 }
 
 export interface DurableEngineOptions {
-  store: DurableStore;
-  invoker: Invoker;
+  storage: string;
+  hub: string;
+  app: WorkerApp;
   clock: Clock;
   log: LineLog;
   orchestrations: RegisteredFunction[];
   activities: RegisteredFunction[];
   maxConcurrentActivities: number;
-  maxConcurrentOrchestrations: number;
   schema: ReplaySchema;
 }
 
@@ -58,228 +76,186 @@ export class ClientError extends Error {
   }
 }
 
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
-}
-
-function newId(): string {
-  return randomUUID().replace(/-/g, '');
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
+type Work = ActivityRequest & { instanceId: string; executionId: string };
+const workKey = (w: Work): string => `${w.instanceId}|${w.executionId}|${w.taskId}`;
+const iso = (ms: number): string => new Date(ms).toISOString();
+const newId = (): string => randomUUID().replace(/-/g, '');
+const errorMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+const notAFunction = (name: string, kind: string): string =>
+  `The function '${name}' doesn't exist, is disabled, or is not an ${kind} function.`;
 
 export class DurableEngine {
-  readonly store: DurableStore;
-  private readonly invoker: Invoker;
-  private readonly clock: Clock;
-  private readonly log: LineLog;
-  private readonly orchestrations = new Map<string, RegisteredFunction>();
-  private readonly activityNames = new Set<string>();
-  private readonly executions = new Map<string, Execution>();
+  private readonly container: ContainerClient;
+  private readonly functions = new Map<string, RegisteredFunction>();
+  private readonly instances = new Map<string, Instance>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly dirty = new Set<string>();
   private readonly loops = new Map<string, Promise<void>>();
   private readonly timers = new Map<string, () => void>();
-  private readonly dispatcher: ActivityDispatcher;
-  private readonly maxOrchestrations: number;
-  private runningOrchestrations = 0;
-  private readonly slotWaiters: (() => void)[] = [];
+  private readonly queue: Work[] = [];
+  private readonly running = new Map<string, Promise<void>>();
+  private messages = 0;
   private stopped = false;
-  private readonly schema: ReplaySchema;
 
-  constructor(opts: DurableEngineOptions) {
-    this.schema = opts.schema;
-    this.store = opts.store;
-    this.invoker = opts.invoker;
-    this.clock = opts.clock;
-    this.log = opts.log;
-    this.maxOrchestrations = Math.max(1, opts.maxConcurrentOrchestrations);
-    for (const fn of opts.orchestrations) this.orchestrations.set(fn.name.toLowerCase(), fn);
-    const activities = new Map<string, RegisteredFunction>();
-    for (const fn of opts.activities) {
-      activities.set(fn.name.toLowerCase(), fn);
-      this.activityNames.add(fn.name.toLowerCase());
-    }
-    this.dispatcher = new ActivityDispatcher(
-      activities,
-      opts.invoker,
-      Math.max(1, opts.maxConcurrentActivities),
-      (instanceId, executionId) => this.isLive(instanceId, executionId),
-      (work, outcome) => this.recordActivity(work, outcome),
-      opts.log,
-    );
+  constructor(private readonly o: DurableEngineOptions) {
+    const blobs = BlobServiceClient.fromConnectionString(o.storage);
+    this.container = blobs.getContainerClient(`${o.hub.toLowerCase()}-instances`);
+    for (const fn of [...o.orchestrations, ...o.activities])
+      this.functions.set(`${fn.kind}:${fn.name.toLowerCase()}`, fn);
   }
 
-  // ---- lifecycle ---------------------------------------------------------------------------------------------
+  private fn(kind: 'orchestration' | 'activity', name: string): RegisteredFunction | undefined {
+    return this.functions.get(`${kind}:${name.toLowerCase()}`);
+  }
 
-  /** Creates the storage and resumes every unfinished orchestration: pending activities run again, timers re-arm. */
+  /** Loads every instance; unfinished ones resume: pending activities run again, timers re-arm. */
   async start(): Promise<void> {
-    await this.store.init();
-    const rows = await this.store.listInstances();
+    await this.container.createIfNotExists();
     let resumed = 0;
-    for (const row of rows) {
-      if (TERMINAL.has(row.runtimeStatus)) continue;
-      await this.withLock(row.instanceId, async () => {
-        const { exec, row: current } = await this.execution(row);
-        if (!TERMINAL.has(current.runtimeStatus)) await this.resumePending(exec);
-      });
+    for await (const b of this.container.listBlobsFlat()) {
+      const inst = JSON.parse(
+        String(await this.container.getBlobClient(b.name).downloadToBuffer()),
+      ) as Instance;
+      this.instances.set(inst.instanceId, inst);
+      if (TERMINAL.has(inst.runtimeStatus)) continue;
+      this.resumePending(inst);
       resumed++;
-      this.wake(row.instanceId);
+      this.wake(inst.instanceId);
     }
-    for (const id of await this.store.instancesWithMessages()) this.wake(id);
     if (resumed > 0)
-      this.log(`durable: resumed ${resumed} unfinished orchestration(s) from task hub ${this.store.hub}`);
+      this.o.log(`durable: resumed ${resumed} unfinished orchestration(s) from task hub ${this.o.hub}`);
   }
 
-  async stop(timeoutMs = 10_000): Promise<void> {
+  /** Stops taking work; running episodes and activities finish (up to 10 s) and their results are recorded. */
+  async stop(): Promise<void> {
     this.stopped = true;
-    for (const cancel of this.timers.values()) cancel();
-    this.timers.clear();
-    await this.dispatcher.stop(timeoutMs);
-    await Promise.race([
-      Promise.allSettled([...this.loops.values()]),
-      new Promise((r) => setTimeout(r, timeoutMs).unref()),
-    ]);
+    this.timers.forEach((cancel) => cancel());
+    this.queue.length = 0;
+    const drained = Promise.allSettled(this.running.values()).then(() =>
+      Promise.allSettled(this.loops.values()),
+    );
+    await Promise.race([drained, new Promise((r) => setTimeout(r, 10_000).unref())]);
   }
 
-  hasOrchestration(name: string): RegisteredFunction | undefined {
-    return this.orchestrations.get(name.toLowerCase());
+  getInstance(instanceId: string): Instance | undefined {
+    return this.instances.get(instanceId);
   }
 
-  // ---- client operations -------------------------------------------------------------------------------------
+  private async save(inst: Instance): Promise<void> {
+    const text = JSON.stringify(inst);
+    await this.container
+      .getBlockBlobClient(`${encodeURIComponent(inst.instanceId)}.json`)
+      .upload(text, Buffer.byteLength(text));
+    this.instances.set(inst.instanceId, inst);
+  }
+
+  private message(
+    kind: InboxMessage['kind'],
+    instanceId: string,
+    data: object,
+    executionId?: string,
+  ): InboxMessage {
+    const payload = { ...data, at: this.o.clock.now() };
+    return { id: `${Date.now()}-${++this.messages}`, instanceId, kind, executionId, payload };
+  }
+
+  /** Stores a message for the instance's current execution (dropped if it ended), then processes it. */
+  private async add(msg: InboxMessage): Promise<void> {
+    await this.withLock(msg.instanceId, async () => {
+      const inst = this.instances.get(msg.instanceId);
+      if (
+        !inst ||
+        TERMINAL.has(inst.runtimeStatus) ||
+        (msg.executionId && msg.executionId !== inst.executionId)
+      )
+        return;
+      await this.save({ ...inst, inbox: [...inst.inbox, msg] });
+    });
+    this.wake(msg.instanceId);
+  }
 
   /**
-   * Starts an instance, like DurableClient.StartNewAsync with the default OverridableExistingInstanceStates =
-   * NonRunningStates (OverridableStates.cs): an id that is Running/Pending/ContinuedAsNew/Suspended makes DTFx throw
-   * OrchestrationAlreadyExistsException, which the HTTP API answers with 500 (the client throws); a
-   * Completed/Failed/Terminated one is overwritten with a fresh history.
+   * DurableClient.StartNewAsync with the default OverridableExistingInstanceStates = NonRunningStates: an id that is
+   * Running/Pending/ContinuedAsNew/Suspended makes DTFx throw OrchestrationAlreadyExistsException, which the HTTP API
+   * answers with 500; a Completed/Failed/Terminated one is overwritten with a fresh history.
    */
-  async startNew(name: string, instanceId: string | undefined, inputText: string | null): Promise<string> {
-    const fn = this.hasOrchestration(name);
-    if (!fn)
+  async startNew(name: string, instanceId: string | undefined, input: string | null): Promise<string> {
+    const fn = this.fn('orchestration', name);
+    if (!fn) throw new ClientError(400, notAFunction(name, 'orchestrator'));
+    const id = instanceId || newId();
+    if (id.length > 256) throw new ClientError(400, 'Instance ID length must not exceed 256 characters.');
+    if (/[/\\#?\u0000-\u001f\u007f-\u009f]/.test(id))
       throw new ClientError(
         400,
-        `The function '${name}' doesn't exist, is disabled, or is not an orchestrator function.`,
+        `Instance ID '${id}' contains invalid characters (/, \\, #, ? or control characters).`,
       );
-    const id = instanceId && instanceId.length > 0 ? instanceId : newId();
-    validateInstanceId(id);
-    return this.withLock(id, async () => {
-      const row = await this.store.getInstance(id);
-      if (row && !TERMINAL.has(row.runtimeStatus)) {
+    await this.withLock(id, async () => {
+      const row = this.instances.get(id);
+      if (row && !TERMINAL.has(row.runtimeStatus))
         throw new ClientError(
           500,
           `An Orchestration instance with the status ${row.runtimeStatus} already exists.`,
           'DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException',
         );
-      }
-      const now = this.clock.now();
+      this.cancelTimers(id);
+      const now = iso(this.o.clock.now());
       const executionId = newId();
-      if (row) {
-        this.cancelTimers(id);
-        this.executions.delete(id);
-        await this.store.deleteHistory(id);
-        const stale = await this.store.listMessages(id);
-        await this.store.deleteMessages(
-          id,
-          stale.map((m) => m.id),
-        );
-      }
-      await this.store.addMessage({
-        id: newMessageId(),
-        instanceId: id,
-        kind: 'start',
-        executionId,
-        payload: { name: fn.name, input: inputText, at: now },
-      });
-      const ok = await this.store.putInstance(
-        {
+      const start = this.message('start', id, { name: fn.name, input }, executionId);
+      await this.save({
+        ...{
           instanceId: id,
           name: fn.name,
           runtimeStatus: 'Pending',
-          input: inputText,
+          input,
           output: null,
           customStatus: null,
-          createdTime: iso(now),
-          lastUpdatedTime: iso(now),
-          executionId,
         },
-        row?.etag ?? 'new',
-      );
-      if (!ok)
-        throw new ClientError(
-          500,
-          `An Orchestration instance with the id ${id} was created concurrently.`,
-          'DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException',
-        );
-      this.wake(id);
-      return id;
+        ...{
+          createdTime: now,
+          lastUpdatedTime: now,
+          executionId,
+          history: [],
+          host: emptyHostState(),
+          inbox: [start],
+        },
+      });
     });
+    this.wake(id);
+    return id;
   }
 
-  async raiseEvent(instanceId: string, eventName: string, inputText: string | null): Promise<void> {
-    await this.sendToLive(instanceId, 'eventRaised', {
-      name: eventName,
-      input: inputText,
-      at: this.clock.now(),
-    });
-  }
-
-  async terminate(instanceId: string, reason: string | null): Promise<void> {
-    await this.sendToLive(instanceId, 'terminate', { reason, at: this.clock.now() });
-  }
-
-  /** Queues a message for an instance that exists and has not ended (404 / 410 otherwise, as the extension). */
-  private async sendToLive(
+  /** Queues an event or a termination for an instance that exists and has not ended (404 / 410 otherwise). */
+  async send(
     instanceId: string,
     kind: 'eventRaised' | 'terminate',
-    payload: InboxMessage['payload'],
+    payload: Record<string, unknown>,
   ): Promise<void> {
-    const row = await this.store.getInstance(instanceId);
-    if (!row) throw new ClientError(404, `No instance with ID '${instanceId}' found.`);
-    if (TERMINAL.has(row.runtimeStatus))
-      throw new ClientError(410, `Instance '${instanceId}' is ${row.runtimeStatus}.`);
-    await this.store.addMessage({ id: newMessageId(), instanceId, kind, payload } as InboxMessage);
-    this.wake(instanceId);
+    const inst = this.instances.get(instanceId);
+    if (!inst) throw new ClientError(404, `No instance with ID '${instanceId}' found.`);
+    if (TERMINAL.has(inst.runtimeStatus))
+      throw new ClientError(410, `Instance '${instanceId}' is ${inst.runtimeStatus}.`);
+    await this.add(this.message(kind, instanceId, payload));
   }
-
-  getInstance(instanceId: string): Promise<InstanceRecord | undefined> {
-    return this.store.getInstance(instanceId);
-  }
-
-  /** The history of the instance's current execution. */
-  async getHistory(row: InstanceRecord): Promise<HistoryEvent[]> {
-    const cached = this.executions.get(row.instanceId);
-    if (cached && cached.executionId === row.executionId) return cached.history;
-    return (await this.store.readExecution(row.instanceId, row.executionId)).flatMap((e) => e.events);
-  }
-
-  // ---- scheduling --------------------------------------------------------------------------------------------
 
   private withLock<T>(instanceId: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(instanceId) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
+    const next = (this.locks.get(instanceId) ?? Promise.resolve()).then(fn, fn);
     const tail = next.catch(() => undefined);
     this.locks.set(instanceId, tail);
-    void tail.then(() => {
-      if (this.locks.get(instanceId) === tail) this.locks.delete(instanceId);
-    });
+    void tail.then(() => this.locks.get(instanceId) === tail && this.locks.delete(instanceId));
     return next;
   }
 
   /** Marks an instance as having work and makes sure its (single) episode loop runs. */
-  wake(instanceId: string): void {
+  private wake(instanceId: string): void {
     if (this.stopped) return;
     this.dirty.add(instanceId);
     if (this.loops.has(instanceId)) return;
     const loop = (async () => {
-      while (this.dirty.has(instanceId) && !this.stopped) {
-        this.dirty.delete(instanceId);
+      while (this.dirty.delete(instanceId) && !this.stopped) {
         try {
           await this.withLock(instanceId, () => this.processInbox(instanceId));
         } catch (err) {
-          this.log(
+          this.o.log(
             `ERROR durable: processing instance ${instanceId} failed, retrying in 1 s: ${errorMessage(err)}`,
           );
           setTimeout(() => this.wake(instanceId), 1000).unref();
@@ -289,322 +265,183 @@ export class DurableEngine {
     this.loops.set(instanceId, loop);
   }
 
-  private isLive(instanceId: string, executionId: string): boolean {
-    if (this.stopped) return false;
-    const exec = this.executions.get(instanceId);
-    return !exec || (exec.executionId === executionId && !exec.done);
-  }
-
-  private async acquireSlot(): Promise<void> {
-    if (this.runningOrchestrations < this.maxOrchestrations) {
-      this.runningOrchestrations++;
-      return;
-    }
-    await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
-    this.runningOrchestrations++;
-  }
-
-  private releaseSlot(): void {
-    this.runningOrchestrations--;
-    this.slotWaiters.shift()?.();
-  }
-
-  // ---- loading and reconciling -------------------------------------------------------------------------------
-
-  /** The cached execution for the row, or loads it (and re-applies the last episode's outcome to the row). */
-  private async execution(row: InstanceRecord): Promise<{ exec: Execution; row: InstanceRecord }> {
-    const cached = this.executions.get(row.instanceId);
-    if (cached && cached.executionId === row.executionId) return { exec: cached, row };
-    const episodes = await this.store.readExecution(row.instanceId, row.executionId);
-    const last = episodes.at(-1);
-    const history = episodes.flatMap((e) => e.events);
-    const exec: Execution = {
-      instanceId: row.instanceId,
-      executionId: row.executionId,
-      name: row.name,
-      history,
-      host: last?.host ?? emptyHostState(),
-      consumed: new Set(episodes.flatMap((e) => e.consumed)),
-      lastTs: history.length > 0 ? Date.parse(history.at(-1)!.Timestamp) : 0,
-      done: !!last && last.outcome.status !== 'Running',
-    };
-    this.executions.set(row.instanceId, exec);
-    if (!last) return { exec, row };
-    // Crash recovery: the episode was recorded but the row may not reflect it yet.
-    const o = last.outcome;
-    const upToDate =
-      row.runtimeStatus === o.status &&
-      row.output === o.output &&
-      row.customStatus === o.customStatus &&
-      !o.continueAsNew;
-    if (upToDate) return { exec, row };
-    const updated = await this.applyOutcome(row, exec, o);
-    if (o.continueAsNew) return this.execution(updated);
-    return { exec, row: updated };
-  }
-
   /** After a restart: activities scheduled without a recorded result run again, timers not yet fired re-arm. */
-  private async resumePending(exec: Execution): Promise<void> {
-    if (exec.done) return;
-    const messages = (await this.store.listMessages(exec.instanceId)).filter(
-      (m) => m.executionId === exec.executionId,
-    );
-    const completed = new Set<number>();
-    const fired = new Set<number>();
-    for (const ev of exec.history) {
+  private resumePending(inst: Instance): void {
+    const seen = new Set<string>();
+    for (const ev of inst.history) {
       if (ev.EventType === EventType.TaskCompleted || ev.EventType === EventType.TaskFailed)
-        completed.add(Number(ev.TaskScheduledId));
-      if (ev.EventType === EventType.TimerFired) fired.add(Number(ev.TimerId));
+        seen.add(`t${ev.TaskScheduledId}`);
+      if (ev.EventType === EventType.TimerFired) seen.add(`f${ev.TimerId}`);
     }
-    for (const m of messages) {
-      if (m.kind === 'taskCompleted' || m.kind === 'taskFailed')
-        completed.add(Number(m.payload.taskScheduledId));
-      if (m.kind === 'timerFired') fired.add(Number(m.payload.timerId));
-    }
-    const cancelled = new Set(exec.host.cancelledTimers);
-    for (const ev of exec.history) {
-      if (ev.EventType === EventType.TaskScheduled && !completed.has(ev.EventId)) {
-        const group = Object.values(exec.host.retries).find((g) => g.taskIds.includes(ev.EventId));
-        this.dispatch(exec, {
+    for (const m of inst.inbox)
+      seen.add(m.kind === 'timerFired' ? `f${m.payload.timerId}` : `t${m.payload.taskScheduledId}`);
+    for (const ev of inst.history) {
+      if (ev.EventType === EventType.TaskScheduled && !seen.has(`t${ev.EventId}`)) {
+        const group = Object.values(inst.host.retries).find((g) => g.taskIds.includes(ev.EventId));
+        const failWith = group?.gaveUp ? group.lastFailure : undefined;
+        const input = typeof ev.Input === 'string' ? ev.Input : null;
+        this.dispatch(inst, {
           taskId: ev.EventId,
           name: String(ev.Name),
-          input: typeof ev.Input === 'string' ? ev.Input : null,
-          ...(group?.gaveUp && group.lastFailure
-            ? { failWith: group.lastFailure as unknown as TaskFailure }
-            : {}),
+          input,
+          ...(failWith ? { failWith } : {}),
         });
-        this.log(
-          `durable: re-running activity ${String(ev.Name)} (instance ${exec.instanceId}, task #${ev.EventId}): its result was not recorded`,
+        this.o.log(
+          `durable: re-running activity ${String(ev.Name)} (instance ${inst.instanceId}, task #${ev.EventId}): its result was not recorded`,
         );
       }
-      if (ev.EventType === EventType.TimerCreated && !fired.has(ev.EventId) && !cancelled.has(ev.EventId)) {
-        this.armTimer(exec, ev.EventId, Date.parse(String(ev.FireAt)));
-      }
+      if (
+        ev.EventType === EventType.TimerCreated &&
+        !seen.has(`f${ev.EventId}`) &&
+        !inst.host.cancelledTimers.includes(ev.EventId)
+      )
+        this.armTimer(inst, ev.EventId, Date.parse(String(ev.FireAt)));
     }
   }
-
-  // ---- episodes ----------------------------------------------------------------------------------------------
 
   private async processInbox(instanceId: string): Promise<void> {
-    const found = await this.store.getInstance(instanceId);
-    const messages = await this.store.listMessages(instanceId);
-    if (!found) {
-      if (messages.length > 0)
-        await this.store.deleteMessages(
-          instanceId,
-          messages.map((m) => m.id),
-        );
-      return;
-    }
-    const { exec, row } = await this.execution(found);
-    const live: InboxMessage[] = [];
-    const drop: string[] = [];
-    for (const m of messages) {
-      const stale =
-        (m.executionId !== undefined && m.executionId !== row.executionId) || exec.consumed.has(m.id);
-      if (stale || TERMINAL.has(row.runtimeStatus) || exec.done) drop.push(m.id);
-      else live.push(m);
-    }
-    if (drop.length > 0) await this.store.deleteMessages(instanceId, drop);
-    if (live.length === 0) return;
-
-    const terminate = live.find((m) => m.kind === 'terminate');
+    const inst = this.instances.get(instanceId);
+    if (!inst || TERMINAL.has(inst.runtimeStatus)) return;
+    const what = `orchestration ${inst.name} (${instanceId})`;
+    const ts = Math.max(this.o.clock.now(), Date.parse(inst.history.at(-1)?.Timestamp ?? '') || 0);
+    const terminate = inst.inbox.find((m) => m.kind === 'terminate');
     if (terminate) {
-      await this.terminateExecution(exec, row, terminate, live);
-      return;
+      const reason = typeof terminate.payload.reason === 'string' ? terminate.payload.reason : null;
+      const evs = [
+        events.orchestratorStarted(ts),
+        events.executionTerminated(ts, reason),
+        events.orchestratorCompleted(ts),
+      ];
+      const ended = {
+        runtimeStatus: 'Terminated' as const,
+        output: JSON.stringify(reason ?? ''),
+        lastUpdatedTime: iso(ts),
+      };
+      await this.save({ ...inst, ...ended, history: [...inst.history, ...evs], inbox: [] });
+      this.cancelTimers(instanceId);
+      return this.o.log(`${what} terminated: ${reason ?? ''}`);
     }
-    const batch = pickBatch(exec.host, exec.history.length > 0, live);
+    const batch = pickBatch(inst.host, inst.history.length > 0, inst.inbox);
     if (batch.length === 0) return;
-    await this.runEpisode(exec, row, batch);
-    if (batch.length < live.length) this.dirty.add(instanceId);
-  }
-
-  private async runEpisode(exec: Execution, row: InstanceRecord, batch: InboxMessage[]): Promise<void> {
-    const ts = Math.max(this.clock.now(), exec.lastTs);
-    const firstEpisode = exec.history.length === 0;
-    const fn = this.hasOrchestration(exec.name);
+    const fn = this.fn('orchestration', inst.name);
     const ep = await playEpisode({
-      ...exec,
+      ...inst,
       batch,
       ts,
-      schema: this.schema,
-      activityExists: (name) => this.activityNames.has(name.toLowerCase()),
-      warn: (message) => this.log(`WARN ${message}`),
+      schema: this.o.schema,
+      activityExists: (name) => this.fn('activity', name) !== undefined,
+      warn: (message) => this.o.log(`WARN ${message}`),
       invoke: async (trigger) => {
-        if (!fn)
-          throw new Error(
-            `The function '${exec.name}' doesn't exist, is disabled, or is not an orchestrator function.`,
-          );
-        await this.acquireSlot();
-        try {
-          const response = await this.invoker.invoke(fn, {
-            inputData: [{ name: fn.trigger.name, data: { string: JSON.stringify(trigger) } }],
-            triggerMetadata: {},
-          });
-          return fromTyped(response.returnValue);
-        } finally {
-          this.releaseSlot();
-        }
+        if (!fn) throw new Error(notAFunction(inst.name, 'orchestrator'));
+        return (
+          await this.o.app.invoke(fn, [{ name: fn.trigger.name, data: { string: JSON.stringify(trigger) } }])
+        ).returnValue;
       },
     });
-    const { host, plan, failure } = ep;
-    const outcome: EpisodeOutcome = {
-      status: ep.status,
-      output: ep.status === 'ContinuedAsNew' ? null : ep.output,
+    const rest = inst.inbox.filter((m) => !batch.includes(m));
+    let next: Instance = {
+      ...inst,
+      runtimeStatus: ep.status,
+      output: ep.status === 'Running' ? null : ep.output,
       customStatus: ep.customStatus,
-      ...(ep.status === 'ContinuedAsNew'
-        ? { continueAsNew: { executionId: newId(), messageId: newMessageId(), input: ep.output } }
-        : {}),
+      lastUpdatedTime: iso(this.o.clock.now()),
+      history: [...inst.history, ...ep.events],
+      host: ep.host,
+      inbox: rest,
     };
-    const episodeEvents = ep.events;
-    const consumed = batch.map((m) => m.id);
-
-    await this.store.appendEpisode(exec.instanceId, exec.executionId, {
-      events: episodeEvents,
-      consumed,
-      host,
-      outcome,
-    });
-    exec.history.push(...episodeEvents);
-    exec.host = host;
-    exec.lastTs = ts;
-    for (const id of consumed) exec.consumed.add(id);
-    exec.done = outcome.status !== 'Running';
-
-    if (firstEpisode) this.log(`orchestration ${exec.name} (${exec.instanceId}) started`);
-    await this.applyOutcome(row, exec, outcome);
-    if (outcome.status === 'Running') {
-      for (const id of plan.cancelTimers) this.cancelTimer(exec, id);
-      for (const a of plan.activities) this.dispatch(exec, a);
-      for (const t of plan.timers) this.armTimer(exec, t.id, t.fireAt);
+    if (ep.status === 'ContinuedAsNew') {
+      // a fresh execution; events it had received but not consumed are gone (the shim's ContinueAsNew(input))
+      const executionId = newId();
+      const start = this.message('start', instanceId, { name: inst.name, input: ep.output }, executionId);
+      const raised = rest.filter((m) => m.executionId === undefined);
+      const fresh = { executionId, input: ep.output, output: null, history: [], host: emptyHostState() };
+      next = { ...next, ...fresh, runtimeStatus: 'ContinuedAsNew', inbox: [start, ...raised] };
+    }
+    await this.save(next);
+    if (inst.history.length === 0) this.o.log(`${what} started`);
+    if (ep.status === 'Running') {
+      for (const id of ep.plan.cancelTimers) this.cancelTimer(`${instanceId}|${inst.executionId}|${id}`);
+      for (const a of ep.plan.activities) this.dispatch(next, a);
+      for (const t of ep.plan.timers) this.armTimer(next, t.id, t.fireAt);
     } else {
-      this.cancelTimers(exec.instanceId);
-      if (outcome.status === 'Failed') {
-        this.log(`orchestration ${exec.name} (${exec.instanceId}) failed: ${failure ?? ''}`.split('\n')[0]!);
-      } else if (outcome.status === 'Completed') {
-        this.log(`orchestration ${exec.name} (${exec.instanceId}) completed`);
-      } else {
-        this.log(`orchestration ${exec.name} (${exec.instanceId}) continued as new`);
-      }
+      this.cancelTimers(instanceId);
+      if (ep.status === 'Failed') this.o.log(`${what} failed: ${ep.failure ?? ''}`.split('\n')[0]!);
+      else this.o.log(`${what} ${ep.status === 'Completed' ? 'completed' : 'continued as new'}`);
     }
-    await this.store.deleteMessages(exec.instanceId, consumed);
+    if (next.inbox.length > 0) this.dirty.add(instanceId);
   }
 
-  private async terminateExecution(
-    exec: Execution,
-    row: InstanceRecord,
-    msg: InboxMessage,
-    live: InboxMessage[],
-  ): Promise<void> {
-    const ts = Math.max(this.clock.now(), exec.lastTs);
-    const reason = typeof msg.payload.reason === 'string' ? msg.payload.reason : null;
-    const outcome: EpisodeOutcome = {
-      status: 'Terminated',
-      output: JSON.stringify(reason ?? ''),
-      customStatus: row.customStatus,
-    };
-    const episodeEvents = [
-      events.orchestratorStarted(ts),
-      events.executionTerminated(ts, reason),
-      events.orchestratorCompleted(ts),
-    ];
-    const consumed = live.map((m) => m.id);
-    const episode = { events: episodeEvents, consumed, host: exec.host, outcome };
-    await this.store.appendEpisode(exec.instanceId, exec.executionId, episode);
-    exec.history.push(...episodeEvents);
-    exec.lastTs = ts;
-    exec.done = true;
-    for (const id of consumed) exec.consumed.add(id);
-    this.cancelTimers(exec.instanceId);
-    await this.applyOutcome(row, exec, outcome);
-    this.log(`orchestration ${exec.name} (${exec.instanceId}) terminated: ${reason ?? ''}`);
-    await this.store.deleteMessages(exec.instanceId, consumed);
+  private dispatch(inst: Instance, a: ActivityRequest): void {
+    const work = { ...a, instanceId: inst.instanceId, executionId: inst.executionId };
+    if (
+      this.stopped ||
+      this.running.has(workKey(work)) ||
+      this.queue.some((w) => workKey(w) === workKey(work))
+    )
+      return;
+    this.queue.push(work);
+    this.pump();
   }
 
-  /** Writes the episode's outcome to the instance row (and performs a continue-as-new). Idempotent. */
-  private async applyOutcome(
-    row: InstanceRecord,
-    exec: Execution,
-    o: EpisodeOutcome,
-  ): Promise<InstanceRecord> {
-    const now = iso(this.clock.now());
-    if (o.continueAsNew) {
-      const c = o.continueAsNew;
-      await this.store.addMessage({
-        id: c.messageId,
-        instanceId: exec.instanceId,
-        kind: 'start',
-        executionId: c.executionId,
-        payload: { name: exec.name, input: c.input, at: this.clock.now() },
-      });
-      const next: InstanceRecord = {
-        ...row,
-        runtimeStatus: 'ContinuedAsNew',
-        input: c.input,
-        output: null,
-        customStatus: o.customStatus,
-        lastUpdatedTime: now,
-        executionId: c.executionId,
+  private pump(): void {
+    while (
+      !this.stopped &&
+      this.running.size < Math.max(1, this.o.maxConcurrentActivities) &&
+      this.queue.length > 0
+    ) {
+      const w = this.queue.shift()!;
+      const current = this.instances.get(w.instanceId);
+      if (current?.executionId !== w.executionId || TERMINAL.has(current.runtimeStatus)) continue; // it has ended
+      const done = (): void => {
+        this.running.delete(workKey(w));
+        this.pump();
       };
-      await this.store.putInstance(next);
-      this.cancelTimers(exec.instanceId);
-      this.executions.delete(exec.instanceId);
-      await this.store.deleteHistory(exec.instanceId, c.executionId);
-      this.dirty.add(exec.instanceId);
-      return next;
+      this.running.set(workKey(w), this.runActivity(w).finally(done));
     }
-    const next: InstanceRecord = {
-      ...row,
-      runtimeStatus: o.status,
-      output: o.output,
-      customStatus: o.customStatus,
-      lastUpdatedTime: now,
-    };
-    await this.store.putInstance(next);
-    return next;
   }
 
-  // ---- activities and timers ---------------------------------------------------------------------------------
-
-  private dispatch(exec: Execution, a: ActivityRequest): void {
-    this.dispatcher.enqueue({ ...a, instanceId: exec.instanceId, executionId: exec.executionId });
+  /** Invokes the activity with its input (JSON) and stores its result or failure before anything else happens. */
+  private async runActivity(work: Work): Promise<void> {
+    const where = `(instance ${work.instanceId}, task #${work.taskId}`;
+    const fn = this.fn('activity', work.name);
+    const started = Date.now();
+    let outcome: { result: string } | { failure: TaskFailure };
+    try {
+      if (work.failWith) outcome = { failure: work.failWith };
+      else if (!fn) throw new Error(notAFunction(work.name, 'activity'));
+      else {
+        const inputs = [
+          { name: fn.trigger.name, ...(work.input === null ? {} : { data: { json: work.input } }) },
+        ];
+        const { returnValue } = await this.o.app.invoke(fn, inputs, {
+          instanceId: { string: work.instanceId },
+        });
+        outcome = { result: toJsonText(returnValue) };
+        this.o.log(`activity ${work.name} completed ${where}, ${Date.now() - started} ms)`);
+      }
+    } catch (err) {
+      this.o.log(
+        `activity ${work.name} failed ${where}, ${Date.now() - started} ms): ${errorMessage(err).split('\n')[0]}`,
+      );
+      outcome = { failure: activityFailure(work.name, err) };
+    }
+    const kind = 'result' in outcome ? 'taskCompleted' : 'taskFailed';
+    const payload = { taskScheduledId: work.taskId, ...outcome };
+    await this.add(this.message(kind, work.instanceId, payload, work.executionId)).catch((err: unknown) =>
+      this.o.log(`ERROR recording the result of activity ${work.name} ${where}): ${errorMessage(err)}`),
+    );
   }
 
-  private async recordActivity(work: ActivityWork, outcome: ActivityOutcome): Promise<void> {
-    await this.store.addMessage({
-      id: newMessageId(),
-      instanceId: work.instanceId,
-      kind: outcome.ok ? 'taskCompleted' : 'taskFailed',
-      executionId: work.executionId,
-      payload: outcome.ok
-        ? { taskScheduledId: work.taskId, result: outcome.result, at: this.clock.now() }
-        : { taskScheduledId: work.taskId, failure: outcome.failure, at: this.clock.now() },
-    });
-    this.wake(work.instanceId);
-  }
-
-  private timerKey(instanceId: string, executionId: string, timerId: number): string {
-    return `${instanceId}|${executionId}|${timerId}`;
-  }
-
-  private armTimer(exec: Execution, timerId: number, fireAt: number): void {
-    if (this.stopped) return;
-    const key = this.timerKey(exec.instanceId, exec.executionId, timerId);
-    if (this.timers.has(key)) return;
-    const { instanceId, executionId } = exec;
+  private armTimer(inst: Instance, timerId: number, fireAt: number): void {
+    const { instanceId, executionId } = inst;
+    const key = `${instanceId}|${executionId}|${timerId}`;
+    if (this.stopped || this.timers.has(key)) return;
     const fire = async (): Promise<void> => {
       try {
-        await this.store.addMessage({
-          id: newMessageId(),
-          instanceId,
-          kind: 'timerFired',
-          executionId,
-          payload: { timerId, fireAt: iso(fireAt), at: this.clock.now() },
-        });
+        await this.add(this.message('timerFired', instanceId, { timerId, fireAt: iso(fireAt) }, executionId));
         this.timers.delete(key);
-        this.wake(instanceId);
       } catch (err) {
-        this.log(
+        this.o.log(
           `ERROR durable: recording timer #${timerId} of ${instanceId} failed, retrying: ${errorMessage(err)}`,
         );
         if (!this.stopped) setTimeout(() => void fire(), 1000).unref();
@@ -612,33 +449,16 @@ export class DurableEngine {
     };
     this.timers.set(
       key,
-      this.clock.at(fireAt, () => void fire()),
+      this.o.clock.at(fireAt, () => void fire()),
     );
   }
 
-  private cancelTimer(exec: Execution, timerId: number): void {
-    const key = this.timerKey(exec.instanceId, exec.executionId, timerId);
+  private cancelTimer(key: string): void {
     this.timers.get(key)?.();
     this.timers.delete(key);
   }
 
   private cancelTimers(instanceId: string): void {
-    for (const [key, cancel] of this.timers) {
-      if (key.startsWith(`${instanceId}|`)) {
-        cancel();
-        this.timers.delete(key);
-      }
-    }
-  }
-}
-
-/** The Azure Storage provider's instance id rules. */
-export function validateInstanceId(id: string): void {
-  if (id.length > 256) throw new ClientError(400, 'Instance ID length must not exceed 256 characters.');
-  if (/[/\\#?\u0000-\u001f\u007f-\u009f]/.test(id)) {
-    throw new ClientError(
-      400,
-      `Instance ID '${id}' contains invalid characters (/, \\, #, ? or control characters).`,
-    );
+    for (const key of this.timers.keys()) if (key.startsWith(`${instanceId}|`)) this.cancelTimer(key);
   }
 }

@@ -1,8 +1,8 @@
 /**
- * Orchestration history events in the shape the Durable extension hands to out-of-proc SDKs: DTFx `HistoryEvent`
- * serialized with Newtonsoft (PascalCase, numeric `EventType`, ISO `Timestamp`). `EventType` numbers follow
- * durable-functions' `HistoryEventType`. Completion events carry `EventId: -1` and point at the scheduling event
- * through `TaskScheduledId` / `TimerId`, as in DTFx.
+ * The wire shapes between the Durable extension and durable-functions: history events as DTFx `HistoryEvent`
+ * serialized by Newtonsoft (PascalCase, numeric `EventType` as in durable-functions' `HistoryEventType`; completion
+ * events carry `EventId: -1` and point at their scheduling event through `TaskScheduledId` / `TimerId`), and the
+ * `OrchestratorState` an orchestrator invocation answers with (its `actions`, numbered as in `ActionType`).
  */
 
 export const EventType = {
@@ -28,8 +28,6 @@ export const EventType = {
   ExecutionSuspended: 19,
   ExecutionResumed: 20,
 } as const;
-
-export type EventTypeName = keyof typeof EventType;
 export const EventTypeNames: string[] = Object.keys(EventType);
 
 export interface HistoryEvent {
@@ -40,120 +38,87 @@ export interface HistoryEvent {
   [field: string]: unknown;
 }
 
-export interface FailureDetailsPayload {
-  ErrorType: string;
-  ErrorMessage: string;
-  StackTrace?: string;
-  IsNonRetriable: boolean;
-  Properties?: Record<string, unknown>;
-  InnerFailure?: FailureDetailsPayload;
-}
-
 /** What an activity failure looks like in `TaskFailed`. */
 export interface TaskFailure {
   Reason: string;
   Details: string;
-  FailureDetails?: FailureDetailsPayload;
 }
 
-function base(type: number, at: number, eventId = -1): HistoryEvent {
-  return { EventType: type, EventId: eventId, IsPlayed: false, Timestamp: new Date(at).toISOString() };
-}
+const event = (
+  type: number,
+  at: number,
+  fields: Record<string, unknown> = {},
+  eventId = -1,
+): HistoryEvent => ({
+  EventType: type,
+  EventId: eventId,
+  IsPlayed: false,
+  Timestamp: new Date(at).toISOString(),
+  ...fields,
+});
 
 export const events = {
-  orchestratorStarted: (at: number): HistoryEvent => base(EventType.OrchestratorStarted, at),
-  orchestratorCompleted: (at: number): HistoryEvent => base(EventType.OrchestratorCompleted, at),
+  orchestratorStarted: (at: number) => event(EventType.OrchestratorStarted, at),
+  orchestratorCompleted: (at: number) => event(EventType.OrchestratorCompleted, at),
   executionStarted: (
     at: number,
     o: { instanceId: string; executionId: string; name: string; input: string | null },
-  ): HistoryEvent => ({
-    ...base(EventType.ExecutionStarted, at),
-    OrchestrationInstance: { InstanceId: o.instanceId, ExecutionId: o.executionId },
-    ParentInstance: null,
-    Name: o.name,
-    Version: '',
-    Input: o.input,
-    Tags: null,
-    Correlation: null,
-    ScheduledStartTime: null,
-    Generation: 0,
-  }),
-  executionCompleted: (
-    at: number,
-    status: 'Completed' | 'Failed',
-    result: string | null,
-    failure?: FailureDetailsPayload,
-  ): HistoryEvent => ({
-    ...base(EventType.ExecutionCompleted, at),
-    OrchestrationStatus: status,
-    Result: result,
-    ...(failure ? { FailureDetails: failure } : {}),
-  }),
-  executionTerminated: (at: number, reason: string | null): HistoryEvent => ({
-    ...base(EventType.ExecutionTerminated, at),
-    Input: reason,
-  }),
-  continueAsNew: (at: number, input: string | null): HistoryEvent => ({
-    ...base(EventType.ContinueAsNew, at),
-    Result: input,
-  }),
-  taskScheduled: (at: number, id: number, name: string, input: string | null): HistoryEvent => ({
-    ...base(EventType.TaskScheduled, at, id),
-    Name: name,
-    Version: '',
-    Input: input,
-  }),
-  taskCompleted: (at: number, taskScheduledId: number, result: string): HistoryEvent => ({
-    ...base(EventType.TaskCompleted, at),
-    TaskScheduledId: taskScheduledId,
-    Result: result,
-  }),
-  taskFailed: (at: number, taskScheduledId: number, failure: TaskFailure): HistoryEvent => ({
-    ...base(EventType.TaskFailed, at),
-    TaskScheduledId: taskScheduledId,
-    Reason: failure.Reason,
-    Details: failure.Details,
-    ...(failure.FailureDetails ? { FailureDetails: failure.FailureDetails } : {}),
-  }),
-  timerCreated: (at: number, id: number, fireAt: number): HistoryEvent => ({
-    ...base(EventType.TimerCreated, at, id),
-    FireAt: new Date(fireAt).toISOString(),
-  }),
-  timerFired: (at: number, timerId: number, fireAt: string): HistoryEvent => ({
-    ...base(EventType.TimerFired, at),
-    TimerId: timerId,
-    FireAt: fireAt,
-  }),
-  eventRaised: (at: number, name: string, input: string | null): HistoryEvent => ({
-    ...base(EventType.EventRaised, at),
-    Name: name,
-    Input: input,
-  }),
+  ) =>
+    event(EventType.ExecutionStarted, at, {
+      OrchestrationInstance: { InstanceId: o.instanceId, ExecutionId: o.executionId },
+      ParentInstance: null,
+      Name: o.name,
+      Version: '',
+      Input: o.input,
+      Tags: null,
+      Correlation: null,
+      ScheduledStartTime: null,
+      Generation: 0,
+    }),
+  executionCompleted: (at: number, status: 'Completed' | 'Failed', result: string | null) =>
+    event(EventType.ExecutionCompleted, at, { OrchestrationStatus: status, Result: result }),
+  executionTerminated: (at: number, reason: string | null) =>
+    event(EventType.ExecutionTerminated, at, { Input: reason }),
+  continueAsNew: (at: number, input: string | null) => event(EventType.ContinueAsNew, at, { Result: input }),
+  taskScheduled: (at: number, id: number, name: string, input: string | null) =>
+    event(EventType.TaskScheduled, at, { Name: name, Version: '', Input: input }, id),
+  taskCompleted: (at: number, taskScheduledId: number, result: string) =>
+    event(EventType.TaskCompleted, at, { TaskScheduledId: taskScheduledId, Result: result }),
+  taskFailed: (at: number, taskScheduledId: number, f: TaskFailure) =>
+    event(EventType.TaskFailed, at, {
+      TaskScheduledId: taskScheduledId,
+      Reason: f.Reason,
+      Details: f.Details,
+    }),
+  timerCreated: (at: number, id: number, fireAt: number) =>
+    event(EventType.TimerCreated, at, { FireAt: new Date(fireAt).toISOString() }, id),
+  timerFired: (at: number, timerId: number, fireAt: string) =>
+    event(EventType.TimerFired, at, { TimerId: timerId, FireAt: fireAt }),
+  eventRaised: (at: number, name: string, input: string | null) =>
+    event(EventType.EventRaised, at, { Name: name, Input: input }),
 };
 
 /**
- * The failure an activity's exception becomes, as the extension's TaskActivityShim reports it: the worker's
- * RpcException message (`Result: Failure\nException: <message>\nStack: <stack>`) prefixed with
- * "Activity function '<name>' failed: ", details = the serialized exception. When the message is the JSON
- * `TaskFailureDetails` payload that durable-functions' `wrapActivityHandler` produces (a registered
- * ExceptionPropertiesProvider, which the app does not register), current extensions add structured
- * `FailureDetails`; the runtime does not.
+ * An activity's exception as the extension's TaskActivityShim reports it: the worker's RpcException message
+ * (`Result: Failure\nException: <message>\nStack: <stack>`) after "Activity function '<name>' failed: ", details =
+ * the serialized RpcException. Structured `FailureDetails` (newer extensions, with an exception properties
+ * provider) are not emulated.
  */
 export function activityFailure(activityName: string, err: unknown): TaskFailure {
   const e = err instanceof Error ? err : new Error(String(err));
-  const stack = e.stack ?? '';
-  const rpcMessage = `Result: Failure\nException: ${e.message}\nStack: ${stack}`;
+  const rpcMessage = `Result: Failure\nException: ${e.message}\nStack: ${e.stack ?? ''}`;
+  const rpcException = 'Microsoft.Azure.WebJobs.Script.Workers.Rpc.RpcException';
   return {
     Reason: `Activity function '${activityName}' failed: ${rpcMessage}`,
     Details: JSON.stringify({
-      $type: 'Microsoft.Azure.WebJobs.Script.Workers.Rpc.RpcException, Microsoft.Azure.WebJobs.Script',
-      ClassName: 'Microsoft.Azure.WebJobs.Script.Workers.Rpc.RpcException',
+      $type: `${rpcException}, Microsoft.Azure.WebJobs.Script`,
+      ClassName: rpcException,
       Message: rpcMessage,
       Data: null,
       InnerException: null,
       HelpURL: null,
       StackTraceString: null,
-      RemoteStackTraceString: stack,
+      RemoteStackTraceString: e.stack ?? '',
       RemoteStackIndex: 0,
       HResult: -2146233088,
       Source: null,
@@ -163,7 +128,126 @@ export function activityFailure(activityName: string, err: unknown): TaskFailure
   };
 }
 
-/** Serializes a value the way completion payloads are stored (`Result`, `Input`): JSON text, never undefined. */
-export function toJsonText(value: unknown): string {
-  return value === undefined ? 'null' : JSON.stringify(value);
+/** A completion payload (`Result`, `Input`): JSON text, never undefined. */
+export const toJsonText = (value: unknown): string => (value === undefined ? 'null' : JSON.stringify(value));
+
+export const ActionType = {
+  CallActivity: 0,
+  CallActivityWithRetry: 1,
+  CallSubOrchestrator: 2,
+  CallSubOrchestratorWithRetry: 3,
+  ContinueAsNew: 4,
+  CreateTimer: 5,
+  WaitForExternalEvent: 6,
+  CallEntity: 7,
+  CallHttp: 8,
+  SignalEntity: 9,
+  ScheduledSignalEntity: 10,
+  WhenAny: 11,
+  WhenAll: 12,
+  LockEntities: 13,
+  ReleaseEntities: 14,
+} as const;
+export const actionName = (type: number): string => Object.keys(ActionType)[type] ?? `unknown(${type})`;
+
+export interface RetryOptions {
+  firstRetryIntervalInMilliseconds: number;
+  maxNumberOfAttempts: number;
+  backoffCoefficient?: number;
+  maxRetryIntervalInMilliseconds?: number;
+  retryTimeoutInMilliseconds?: number;
+}
+
+export interface RawAction {
+  actionType: number;
+  functionName?: string;
+  input?: unknown;
+  retryOptions?: RetryOptions;
+  fireAt?: string;
+  isCanceled?: boolean;
+  externalEventName?: string;
+  compoundActions?: RawAction[];
+}
+
+export interface OrchestratorState {
+  isDone: boolean;
+  actions: RawAction[][];
+  output?: unknown;
+  error?: string;
+  customStatus?: unknown;
+  schemaVersion?: number;
+}
+
+/**
+ * The state of an orchestrator invocation: its return value or, when it threw, the JSON the SDK embeds after
+ * `$OutOfProcData$:` in the error message (OrchestrationFailureError), which is how the extension reads it too.
+ */
+export function readState(result: { value: unknown } | { error: unknown }): OrchestratorState | undefined {
+  if ('error' in result) {
+    const message = result.error instanceof Error ? result.error.message : '';
+    const i = message.indexOf('$OutOfProcData$:');
+    try {
+      return i < 0
+        ? undefined
+        : (JSON.parse(message.slice(i + '$OutOfProcData$:'.length)) as OrchestratorState);
+    } catch {
+      return undefined;
+    }
+  }
+  const state = (
+    typeof result.value === 'string' ? JSON.parse(result.value) : result.value
+  ) as OrchestratorState;
+  if (!Array.isArray(state?.actions))
+    throw new Error(
+      'Out of proc orchestrators must return a valid JSON schema (no OrchestratorState in the response)',
+    );
+  return state;
+}
+
+/**
+ * The atomic actions in the order the extension's shim replays them into DTFx: compound actions (Task.all / any)
+ * contribute their children in order. With replay schema >= V2 the outer array has exactly one element.
+ */
+export function flattenActions(state: OrchestratorState): RawAction[] {
+  const schema = state.schemaVersion ?? 0;
+  if (schema < 1)
+    throw new Error(
+      `Replay schema V1 is not supported by the local runtime (the orchestrator answered with ${schema})`,
+    );
+  if (state.actions.length !== 1)
+    throw new Error(
+      `With OOProc schema V${schema + 1}, expected actions array to be of length 1 in outer layer but got size: ${state.actions.length}`,
+    );
+  const flat = (list: RawAction[]): RawAction[] =>
+    list.flatMap((a) =>
+      a.actionType === ActionType.WhenAll || a.actionType === ActionType.WhenAny
+        ? flat(a.compoundActions ?? [])
+        : [a],
+    );
+  return flat(state.actions[0] ?? []);
+}
+
+/** A replay-stable description of an action, to detect non-deterministic orchestrators. */
+export function actionSignature(a: RawAction): string {
+  const detail =
+    a.actionType === ActionType.WaitForExternalEvent
+      ? (a.externalEventName ?? '')
+      : a.actionType <= ActionType.CallActivityWithRetry
+        ? (a.functionName ?? '')
+        : undefined;
+  return detail === undefined ? actionName(a.actionType) : `${actionName(a.actionType)}:${detail}`;
+}
+
+/**
+ * An action's input as the SDK serialized it (`Utils.processInput` JSON-encodes strings), as JSON text of the value
+ * the orchestrator passed.
+ */
+export function actionInputJson(input: unknown): string | null {
+  if (input === undefined) return null;
+  if (typeof input !== 'string') return JSON.stringify(input);
+  try {
+    return JSON.stringify(JSON.parse(input));
+  } catch {
+    return JSON.stringify(input);
+  }
 }

@@ -1,7 +1,6 @@
 import { InvocationContext } from '@azure/functions';
 import type { OrchestrationHandler } from 'durable-functions';
-import { parseState, stateFromFailure, type OrchestratorState, type RawAction } from './actions';
-import { activityFailure, toJsonText, type HistoryEvent } from './history';
+import { activityFailure, readState, toJsonText, type HistoryEvent, type RawAction } from './history';
 import {
   emptyHostState,
   orchestrationTriggerInput,
@@ -68,22 +67,6 @@ export interface SimResult {
 
 const handlers = new Map<OrchestrationHandler, (t: unknown, c: InvocationContext) => Promise<unknown>>();
 
-/** The library's own orchestrator listener, as `df.app.orchestration` registers it. */
-export function libraryHandler(
-  fn: OrchestrationHandler,
-): (t: unknown, c: InvocationContext) => Promise<unknown> {
-  let h = handlers.get(fn);
-  if (!h) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { createOrchestrator } = require('durable-functions/lib/src/util/testingUtils') as {
-      createOrchestrator: (f: OrchestrationHandler) => (t: unknown, c: InvocationContext) => Promise<unknown>;
-    };
-    h = createOrchestrator(fn);
-    handlers.set(fn, h);
-  }
-  return h;
-}
-
 /** One orchestrator invocation, JSON round-tripped as over RPC. */
 async function invoke(fn: OrchestrationHandler, trigger: Record<string, unknown>): Promise<unknown> {
   const ctx = new InvocationContext({
@@ -91,9 +74,16 @@ async function invoke(fn: OrchestrationHandler, trigger: Record<string, unknown>
     invocationId: 'sim',
     logHandler: () => undefined,
   });
-  return JSON.parse(
-    JSON.stringify(await libraryHandler(fn)(JSON.parse(JSON.stringify(trigger)), ctx)),
-  ) as unknown;
+  let handler = handlers.get(fn);
+  if (!handler) {
+    // The library's own orchestrator listener, as `df.app.orchestration` registers it.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { createOrchestrator } = require('durable-functions/lib/src/util/testingUtils') as {
+      createOrchestrator: (f: OrchestrationHandler) => (t: unknown, c: InvocationContext) => Promise<unknown>;
+    };
+    handlers.set(fn, (handler = createOrchestrator(fn)));
+  }
+  return JSON.parse(JSON.stringify(await handler(JSON.parse(JSON.stringify(trigger)), ctx))) as unknown;
 }
 
 /** Replays one history (as the host would send it) and returns what the orchestrator answers. */
@@ -114,20 +104,21 @@ export async function runEpisode(
     ...orchestrationTriggerInput({ instanceId, past: [], current: [], input, schema }),
     history,
   };
-  let state: OrchestratorState | undefined;
-  let failure: string | undefined;
+  let state;
+  let error: string | undefined;
   try {
-    state = parseState(await invoke(fn, trigger));
+    state = readState({ value: await invoke(fn, trigger) });
   } catch (err) {
-    state = stateFromFailure(err as Error);
-    failure = state?.error ?? (err as Error).message;
+    state = readState({ error: err });
+    error = state?.error ?? (err as Error).message;
   }
+  const { isDone, actions, output, customStatus } = state ?? { isDone: true, actions: [] };
   return {
-    isDone: failure !== undefined || !!state?.isDone,
-    actions: state?.actions[0] ?? [],
-    output: state?.output,
-    customStatus: state?.customStatus,
-    ...(failure !== undefined ? { error: failure } : {}),
+    isDone: error !== undefined || isDone,
+    actions: actions[0] ?? [],
+    output,
+    customStatus,
+    ...(error ? { error } : {}),
   };
 }
 
@@ -151,43 +142,31 @@ export async function simulate(fn: OrchestrationHandler, o: SimOptions): Promise
   let clock = o.start.getTime();
   let seq = 0;
   let calls = 0;
-  const message = (kind: InboxMessage['kind'], payload: Record<string, unknown>): InboxMessage => ({
-    id: String(seq++).padStart(9, '0'),
-    instanceId: o.instanceId,
-    kind,
-    payload,
-  });
-  let inbox = [message('start', { input: toJsonText(o.input) })];
+  let inbox: InboxMessage[] = [];
+  const push = (kind: InboxMessage['kind'], payload: Record<string, unknown>): number =>
+    inbox.push({ id: String(seq++).padStart(9, '0'), instanceId: o.instanceId, kind, payload });
+  push('start', { input: toJsonText(o.input) });
   let host = emptyHostState();
   let history: HistoryEvent[] = [];
   let actionsByEpisode: unknown[] = [];
   let queue: ActivityRequest[] = [];
   let timers: { id: number; fireAt: number }[] = [];
 
-  const runActivity = (work: ActivityRequest): void => {
-    if (work.failWith) {
-      inbox.push(message('taskFailed', { taskScheduledId: work.taskId, failure: work.failWith }));
-      return;
-    }
-    const value = work.input === null ? undefined : (JSON.parse(work.input) as unknown);
-    r.activityCalls.push({ name: work.name, input: value, at: new Date(clock).toISOString() });
+  const runActivity = ({ taskId, name, input, failWith }: ActivityRequest): void => {
+    if (failWith) return void push('taskFailed', { taskScheduledId: taskId, failure: failWith });
+    const value = input === null ? undefined : (JSON.parse(input) as unknown);
+    r.activityCalls.push({ name, input: value, at: new Date(clock).toISOString() });
     let outcome: ActivityOutcome;
     try {
-      outcome = o.activities(work.name, value, ++calls, new Date(clock));
+      outcome = o.activities(name, value, ++calls, new Date(clock));
     } catch (err) {
       outcome = { error: (err as Error).message };
     }
-    if ('result' in outcome) {
-      inbox.push(
-        message('taskCompleted', { taskScheduledId: work.taskId, result: toJsonText(outcome.result) }),
-      );
-    } else {
-      const err = new Error(outcome.error);
-      err.stack = `Error: ${outcome.error}`; // no simulator frames in the history
-      inbox.push(
-        message('taskFailed', { taskScheduledId: work.taskId, failure: activityFailure(work.name, err) }),
-      );
-    }
+    if ('result' in outcome)
+      return void push('taskCompleted', { taskScheduledId: taskId, result: toJsonText(outcome.result) });
+    const err = new Error(outcome.error);
+    err.stack = `Error: ${outcome.error}`; // no simulator frames in the history
+    push('taskFailed', { taskScheduledId: taskId, failure: activityFailure(name, err) });
   };
 
   /** Delivers the next piece of work in time order; false when the orchestration waits on nothing. */
@@ -195,23 +174,21 @@ export async function simulate(fn: OrchestrationHandler, o: SimOptions): Promise
     if (queue.length > 0) {
       const mode = o.completions ?? 'fifo';
       const take = mode === 'fifo' ? queue.splice(0, 1) : queue.splice(0);
-      for (const w of mode === 'lifo-burst' ? take.reverse() : take) runActivity(w);
+      (mode === 'lifo-burst' ? take.reverse() : take).forEach(runActivity);
       return true;
     }
-    timers.sort((a, b) => a.fireAt - b.fireAt);
-    const timer = timers[0];
+    const timer = timers.sort((a, b) => a.fireAt - b.fireAt)[0];
     const event = raised[0];
     if (event && (!timer || event.at.getTime() < timer.fireAt)) {
       raised.shift();
       clock = Math.max(clock, event.at.getTime());
-      inbox.push(message('eventRaised', { name: event.name, input: toJsonText(event.data ?? null) }));
-      return true;
+      push('eventRaised', { name: event.name, input: toJsonText(event.data ?? null) });
+    } else if (timer) {
+      timers.shift();
+      clock = Math.max(clock, timer.fireAt);
+      push('timerFired', { timerId: timer.id, fireAt: new Date(timer.fireAt).toISOString() });
     }
-    if (!timer) return false;
-    timers.shift();
-    clock = Math.max(clock, timer.fireAt);
-    inbox.push(message('timerFired', { timerId: timer.id, fireAt: new Date(timer.fireAt).toISOString() }));
-    return true;
+    return !!(event || timer);
   };
 
   for (;;) {
@@ -221,13 +198,15 @@ export async function simulate(fn: OrchestrationHandler, o: SimOptions): Promise
     const batch = pickBatch(host, history.length > 0, inbox);
     inbox = inbox.filter((m) => !batch.includes(m));
     const ep = await playEpisode({
-      instanceId: o.instanceId,
-      executionId: `e${r.executions}`,
-      name: 'sim',
-      history,
-      host,
-      batch,
-      ts: clock,
+      ...{
+        instanceId: o.instanceId,
+        executionId: `e${r.executions}`,
+        name: 'sim',
+        history,
+        host,
+        batch,
+        ts: clock,
+      },
       schema,
       activityExists: (name) => !known || known.has(name.toLowerCase()),
       warn: (w) => r.warnings.push(w),
@@ -239,8 +218,7 @@ export async function simulate(fn: OrchestrationHandler, o: SimOptions): Promise
     history.push(...ep.events);
     r.maxHistoryLength = Math.max(r.maxHistoryLength, history.length);
     if (ep.status === 'Running') {
-      timers = timers.filter((t) => !ep.plan.cancelTimers.includes(t.id));
-      timers.push(...ep.plan.timers);
+      timers = [...timers.filter((t) => !ep.plan.cancelTimers.includes(t.id)), ...ep.plan.timers];
       queue.push(...ep.plan.activities);
       continue;
     }
@@ -249,8 +227,8 @@ export async function simulate(fn: OrchestrationHandler, o: SimOptions): Promise
     if (ep.status === 'ContinuedAsNew') {
       // What the execution received but did not consume is gone (OutOfProcOrchestrationShim: ContinueAsNew(input)).
       r.executions++;
-      [host, history, actionsByEpisode, queue, timers] = [emptyHostState(), [], [], [], []];
-      inbox = [message('start', { input: ep.output })];
+      [host, history, actionsByEpisode, queue, timers, inbox] = [emptyHostState(), [], [], [], [], []];
+      push('start', { input: ep.output });
       continue;
     }
     r.finishedAt = new Date(clock);

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { parseBlobPath } from '../../../dev/runtime/blobWatcher';
 import { scaledClock } from '../../../dev/runtime/clock';
-import { compileRoute, comparePrecedence } from '../../../dev/runtime/routes';
+import { compileRoute, comparePrecedence } from '../../../dev/runtime/httpServer';
 import { testConnectionString } from '../../support/storage';
 import { REPO_ROOT } from './support';
 
