@@ -2,7 +2,7 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { freePort } from '../support/azurite';
 import { eventually } from '../support/eventually';
 import { testConnectionString, uniqueName } from '../support/storage';
-import { jobForBlob, listJobs, startStack, type JobView, type Stack } from './stack';
+import { isolatedNames, jobForBlob, listJobs, startStack, type JobView, type Stack } from './stack';
 import { launch, ready, type Launched } from './startScript';
 
 /** The app killed mid-job (SIGKILL, no clean-up) and started again: the job completes, once. */
@@ -48,11 +48,7 @@ describe('with the embedded emulator (npm start without AML_SCORING_URI)', () =>
       AML_EMULATOR_PORT: String(await freePort()),
       AML_EMULATOR_STATE_CONTAINER: uniqueName('emujobs'),
       AML_DATASTORE_CONTAINER: uniqueName('ds'),
-      INBOX_CONTAINER: uniqueName('inbox'),
-      OUTBOX_CONTAINER: uniqueName('outbox'),
-      QUARANTINE_CONTAINER: uniqueName('quar'),
-      JOBS_TABLE: uniqueName('jobs'),
-      DURABLE_TASK_HUB: uniqueName('hub'),
+      ...isolatedNames(),
       POLL_FIRST_DELAY_SECONDS: '0.3',
       POLL_BACKOFF_FACTOR: '1.5',
       POLL_MAX_DELAY_SECONDS: '1',

@@ -18,6 +18,17 @@ import { testConnectionString, uniqueName } from '../support/storage';
  */
 export const E2E_RUNTIME = (process.env.E2E_RUNTIME ?? 'local').toLowerCase();
 if (E2E_RUNTIME !== 'local' && E2E_RUNTIME !== 'func') throw new Error(`E2E_RUNTIME must be local or func`);
+/** Containers, table and task hub of the app's own, so stacks sharing one Azurite never see each other's jobs. */
+export function isolatedNames(): Record<string, string> {
+  return {
+    INBOX_CONTAINER: uniqueName('inbox'),
+    OUTBOX_CONTAINER: uniqueName('outbox'),
+    QUARANTINE_CONTAINER: uniqueName('quar'),
+    JOBS_TABLE: uniqueName('jobs'),
+    DURABLE_TASK_HUB: uniqueName('hub'),
+  };
+}
+
 export interface Stack {
   api: string;
   emulator: AmlEmulator;
@@ -71,11 +82,7 @@ export async function startStack(env: Record<string, string> = {}, o: StackOptio
     AML_MANAGEMENT_URI: emulator.url,
     AML_AUTH: 'emulator',
     AML_DATASTORE_CONTAINER: datastore,
-    INBOX_CONTAINER: uniqueName('inbox'),
-    OUTBOX_CONTAINER: uniqueName('outbox'),
-    QUARANTINE_CONTAINER: uniqueName('quar'),
-    JOBS_TABLE: uniqueName('jobs'),
-    DURABLE_TASK_HUB: uniqueName('hub'),
+    ...isolatedNames(),
     POLL_FIRST_DELAY_SECONDS: '0.3',
     POLL_BACKOFF_FACTOR: '1.5',
     POLL_MAX_DELAY_SECONDS: '1',

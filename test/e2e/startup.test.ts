@@ -2,6 +2,7 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { freePort } from '../support/azurite';
 import { testConnectionString, uniqueName } from '../support/storage';
 import { launch, ready, type Launched } from './startScript';
+import { isolatedNames } from './stack';
 
 /**
  * `npm start` pointed at an AML endpoint other than its own emulator: it prepares what the app needs
@@ -27,11 +28,7 @@ async function startWith(scoringUri: string): Promise<{ datastore: string; print
     AML_AUTH: undefined,
     FUNCTIONS_HTTP_PORT: String(http),
     AML_DATASTORE_CONTAINER: datastore,
-    INBOX_CONTAINER: uniqueName('inbox'),
-    OUTBOX_CONTAINER: uniqueName('outbox'),
-    QUARANTINE_CONTAINER: uniqueName('quar'),
-    JOBS_TABLE: uniqueName('jobs'),
-    DURABLE_TASK_HUB: uniqueName('hub'),
+    ...isolatedNames(),
     LOCAL_PROGRESS: 'off',
   });
   await ready(running, http);
