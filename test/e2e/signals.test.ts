@@ -49,6 +49,18 @@ async function listening(ports: number[]): Promise<number[]> {
   return ports.filter((_, i) => open[i]);
 }
 
+/** Every process of the stack has exited and none of its ports answers. */
+async function allGone(tree: number[], ports: number[], what: string): Promise<void> {
+  await eventually(
+    async () => {
+      expect(tree.filter(alive)).toEqual([]);
+      expect(await listening(ports)).toEqual([]);
+      return true;
+    },
+    { timeoutMs: 30_000, what },
+  );
+}
+
 async function started(how: 'npm' | 'node'): Promise<{ l: Launched; ports: number[]; tree: number[] }> {
   for (let attempt = 1; ; attempt++) {
     const { env, ports, http } = await stackEnv();
@@ -85,26 +97,12 @@ test('SIGTERM to npm start: every process of the stack exits and the ports are f
   const { l, ports, tree } = await started('npm');
   l.child.kill('SIGTERM');
   await l.exited;
-  await eventually(
-    async () => {
-      expect(tree.filter(alive)).toEqual([]);
-      expect(await listening(ports)).toEqual([]);
-      return true;
-    },
-    { timeoutMs: 30_000, what: 'the stack to stop after npm was terminated' },
-  );
+  await allGone(tree, ports, 'the stack to stop after npm was terminated');
 });
 
 test('SIGKILL to the script: its Azurite notices and exits, and the ports are freed', async () => {
   const { l, ports, tree } = await started('node');
   l.child.kill('SIGKILL');
   await l.exited;
-  await eventually(
-    async () => {
-      expect(tree.filter(alive)).toEqual([]);
-      expect(await listening(ports)).toEqual([]);
-      return true;
-    },
-    { timeoutMs: 30_000, what: 'Azurite to exit after its owner was killed' },
-  );
+  await allGone(tree, ports, 'Azurite to exit after its owner was killed');
 });
