@@ -63,10 +63,13 @@ function findBicep(): Tool | undefined {
 }
 
 function findPwsh(): Tool | undefined {
-  // dotnet tool run finds the tool in NUGET_PACKAGES: keep it in .tools/ like the Bicep CLI.
+  // dotnet tool run finds the tool in NUGET_PACKAGES: keep it in .tools/ like the Bicep CLI. Its resolver
+  // cache lives under DOTNET_CLI_HOME (default ~/.dotnet) and records absolute paths: a home of the clone's own,
+  // so one clone's cache never points another (or a deleted one) at a package that is not there.
   const env = {
     ...process.env,
     NUGET_PACKAGES: NUGET_DIR,
+    DOTNET_CLI_HOME: join(TOOLS_DIR, 'dotnet-home'),
     DOTNET_CLI_TELEMETRY_OPTOUT: '1',
     DOTNET_NOLOGO: '1',
   };
