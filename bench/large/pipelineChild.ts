@@ -164,6 +164,8 @@ async function pipeline(a: PipelineArgs): Promise<PipelineReport> {
       return Promise.resolve();
     },
     requestCancel: () => Promise.resolve(),
+    startBatch: async () => undefined,
+    raise: async () => undefined,
   };
   const { jobId } = await startJob(d, orch, { container: s.inboxContainer, name: a.blob });
   if (!input) throw new Error('startJob did not start the job');

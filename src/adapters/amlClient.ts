@@ -125,10 +125,12 @@ export class AmlClient {
     outputUri: string;
     requestId: string;
     deployment?: string;
+    /** A folder input: AML scores every `.csv` directly in it, spreading the files over its instances. */
+    folder?: boolean;
   }): Promise<AmlJob> {
     const body = {
       properties: {
-        InputData: { input: { JobInputType: 'UriFile', Uri: req.inputUri } },
+        InputData: { input: { JobInputType: req.folder ? 'UriFolder' : 'UriFile', Uri: req.inputUri } },
         OutputData: { output: { JobOutputType: 'UriFile', Uri: req.outputUri } },
       },
     };

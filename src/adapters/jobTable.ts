@@ -25,7 +25,7 @@ export function partitionOf(jobId: string): string {
 
 type Entity = Record<string, unknown> & { partitionKey: string; rowKey: string };
 
-const JSON_FIELDS = ['phases', 'error', 'amlStatusHistory', 'outage', 'cancel', 'warnings'] as const;
+const JSON_FIELDS = ['phases', 'error', 'amlStatusHistory', 'outage', 'cancel', 'warnings', 'files'] as const;
 const MAX_STRING = 30_000; // Table string properties are limited to 64 KiB (32k UTF-16 chars).
 
 function toEntity(r: JobRecord): Entity {

@@ -1,6 +1,6 @@
 import type { DurableClient } from 'durable-functions';
 import { ORCHESTRATION, CANCEL_EVENT } from '../orchestration/names';
-import type { ScoreJobInput } from '../orchestration/contracts';
+import type { BatchInput, ScoreJobInput } from '../orchestration/contracts';
 
 /** What the Durable client reports about one instance, as far as the app cares. */
 export interface InstanceView {
@@ -14,7 +14,9 @@ export interface Orchestrations {
   /** `none` when no instance has this id. */
   state(instanceId: string): Promise<'none' | 'active' | 'ended'>;
   start(instanceId: string, input: ScoreJobInput): Promise<void>;
+  startBatch(batchId: string, input: BatchInput): Promise<void>;
   requestCancel(instanceId: string): Promise<void>;
+  raise(instanceId: string, event: string, data: unknown): Promise<void>;
 }
 
 /** What the reconciler needs besides: the instance's status, or undefined when no instance has this id. */
@@ -49,8 +51,14 @@ export function durableOrchestrations(client: DurableClient): InspectableOrchest
     async start(instanceId, input) {
       await client.startNew(ORCHESTRATION.scoreJob, { instanceId, input });
     },
+    async startBatch(batchId, input) {
+      await client.startNew(ORCHESTRATION.batch, { instanceId: batchId, input });
+    },
     async requestCancel(instanceId) {
       await client.raiseEvent(instanceId, CANCEL_EVENT, { at: 'api' });
+    },
+    async raise(instanceId, event, data) {
+      await client.raiseEvent(instanceId, event, data);
     },
   };
 }

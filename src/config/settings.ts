@@ -56,7 +56,18 @@ export interface Settings {
   poll: PollSchedule;
   jobDeadlineSeconds: number;
   publishMode: 'join' | 'raw';
+  shaping: Shaping;
   api: ApiSettings;
+}
+
+/** How files are shaped for AML (README, "Shaping the input"): coalesced when small, split when large. */
+export interface Shaping {
+  /** 0 = no coalescing: one AML job per file. */
+  batchWindowSeconds: number;
+  batchMaxFiles: number;
+  batchMaxBytes: number;
+  /** 0 = never split. */
+  splitRows: number;
 }
 
 /** The HTTP API's limits and the reconciler's bounds. */
@@ -112,6 +123,10 @@ const TABLE = {
   POLL_MAX_DELAY_SECONDS: { default: 300 },
   JOB_DEADLINE_SECONDS: { default: 24 * 3600 },
   PUBLISH_MODE: { default: 'join' },
+  BATCH_WINDOW_SECONDS: { default: 60 },
+  BATCH_MAX_FILES: { default: 100 },
+  BATCH_MAX_BYTES: { default: 64 * 1024 ** 2 },
+  SPLIT_ROWS: { default: 250_000 },
   /** Read by host.json (the Durable task hub), not by this module. */
   DURABLE_TASK_HUB: {},
   /** azure-functions-host ScriptConstants.DefaultMaxRequestBodySize; the host reads the same variable. */
@@ -320,6 +335,18 @@ export function loadSettings(env: Env = process.env): Settings {
     },
     jobDeadlineSeconds: positiveSeconds(env, 'JOB_DEADLINE_SECONDS'),
     publishMode,
+    shaping: {
+      batchWindowSeconds: num(env, 'BATCH_WINDOW_SECONDS', (n) => n >= 0 && n <= 3600, 'seconds from 0 to 3600'),
+      // The member list is one table property (at most 32k characters): 100 members fit with room to spare.
+      batchMaxFiles: num(
+        env,
+        'BATCH_MAX_FILES',
+        (n) => Number.isInteger(n) && n >= 1 && n <= 100,
+        'an integer from 1 to 100',
+      ),
+      batchMaxBytes: num(env, 'BATCH_MAX_BYTES', (n) => n > 0, 'a positive number of bytes'),
+      splitRows: num(env, 'SPLIT_ROWS', (n) => Number.isInteger(n) && n >= 0, 'an integer >= 0'),
+    },
     api: readApiSettings(env),
   };
 }

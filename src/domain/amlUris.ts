@@ -42,6 +42,16 @@ export function stagingPaths(
   return { input: `${folder}/input/${file}`, output: `${folder}/output/predictions.csv` };
 }
 
+/** `<prefix>/<id>/input`: the folder of a split file's parts or of a batch's files. */
+export function batchFolder(prefix: string, id: string): string {
+  return `${prefix ? `${prefix}/` : ''}${id}/input`;
+}
+
+/** `<prefix>/<id>/output/predictions.csv`: where AML writes a folder job's one output file. */
+export function folderOutput(prefix: string, id: string): string {
+  return `${prefix ? `${prefix}/` : ''}${id}/output/predictions.csv`;
+}
+
 /** `outbox/<input path without .csv>_predictions.csv`, keeping the inbox folder structure. */
 export function outboxName(inputName: string): string {
   return `${inputName.replace(/\.csv$/i, '')}_predictions.csv`;

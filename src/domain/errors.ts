@@ -29,6 +29,7 @@ export type ErrorCode =
   | 'PredictionsInvalid'
   | 'AllRowsFailed'
   | 'DeploymentInvalid'
+  | 'BatchLost'
   | 'TimedOut'
   | 'Canceled'
   | 'Internal';

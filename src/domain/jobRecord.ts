@@ -1,3 +1,4 @@
+import type { BatchMember } from './batch';
 import type { ErrorInfo } from './errors';
 
 /**
@@ -108,6 +109,17 @@ export interface JobRecord {
   retryOf?: string;
   /** The job that retried this one (set once; a second retry request finds it). */
   retriedBy?: string;
+  /** A file coalesced with others: the batch whose AML job scored it. */
+  batchId?: string;
+  /** A file staged as parts (more rows than SPLIT_ROWS): how many. */
+  parts?: number;
+  /**
+   * Only on a batch's record (id `b…`; same table and shape, so the AML steps are shared): its files,
+   * when it stopped taking more, and when it was to close at the latest.
+   */
+  files?: BatchMember[];
+  closesAt?: string;
+  closedAt?: string;
 }
 
 export type RecordedError = ErrorInfo & { at: string; problems?: unknown[]; problemCount?: number };

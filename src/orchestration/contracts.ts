@@ -23,6 +23,8 @@ export interface ScoreJobInput {
   deadlineSeconds: number;
   /** A deployment asked for through the API (`?deployment=`); wins over the blob's metadata. */
   deployment?: string;
+  /** Coalescing, when on (BATCH_WINDOW_SECONDS > 0) at the job's start. */
+  batching?: BatchLimitsInput;
   /** Carried across continueAsNew: where the previous execution stopped. */
   progress?: ScoreJobProgress;
 }
@@ -45,6 +47,20 @@ export interface StagedFile {
   outputPath: string;
   inputUri: string;
   outputUri: string;
+  /** The input is a folder (`UriFolder`): a split file's parts, or a batch's files. */
+  folder?: boolean;
+  /** A split file: its parts in order (`part-00000.csv`, ...), with where each begins in the input. */
+  parts?: PartInfo[];
+  /** A batch: its member jobs (each file `<jobId>.csv` in the folder). */
+  members?: string[];
+  /** A batch member: its predictions, as regrouped from the batch's output (run files, in order). */
+  predictionRuns?: string[];
+}
+
+export interface PartInfo {
+  rows: number;
+  /** 1-based input line of the part's first data row. */
+  firstLine: number;
 }
 
 export type Result<T> = ({ ok: true } & T) | { ok: false; error: ErrorInfo };
@@ -60,9 +76,12 @@ export interface Rejection {
   problems?: unknown[];
   problemCount?: number;
 }
-/** `deployment`: the one the file asked for (API, then blob metadata); absent = AML_DEPLOYMENT_NAME. */
+/**
+ * `deployment`: the one the file asked for (API, then blob metadata); absent = AML_DEPLOYMENT_NAME.
+ * `batchable`: small enough to share an AML job with other files (and coalescing is on).
+ */
 export type ValidateResult =
-  | { ok: true; staged: StagedFile; deployment?: string }
+  | { ok: true; staged: StagedFile; deployment?: string; batchable?: boolean }
   | { ok: false; error: ErrorInfo; rejected?: Rejection };
 
 export interface SubmitInput {
@@ -107,6 +126,50 @@ export type PublishResult = Result<{
   errorsBlob?: string;
 }>;
 
+/** Coalescing settings, fixed when a job starts (like its schedule). */
+export interface BatchLimitsInput {
+  windowSeconds: number;
+  maxFiles: number;
+  maxBytes: number;
+}
+
+export interface JoinBatchInput {
+  jobId: string;
+  staged: StagedFile;
+  deployment?: string;
+  limits: BatchLimitsInput;
+}
+export type JoinBatchResult = Result<{ batchId: string }>;
+
+/** A batch's orchestration input: shaped as a job's (the AML steps are shared), plus the batch. */
+export interface BatchInput extends ScoreJobInput {
+  batch: { closesAt: string };
+}
+
+export interface CloseBatchInput {
+  batchId: string;
+  deployment?: string;
+}
+export type CloseBatchResult = Result<{ staged: StagedFile }>;
+
+/** What a batch tells each member at its end (event BATCH_DONE_EVENT). */
+export interface BatchDone {
+  batchId: string;
+  amlJobName?: string;
+  /** AML scored the batch and its output was regrouped: the member publishes its own file. */
+  scored: boolean;
+  predictionRuns?: string[];
+  status: TerminalState;
+  error?: ErrorInfo;
+}
+
+export interface NotifyMembersInput {
+  batchId: string;
+  members: string[];
+  /** Each member's `predictionRuns` are read from the batch's regroup manifest when `scored`. */
+  done: Omit<BatchDone, 'predictionRuns'>;
+}
+
 export type TerminalState = Extract<JobState, 'Succeeded' | 'Rejected' | 'Failed' | 'TimedOut' | 'Canceled'>;
 
 /** A terminal outcome, decided by the orchestrator and written by the one recording activity. */
@@ -133,7 +196,16 @@ export interface ScoreJobOutput {
 }
 
 export interface ProgressStatus {
-  phase: 'Validating' | 'Submitting' | 'Waiting' | 'Publishing' | 'Canceling' | 'Recording' | 'Done';
+  phase:
+    | 'Validating'
+    | 'Batching'
+    | 'Submitting'
+    | 'Waiting'
+    | 'Publishing'
+    | 'Canceling'
+    | 'Recording'
+    | 'Done';
+  batchId?: string;
   amlJobName?: string;
   amlStatus?: string;
   polls?: number;

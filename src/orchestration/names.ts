@@ -1,6 +1,7 @@
 /** Function names shared by the registrations and their callers; renaming one renames both. */
 export const ORCHESTRATION = {
   scoreJob: 'scoreJobOrchestrator',
+  batch: 'batchOrchestrator',
 } as const;
 
 export const ACTIVITY = {
@@ -11,7 +12,16 @@ export const ACTIVITY = {
   cancelAmlJob: 'cancelAmlJobActivity',
   publishPredictions: 'publishPredictionsActivity',
   recordOutcome: 'recordOutcomeActivity',
+  joinBatch: 'joinBatchActivity',
+  closeBatch: 'closeBatchActivity',
+  notifyMembers: 'notifyMembersActivity',
 } as const;
 
 /** External event the cancel API raises on a running orchestration. */
 export const CANCEL_EVENT = 'CancelRequested';
+
+/** Raised on a batch's orchestration when its head closed early (full), so it stages at once. */
+export const BATCH_CLOSE_EVENT = 'BatchClosed';
+
+/** Raised on each member's orchestration when its batch ends (payload: BatchDone). */
+export const BATCH_DONE_EVENT = 'BatchDone';

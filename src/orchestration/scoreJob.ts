@@ -9,12 +9,14 @@ import type {
   ValidateInput,
   ValidateResult,
 } from './contracts';
+import { scoreInBatch } from './batched';
 import { finish, run } from './steps';
 import { waitAndPublish } from './waiting';
 
 /**
  * One job, start to end: validate and stage → submit → wait on durable timers, checking AML on a
- * backoff schedule → publish (waiting.ts) → record the outcome. Replayed from history on every
+ * backoff schedule → publish (waiting.ts) → record the outcome. A small file, with coalescing on,
+ * shares a batch's AML job instead of submitting its own (batched.ts). Replayed from history on every
  * wake-up, so it reads time only from `currentUtcDateTime` and does all I/O through activities.
  * Every terminal outcome is written here, through the recordOutcome activity.
  */
@@ -42,6 +44,9 @@ export function* scoreJobOrchestrator(
         : { jobId, status: 'Failed', error: v.error },
     );
   }
+
+  if (input.batching && v.batchable)
+    return yield* scoreInBatch(context, { ...input, batching: input.batching }, v.staged, v.deployment);
 
   context.df.setCustomStatus({ phase: 'Submitting' });
   const sub = yield* run<SubmitResult>(context, ACTIVITY.submitAmlJob, {

@@ -17,6 +17,8 @@ const orch: Orchestrations = {
     started.push(input);
   },
   requestCancel: async () => undefined,
+  startBatch: async () => undefined,
+  raise: async () => undefined,
 };
 
 async function drop(name: string, body: string | Buffer) {

@@ -20,6 +20,8 @@ const orch: Orchestrations = {
   state: async () => 'none',
   start: async () => undefined,
   requestCancel: async () => undefined,
+  startBatch: async () => undefined,
+  raise: async () => undefined,
 };
 
 beforeAll(async () => {

@@ -26,6 +26,8 @@ const orch: Orchestrations = {
   state: async (id) => (started.some((s) => s.jobId === id) ? 'active' : 'none'),
   start: async (_id, input) => void started.push(input),
   requestCancel: async (id) => void cancels.push(id),
+  startBatch: async () => undefined,
+  raise: async () => undefined,
 };
 
 const base = 'http://localhost:7071/api/jobs';

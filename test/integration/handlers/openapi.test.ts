@@ -92,6 +92,8 @@ describe('real handler responses validate against the document', () => {
     state: async () => 'none',
     start: async () => undefined,
     requestCancel: async () => undefined,
+    startBatch: async () => undefined,
+    raise: async () => undefined,
   };
   const base = 'http://localhost:7071/api';
   const req = (method: string, url: string, body?: string, headers: Record<string, string> = {}) =>

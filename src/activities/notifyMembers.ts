@@ -1,0 +1,28 @@
+import type { Orchestrations } from '../adapters/orchestrations';
+import { memberFileName } from '../domain/batch';
+import { BATCH_DONE_EVENT } from '../orchestration/names';
+import type { BatchDone, NotifyMembersInput } from '../orchestration/contracts';
+import type { Deps } from '../app/deps';
+import { inParallel } from './inParallel';
+import { readManifest } from './regroup';
+
+/**
+ * Tells every member how its batch ended, with the run files of its own predictions. A member that has
+ * already ended (canceled while it waited) no longer listens; Durable drops the event, which is fine.
+ * Repeatable: a member takes the first BatchDone and ignores later ones.
+ */
+export async function notifyMembers(
+  input: NotifyMembersInput,
+  d: Deps,
+  orch: Orchestrations,
+): Promise<{ ok: true }> {
+  const runs = input.done.scored ? await readManifest(d, input.batchId) : {};
+  await inParallel(input.members, 8, async (jobId) => {
+    const done: BatchDone = { ...input.done, predictionRuns: runs[memberFileName(jobId)] ?? [] };
+    await orch.raise(jobId, BATCH_DONE_EVENT, done).catch((err: unknown) => {
+      // The Durable HTTP API answers 410 Gone for an instance that has ended.
+      if (!/\b(410|404)\b|not running|completed|terminated|failed/i.test(String((err as Error)?.message ?? err))) throw err;
+    });
+  });
+  return { ok: true };
+}
