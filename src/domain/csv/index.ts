@@ -8,3 +8,8 @@ export type { JoinOptions, JoinResult } from './join';
 export { isBlankRecord } from './blank';
 export { csvQuote } from './predictions';
 export type { ByteSource } from './source';
+export { splitPredictionsByFile } from './regroup';
+export type { RegroupOptions, RegroupResult } from './regroup';
+export type { PartWriter } from './segments';
+export type { PartInfo, SplitOptions } from './split';
+export { concatSources } from './source';

@@ -27,6 +27,21 @@ export interface JoinOptions {
   errors?: (chunk: Buffer) => Promise<void> | void;
   /** The `reason` written for a missing row. */
   missingReason?: string;
+  /**
+   * Write the output's header line (default true). False for the parts of a split file after the
+   * first: each part starts with the header, the joined output has it once.
+   */
+  header?: boolean;
+  /**
+   * Write the errors file's header line when rows are missing (default: as `header`). A caller
+   * joining part by part sets it true for the first part that has missing rows.
+   */
+  errorsHeader?: boolean;
+  /**
+   * Added to the input line numbers written for missing rows: for a part of a split file, its
+   * `firstLine` less the line its first data row is on within the part (2 after a one-line header).
+   */
+  lineOffset?: number;
 }
 
 export interface JoinResult {
@@ -78,7 +93,11 @@ export async function joinPredictions(
       }
     : undefined;
   try {
-    const file = new InputJoin(reader, writer, opts.column ?? 'prediction', maxRecordBytes, errors);
+    const file = new InputJoin(reader, writer, opts.column ?? 'prediction', maxRecordBytes, errors, {
+      header: opts.header ?? true,
+      errorsHeader: opts.errorsHeader ?? opts.header ?? true,
+      lineOffset: opts.lineOffset ?? 0,
+    });
     await file.run(input);
     await reader.finish(file.index);
     await writer.flush();
@@ -120,18 +139,21 @@ class InputJoin {
   private chunkRows = 0;
   private readAhead = 0;
   private readonly errors: { writer: Writer; reason: string } | undefined;
+  private readonly headers: { header: boolean; errorsHeader: boolean; lineOffset: number };
 
   constructor(
     reader: PredictionReader,
     writer: Writer,
     column: string,
     maxRecordBytes: number,
-    errors?: { writer: Writer; reason: string },
+    errors: { writer: Writer; reason: string } | undefined,
+    headers: { header: boolean; errorsHeader: boolean; lineOffset: number },
   ) {
     this.reader = reader;
     this.writer = writer;
     this.column = column;
     this.errors = errors;
+    this.headers = headers;
     this.scanner = new CsvScanner((rec) => this.onRecord(rec), { maxRecordBytes });
   }
 
@@ -152,8 +174,9 @@ class InputJoin {
       this.header = true;
       this.eol = eolBytes(this.scanner.lineEnding);
       this.width = rec.fieldCount;
-      this.writer.write(headerLine(rec, this.column, this.scanner.hasBom, this.eol));
-      this.errors?.writer.write(errorsHeader(rec, this.scanner.hasBom, this.eol));
+      if (this.headers.header) this.writer.write(headerLine(rec, this.column, this.scanner.hasBom, this.eol));
+      if (this.headers.errorsHeader)
+        this.errors?.writer.write(errorsHeader(rec, this.scanner.hasBom, this.eol));
       return;
     }
     if (rec.strayLineBreak || rec.fieldCount !== this.width) {
@@ -200,7 +223,7 @@ class InputJoin {
       }
       if (!found) {
         this.failed++;
-        const prefix = Buffer.from(`${batch.line(k)},${this.errors!.reason}`);
+        const prefix = Buffer.from(`${batch.line(k) + this.headers.lineOffset},${this.errors!.reason}`);
         this.errors!.writer.row(prefix, 0, prefix.length, batch.buf, batch.start(k), batch.end(k), this.eol);
         continue;
       }

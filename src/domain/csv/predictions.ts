@@ -242,7 +242,7 @@ function invalid(message: string): PipelineError {
 }
 
 /** Field 0 as a non-negative safe integer (digits only), or -1. */
-function parseIndex(rec: CsvRecord): number {
+export function parseIndex(rec: CsvRecord): number {
   const buf = rec.buf;
   const s = rec.fieldStart(0);
   const e = rec.fieldEnd(0);

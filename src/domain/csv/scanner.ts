@@ -223,6 +223,14 @@ export class CsvScanner {
     return this.mode === M_LF ? 'LF' : this.mode === M_CRLF ? 'CRLF' : undefined;
   }
 
+  /**
+   * Whether `buf` is the scanner's own scratch buffer, which it overwrites on the next push: a record
+   * in it must be copied to be kept; a record in a pushed chunk is a view of that chunk.
+   */
+  isScratch(buf: Buffer): boolean {
+    return buf === this.carry;
+  }
+
   /** Records emitted so far. */
   get records(): number {
     return this.recIndex;

@@ -12,3 +12,13 @@ export async function* bufferChunks(source: ByteSource): AsyncGenerator<Buffer, 
     else yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
   }
 }
+
+/**
+ * One source made of several read one after another (e.g. a file's prediction runs, in sequence
+ * order), each opened only when the previous one is done.
+ */
+export async function* concatSources(
+  sources: Iterable<ByteSource | (() => ByteSource | Promise<ByteSource>)>,
+): AsyncGenerator<Buffer, void, undefined> {
+  for (const s of sources) yield* bufferChunks(typeof s === 'function' ? await s() : s);
+}

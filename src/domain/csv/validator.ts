@@ -1,9 +1,10 @@
-import type { ErrorCode } from '../errors';
+import { PipelineError, type ErrorCode } from '../errors';
 import type { InputSchema } from '../schema';
 import { isBlankRecord } from './blank';
 import { findDuplicate, guessOtherSeparator, headerNames, parseHeaderFields } from './header';
 import { RowChecker, type CompiledCheck } from './rules';
 import { CsvRecord, CsvScanError, CsvScanner, DEFAULT_MAX_RECORD_BYTES } from './scanner';
+import { PartSplitter, type PartInfo, type SplitOptions } from './split';
 import { bufferChunks, type ByteSource } from './source';
 import { sniffBinary, TextChecker } from './utf8';
 
@@ -34,6 +35,8 @@ export interface ValidationReport {
   errorCode?: ErrorCode;
   /** One sentence for people. */
   summary?: string;
+  /** With `split`: the parts written (on an invalid file, those opened before the scan stopped writing). */
+  parts: PartInfo[];
 }
 
 export interface ValidateOptions {
@@ -46,6 +49,13 @@ export interface ValidateOptions {
   onProgress?: (rows: number, bytes: number) => void;
   /** Longest accepted record in bytes (keeps memory bounded on junk without line breaks). Default 1 MiB. */
   maxRecordBytes?: number;
+  /**
+   * Also write the file, in the same pass, as parts of at most `rows` data rows, each starting with
+   * the header line (see {@link PartSplitter}). Part 0 is opened even for a small file. Writes are
+   * awaited before the next chunk is read; parts are ended once the file is valid, and all of them
+   * are aborted when it is not or when reading or writing fails.
+   */
+  split?: SplitOptions;
 }
 
 /**
@@ -55,20 +65,33 @@ export interface ValidateOptions {
  * problems); value problems and rows whose field count differs from the header are counted to
  * the end. Blank lines (empty or only spaces, tabs, CRs) are skipped everywhere and are not rows, as
  * pandas' `skip_blank_lines` does; the join skips them the same way so row indexes agree.
- * Source errors (e.g. a failed download) reject the promise.
+ * Source errors (e.g. a failed download) and part writers' errors reject the promise.
  */
 export async function validateCsvStream(
   source: ByteSource,
   opts: ValidateOptions,
 ): Promise<ValidationReport> {
   const v = new CsvValidator(opts);
-  for await (const chunk of bufferChunks(source)) {
-    const more = v.push(chunk);
-    opts.onProgress?.(v.rows, v.bytes);
-    if (!more) break;
+  const parts = v.splitter;
+  try {
+    for await (const chunk of bufferChunks(source)) {
+      const more = v.push(chunk);
+      opts.onProgress?.(v.rows, v.bytes);
+      await parts?.flush(v.failing);
+      if (!more) break;
+    }
+    v.end();
+    const report = v.report();
+    if (parts) {
+      await parts.flush(!report.ok);
+      if (report.ok) await parts.end();
+      else await parts.abort(new PipelineError(report.errorCode ?? 'InputNotCsv', report.summary ?? ''));
+    }
+    return report;
+  } catch (err) {
+    await parts?.abort(err);
+    throw err;
   }
-  v.end();
-  return v.report();
 }
 
 const STOP = new Error('validation stopped');
@@ -98,12 +121,20 @@ export class CsvValidator {
   private firstInvalid: Problem | undefined;
   private fatal: Fatal | undefined;
   private ended = false;
+  /** With `split`: writes accepted rows into parts. */
+  readonly splitter: PartSplitter | undefined;
 
   constructor(opts: ValidateOptions) {
     this.opts = opts;
     this.scanner = new CsvScanner((rec) => this.onRecord(rec), {
       maxRecordBytes: opts.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES,
     });
+    this.splitter = opts.split ? new PartSplitter(opts.split, this.scanner) : undefined;
+  }
+
+  /** Whether a problem already makes the file invalid (rows after it are not worth writing). */
+  get failing(): boolean {
+    return this.fatal !== undefined || this.notCsv > 0 || this.invalid > 0;
   }
 
   /** Feeds a chunk; returns false once the outcome is settled and reading should stop. */
@@ -157,6 +188,7 @@ export class CsvValidator {
       problemCount: this.problemCount,
       ...(errorCode !== undefined ? { errorCode } : {}),
       summary: this.summary(errorCode),
+      parts: this.splitter ? this.splitter.parts.map((p) => ({ ...p.info })) : [],
     };
   }
 
@@ -269,6 +301,7 @@ export class CsvValidator {
       return;
     }
     this.checker.check(rec, this.onValueProblem);
+    if (this.splitter && this.notCsv === 0 && this.invalid === 0) this.splitter.onRow(rec);
   }
 
   private readonly onValueProblem = (rec: CsvRecord, c: CompiledCheck, message: string): void => {
@@ -340,6 +373,7 @@ export class CsvValidator {
       );
     }
     this.checker = RowChecker.compile(schema.columns, names);
+    this.splitter?.onHeader(rec, this.scanner.hasBom);
   }
 }
 

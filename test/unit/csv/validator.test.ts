@@ -41,6 +41,7 @@ describe('valid files', () => {
         problems: [],
         problemCount: 0,
         summary: 'Valid: 500 rows, 10 columns',
+        parts: [],
       });
     }
   });

@@ -1,0 +1,99 @@
+import type { CsvRecord, CsvScanner } from './scanner';
+import { SegmentQueue, type PartWriter } from './segments';
+
+export interface SplitOptions {
+  /** Most data rows per part (at least 1). */
+  rows: number;
+  /** Opens part `index` (0-based); called once per part, in order. */
+  open: (index: number) => PartWriter;
+}
+
+export interface PartInfo {
+  rows: number;
+  /** Bytes written to the part: its header line (and the BOM in part 0) included. */
+  bytes: number;
+  /** 1-based input line of the part's first data row. */
+  firstLine: number;
+}
+
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
+interface Part {
+  info: PartInfo;
+  writer: PartWriter;
+  state: 'open' | 'ended' | 'aborted';
+}
+
+/**
+ * Writes the rows the validator accepts into parts of at most `rows` data rows, each starting with
+ * the header line, byte for byte: the original records with their own line endings; a BOM only in
+ * part 0, as in the input; blank lines are not written (they are not rows). Records are queued
+ * during the scanner's callbacks and written by `flush` (awaited, after each chunk). Parts are
+ * ended only once the whole file is known to be valid; otherwise every opened part is aborted, so
+ * an invalid file never leaves a complete part behind.
+ */
+export class PartSplitter {
+  readonly parts: Part[] = [];
+  private readonly opts: SplitOptions;
+  private readonly scanner: CsvScanner;
+  private readonly queue = new SegmentQueue<Part>();
+  private header: Buffer = Buffer.alloc(0);
+  private current: Part | undefined;
+
+  constructor(opts: SplitOptions, scanner: CsvScanner) {
+    if (!Number.isSafeInteger(opts.rows) || opts.rows < 1) {
+      throw new RangeError(`split.rows must be a positive integer, got ${opts.rows}`);
+    }
+    this.opts = opts;
+    this.scanner = scanner;
+  }
+
+  /** The accepted header: opens part 0 (a small file is then the whole of part 0). */
+  onHeader(rec: CsvRecord, bom: boolean): void {
+    this.header = Buffer.from(rec.raw());
+    this.openPart(bom ? Buffer.concat([BOM, this.header]) : this.header, 0);
+  }
+
+  /** An accepted data row. */
+  onRow(rec: CsvRecord): void {
+    let part = this.current as Part;
+    if (part.info.rows === this.opts.rows) part = this.openPart(this.header, rec.line);
+    else if (part.info.rows === 0) part.info.firstLine = rec.line;
+    part.info.rows++;
+    part.info.bytes += rec.next - rec.start;
+    this.queue.add(part, rec.buf, rec.start, rec.next, this.scanner.isScratch(rec.buf));
+  }
+
+  /** Writes what the last chunk queued (nothing once the file is known to be invalid). */
+  async flush(invalid: boolean): Promise<void> {
+    const items = this.queue.take();
+    if (invalid) return;
+    for (const { target, bytes } of items) await target.writer.write(bytes);
+  }
+
+  /** Ends every part, in order (the file is valid). */
+  async end(): Promise<void> {
+    for (const part of this.parts) {
+      await part.writer.end();
+      part.state = 'ended';
+    }
+  }
+
+  /** Aborts every part not ended (an invalid file, a failed read or write); never throws. */
+  async abort(err: unknown): Promise<void> {
+    for (const part of this.parts) {
+      if (part.state !== 'open') continue;
+      part.state = 'aborted';
+      await part.writer.abort(err).catch(() => undefined);
+    }
+  }
+
+  private openPart(header: Buffer, firstLine: number): Part {
+    const writer = this.opts.open(this.parts.length);
+    const part: Part = { info: { rows: 0, bytes: header.length, firstLine }, writer, state: 'open' };
+    this.parts.push(part);
+    this.current = part;
+    this.queue.addBytes(part, header);
+    return part;
+  }
+}
