@@ -1,4 +1,5 @@
 import type { Orchestrations } from '../adapters/orchestrations';
+import { folderOutput } from '../domain/amlUris';
 import { memberFileName } from '../domain/batch';
 import { BATCH_DONE_EVENT } from '../orchestration/names';
 import type { BatchDone, NotifyMembersInput } from '../orchestration/contracts';
@@ -16,7 +17,7 @@ export async function notifyMembers(
   d: Deps,
   orch: Orchestrations,
 ): Promise<{ ok: true }> {
-  const runs = input.done.scored ? await readManifest(d, input.batchId) : {};
+  const runs = input.done.scored ? await readManifest(d, folderOutput(d.settings.aml.datastorePathPrefix, input.batchId)) : {};
   await inParallel(input.members, 8, async (jobId) => {
     const done: BatchDone = { ...input.done, predictionRuns: runs[memberFileName(jobId)] ?? [] };
     await orch.raise(jobId, BATCH_DONE_EVENT, done).catch((err: unknown) => {

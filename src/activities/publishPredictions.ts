@@ -1,65 +1,91 @@
-import { PassThrough } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { errorsName, outboxName } from '../domain/amlUris';
-import { joinPredictions } from '../domain/csv';
+import { memberFileName } from '../domain/batch';
+import { joinPredictions, type ByteSource } from '../domain/csv';
 import { PipelineError } from '../domain/errors';
-import type { PublishInput, PublishResult } from '../orchestration/contracts';
+import type { PublishInput, PublishResult, StagedFile } from '../orchestration/contracts';
 import type { Deps } from '../app/deps';
+import { BlobSink } from './blobSink';
+import { partName } from './validateAndStage';
+import { readRuns, regroup } from './regroup';
 
 /**
  * Writes `outbox/<input without .csv>_predictions.csv`: every input column plus `prediction`,
- * row-aligned by AML's `row` index, streamed from the staged input and the predictions file (both in
- * the datastore, so an expired inbox file does not matter). Rows AML gave no prediction for go to
+ * row-aligned by AML's `row` index, streamed from the staged input and the predictions (both in the
+ * datastore, so an expired inbox file does not matter). Rows AML gave no prediction for go to
  * `outbox/<name>_errors.csv` (written only when there are some; a stale one from an earlier version of
  * the file is deleted). With no row scored the predictions file is removed: the job fails.
- * Overwrites, so a retry lands the same files.
- * The orchestrator records `Succeeded` (or the failure) from the answer.
+ * Overwrites, so a retry lands the same files. The orchestrator records the outcome from the answer.
+ *
+ * Where the predictions come from:
+ * - a plain job: AML's output file;
+ * - a split file: AML's output regrouped per part, then joined part after part into one file in input
+ *   order (header once, error lines numbered as in the input);
+ * - a batch member: its runs of the batch's regrouped output;
+ * - a batch itself publishes nothing to the outbox: it regroups its output per member (each member's
+ *   orchestration then publishes its own file).
  * `PUBLISH_MODE=raw` copies AML's file unchanged, for scoring scripts with another output format.
  */
 export async function publishPredictions(input: PublishInput, d: Deps): Promise<PublishResult> {
   const s = d.settings;
   const { jobId, staged } = input;
-  const outName = outboxName(input.source.name);
+  const container = s.aml.datastoreContainer;
   await d.jobs.transition(jobId, 'Publishing', {}, d.now());
-  const predictionsInfo = await d.datastore
-    .info(s.aml.datastoreContainer, staged.outputPath)
-    .catch((err: unknown) => {
-      if (!(err instanceof PipelineError && err.code === 'InputNotFound')) throw err;
-      throw new PipelineError(
-        'PredictionsInvalid',
-        `AML reported the job Completed but wrote no predictions at ${s.aml.datastoreContainer}/${staged.outputPath}.`,
-        { cause: err },
-      );
-    });
+  const outputEtag = staged.predictionRuns ? undefined : await predictionsEtag(d, staged);
+
+  if (staged.members) {
+    const { rowsByFile } = await regroup(d, staged.outputPath, outputEtag!, new Set(staged.members.map(memberFileName)));
+    const rows = [...rowsByFile.values()].reduce((a, b) => a + b, 0);
+    return { ok: true, rows, rowsFailed: Math.max(0, staged.rows - rows) };
+  }
+
+  const outName = outboxName(input.source.name);
+  const errName = errorsName(input.source.name);
   let rows = staged.rows;
   let rowsFailed = 0;
-  const errName = errorsName(input.source.name);
   if (s.publishMode === 'raw') {
     await d.data.copyFrom(
       d.datastore,
-      { container: s.aml.datastoreContainer, name: staged.outputPath, etag: predictionsInfo.etag },
+      { container, name: staged.outputPath, etag: outputEtag! },
       { container: s.outboxContainer, name: outName },
     );
   } else {
-    const [inputStream, predStream] = await Promise.all([
-      d.datastore.openRead(s.aml.datastoreContainer, staged.inputPath),
-      d.datastore.openRead(s.aml.datastoreContainer, staged.outputPath, predictionsInfo.etag),
-    ]);
-    const out = new Upload(d, outName, jobId);
-    const errors = new Upload(d, errName, jobId);
-    const res = await joinPredictions(inputStream, predStream, (c) => out.write(c), {
-      errors: (c) => errors.write(c),
-    }).then(
-      async (r) => {
-        await Promise.all([out.end(), errors.end()]);
-        return r;
-      },
-      async (err: unknown) => {
-        await Promise.all([out.abort(err), errors.abort(err)]);
-        throw err;
-      },
-    );
-    rows = res.rows;
-    rowsFailed = res.failed;
+    const read = (name: string) => (): Promise<Readable> => d.datastore.openRead(container, name);
+    let pieces: { input: () => Promise<Readable>; predictions: ByteSource; lineOffset: number }[];
+    if (staged.parts) {
+      const names = staged.parts.map((_, k) => partName(k));
+      const { runs } = await regroup(d, staged.outputPath, outputEtag!, new Set(names));
+      pieces = staged.parts.map((p, k) => ({
+        input: read(`${staged.inputPath}${names[k]}`),
+        predictions: readRuns(d, runs[names[k]!] ?? []),
+        // The part's own line 2 is its first data row, which is line `firstLine` of the input.
+        lineOffset: p.firstLine - 2,
+      }));
+    } else {
+      const predictions = staged.predictionRuns
+        ? readRuns(d, staged.predictionRuns)
+        : await d.datastore.openRead(container, staged.outputPath, outputEtag);
+      pieces = [{ input: read(staged.inputPath), predictions, lineOffset: 0 }];
+    }
+    const out = new BlobSink(d.data, s.outboxContainer, outName, { jobid: jobId });
+    const errors = new BlobSink(d.data, s.outboxContainer, errName, { jobid: jobId });
+    rows = 0;
+    try {
+      for (const [k, piece] of pieces.entries()) {
+        const res = await joinPredictions(await piece.input(), piece.predictions, (c) => out.write(c), {
+          errors: (c) => errors.write(c),
+          header: k === 0,
+          errorsHeader: !errors.written,
+          lineOffset: piece.lineOffset,
+        });
+        rows += res.rows;
+        rowsFailed += res.failed;
+      }
+      await Promise.all([out.end(), errors.end()]);
+    } catch (err) {
+      await Promise.all([out.abort(err), errors.abort(err)]);
+      throw err;
+    }
   }
   if (rowsFailed === 0) await d.data.delete(s.outboxContainer, errName);
   if (rows === 0) await d.data.delete(s.outboxContainer, outName);
@@ -72,46 +98,16 @@ export async function publishPredictions(input: PublishInput, d: Deps): Promise<
   };
 }
 
-/** An outbox blob streamed as chunks arrive (with backpressure); nothing is written until the first chunk. */
-class Upload {
-  private stream: PassThrough | undefined;
-  private done: Promise<unknown> | undefined;
-
-  constructor(
-    private readonly d: Deps,
-    private readonly name: string,
-    private readonly jobId: string,
-  ) {}
-
-  async write(chunk: Buffer): Promise<void> {
-    if (!this.stream) {
-      const stream = new PassThrough({ highWaterMark: 4 * 1024 * 1024 });
-      this.stream = stream;
-      const s = this.d.settings;
-      this.done = this.d.data.upload(s.outboxContainer, this.name, stream, {
-        metadata: { jobid: this.jobId },
-      });
-      // Surfaces through end()/abort(); without this an early upload failure would be unhandled.
-      this.done.catch(() => undefined);
-    }
-    const stream = this.stream;
-    if (stream.write(chunk)) return;
-    // An upload that fails stops reading: its error, not a drain that never comes, ends the wait.
-    await Promise.race([
-      new Promise<void>((r) => stream.once('drain', r)),
-      this.done!.then(() => {
-        throw new Error(`The upload of ${this.name} ended before its data did`);
-      }),
-    ]);
-  }
-
-  async end(): Promise<void> {
-    this.stream?.end();
-    await this.done;
-  }
-
-  async abort(err: unknown): Promise<void> {
-    this.stream?.destroy(err as Error);
-    await this.done?.catch(() => undefined);
-  }
+/** The version of AML's output file to read; a Completed job without one is AML's fault, said so. */
+async function predictionsEtag(d: Deps, staged: StagedFile): Promise<string> {
+  const container = d.settings.aml.datastoreContainer;
+  const info = await d.datastore.info(container, staged.outputPath).catch((err: unknown) => {
+    if (!(err instanceof PipelineError && err.code === 'InputNotFound')) throw err;
+    throw new PipelineError(
+      'PredictionsInvalid',
+      `AML reported the job Completed but wrote no predictions at ${container}/${staged.outputPath}.`,
+      { cause: err },
+    );
+  });
+  return info.etag;
 }

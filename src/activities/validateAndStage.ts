@@ -1,15 +1,25 @@
-import { datastoreUri, stagingPaths } from '../domain/amlUris';
+import { batchFolder, datastoreUri, stagingPaths } from '../domain/amlUris';
+import { isBatchable } from '../domain/batch';
 import { validateCsvStream, type ValidationReport } from '../domain/csv';
 import { DEPLOYMENT_METADATA, deploymentNameProblem } from '../domain/deployment';
 import { PipelineError, type ErrorInfo } from '../domain/errors';
 import { normalizeEtag } from '../domain/jobId';
-import type { ValidateInput, ValidateResult } from '../orchestration/contracts';
+import type { StagedFile, ValidateInput, ValidateResult } from '../orchestration/contracts';
 import type { Deps } from '../app/deps';
+import { BlobSink } from './blobSink';
+import { inParallel } from './inParallel';
 import { quarantine } from './quarantine';
+
+/** `part-00000.csv`, ...: a split file's parts, in order, in its input folder. */
+export function partName(index: number): string {
+  return `part-${String(index).padStart(5, '0')}.csv`;
+}
 
 /**
  * Reads the file once, streaming, to check it against the schema; then copies that same version
- * (pinned by ETag) into the AML datastore under a folder of its own. A fault of the user's file is
+ * (pinned by ETag) into the AML datastore under a folder of its own. With SPLIT_ROWS on, the same pass
+ * writes the file into that folder as parts of at most SPLIT_ROWS rows (each with the header): one
+ * part is simply the staged file; more are scored as one folder job, spread over AML's instances. A fault of the user's file is
  * answered as a rejection (the file copied to quarantine with a report; the orchestrator records
  * `Rejected`). Every other failure is thrown: ours (configuration) or transient, never the file's.
  */
@@ -46,12 +56,33 @@ export async function validateAndStage(input: ValidateInput, d: Deps): Promise<V
       });
     }
     const body = await d.data.openRead(source.container, source.name, source.etag);
+    const container = s.aml.datastoreContainer;
+    const paths = stagingPaths(s.aml.datastorePathPrefix, jobId, source.name);
+    const folder = batchFolder(s.aml.datastorePathPrefix, jobId);
+    const splitRows = s.publishMode === 'join' ? s.shaping.splitRows : 0;
+    const parts: BlobSink[] = [];
     const report = await validateCsvStream(body, {
       schema: s.schema,
       maxBytes: s.maxInputBytes,
       maxProblems: s.maxReportedProblems,
+      ...(splitRows > 0
+        ? {
+            split: {
+              rows: splitRows,
+              open: (index: number) => {
+                // Parts are committed as the next one opens: one upload buffer at a time, whatever the size.
+                void parts.at(-1)?.end(true).catch(() => undefined); // a failure surfaces at the final end()
+                const part = new BlobSink(d.datastore, container, `${folder}/${partName(index)}`);
+                parts.push(part);
+                return part;
+              },
+            },
+          }
+        : {}),
     });
     if (!report.ok) {
+      // Parts already committed are not the user's file: remove them (best effort; nothing reads them).
+      await inParallel(parts, 8, (p) => d.datastore.delete(container, p.name).catch(() => undefined));
       return await reject(
         {
           code: report.errorCode ?? 'InputInvalidValues',
@@ -62,26 +93,46 @@ export async function validateAndStage(input: ValidateInput, d: Deps): Promise<V
       );
     }
 
-    const paths = stagingPaths(s.aml.datastorePathPrefix, jobId, source.name);
-    const method = await d.datastore
-      .copyFrom(d.data, source, { container: s.aml.datastoreContainer, name: paths.input })
-      .catch((err: unknown) => {
-        if (!(err instanceof PipelineError && err.code === 'StorageContainerMissing')) throw err;
-        throw new PipelineError(
-          'StorageContainerMissing',
-          `The AML datastore container "${s.aml.datastoreContainer}" does not exist in the account of ` +
-            'AmlDatastoreStorage. Check AML_DATASTORE_CONTAINER (a real workspace names it azureml-blobstore-<guid>).',
-          { cause: err },
-        );
-      });
-    const staged = {
-      rows: report.rows,
-      bytes: report.bytes,
-      inputPath: paths.input,
-      outputPath: paths.output,
-      inputUri: datastoreUri(s.aml.datastoreName, paths.input, s.aml.workspace),
-      outputUri: datastoreUri(s.aml.datastoreName, paths.output, s.aml.workspace),
-    };
+    let method: string;
+    let staged: StagedFile;
+    const outputUri = datastoreUri(s.aml.datastoreName, paths.output, s.aml.workspace);
+    if (splitRows > 0) {
+      await Promise.all(parts.map((p) => p.end(true)));
+      method = 'streamed';
+      const many = report.parts.length > 1;
+      const inputPath = many ? `${folder}/` : `${folder}/${partName(0)}`;
+      staged = {
+        rows: report.rows,
+        bytes: report.bytes,
+        inputPath,
+        outputPath: paths.output,
+        inputUri: datastoreUri(s.aml.datastoreName, inputPath, s.aml.workspace),
+        outputUri,
+        ...(many
+          ? { folder: true, parts: report.parts.map((p) => ({ rows: p.rows, firstLine: p.firstLine })) }
+          : {}),
+      };
+    } else {
+      method = await d.datastore
+        .copyFrom(d.data, source, { container, name: paths.input })
+        .catch((err: unknown) => {
+          if (!(err instanceof PipelineError && err.code === 'StorageContainerMissing')) throw err;
+          throw new PipelineError(
+            'StorageContainerMissing',
+            `The AML datastore container "${container}" does not exist in the account of ` +
+              'AmlDatastoreStorage. Check AML_DATASTORE_CONTAINER (a real workspace names it azureml-blobstore-<guid>).',
+            { cause: err },
+          );
+        });
+      staged = {
+        rows: report.rows,
+        bytes: report.bytes,
+        inputPath: paths.input,
+        outputPath: paths.output,
+        inputUri: datastoreUri(s.aml.datastoreName, paths.input, s.aml.workspace),
+        outputUri,
+      };
+    }
     await d.jobs.transition(
       jobId,
       'Validating',
@@ -91,11 +142,16 @@ export async function validateAndStage(input: ValidateInput, d: Deps): Promise<V
         stagedInputUri: staged.inputUri,
         outputUri: staged.outputUri,
         stagedBy: method,
+        ...(staged.parts ? { parts: staged.parts.length } : {}),
         ...(deployment ? { deployment } : {}),
       },
       d.now(),
     );
-    return { ok: true, staged, ...(deployment ? { deployment } : {}) };
+    const batchable =
+      s.publishMode === 'join' &&
+      !staged.parts &&
+      isBatchable(staged.rows, staged.bytes, limitsOf(s.shaping), s.shaping.splitRows);
+    return { ok: true, staged, ...(deployment ? { deployment } : {}), ...(batchable ? { batchable } : {}) };
   } catch (err) {
     // The version this job is for is gone (overwritten or deleted): nothing to quarantine, and a newer
     // upload is a job of its own, so nothing is lost.
@@ -103,4 +159,8 @@ export async function validateAndStage(input: ValidateInput, d: Deps): Promise<V
       return { ok: false, error: err.toJSON(), rejected: {} };
     throw err;
   }
+}
+
+function limitsOf(x: Deps['settings']['shaping']): { windowSeconds: number; maxFiles: number; maxBytes: number } {
+  return { windowSeconds: x.batchWindowSeconds, maxFiles: x.batchMaxFiles, maxBytes: x.batchMaxBytes };
 }
