@@ -53,7 +53,12 @@ export class BlobSink {
     if (!this.stream) {
       const stream = new PassThrough({ highWaterMark: 4 * 1024 * 1024 });
       this.stream = stream;
-      this.done = this.store.upload(this.container, this.name, stream, this.metadata ? { metadata: this.metadata } : {});
+      this.done = this.store.upload(
+        this.container,
+        this.name,
+        stream,
+        this.metadata ? { metadata: this.metadata } : {},
+      );
       // Surfaces through end()/abort(); without this an early upload failure would be unhandled.
       this.done.catch(() => undefined);
     }

@@ -31,9 +31,13 @@ export async function closeBatch(input: CloseBatchInput, d: Deps): Promise<Close
     rec = await ensureBatchRecord(d, frozen);
   }
   if (!rec?.files)
-    throw new PipelineError('StorageConflict', `batch ${input.batchId} could not be closed under contention`, {
-      retryable: true,
-    });
+    throw new PipelineError(
+      'StorageConflict',
+      `batch ${input.batchId} could not be closed under contention`,
+      {
+        retryable: true,
+      },
+    );
 
   const container = s.aml.datastoreContainer;
   const folder = batchFolder(s.aml.datastorePathPrefix, input.batchId);
@@ -59,7 +63,11 @@ export async function closeBatch(input: CloseBatchInput, d: Deps): Promise<Close
   await d.jobs.transition(
     input.batchId,
     'Validating',
-    { stagedInputUri: staged.inputUri, outputUri: staged.outputUri, closedAt: rec.closedAt ?? d.now().toISOString() },
+    {
+      stagedInputUri: staged.inputUri,
+      outputUri: staged.outputUri,
+      closedAt: rec.closedAt ?? d.now().toISOString(),
+    },
     d.now(),
   );
   return { ok: true, staged };

@@ -17,7 +17,11 @@ import { ensureBatchRecord } from './batchRecord';
  * The member's record names the batch it is about to join before the head is written: a retry after a
  * crash finds that batch (the head, or the record of a batch already replaced) and does not join twice.
  */
-export async function joinBatch(input: JoinBatchInput, d: Deps, orch: Orchestrations): Promise<JoinBatchResult> {
+export async function joinBatch(
+  input: JoinBatchInput,
+  d: Deps,
+  orch: Orchestrations,
+): Promise<JoinBatchResult> {
   const heads = new BatchHeads(d.jobs.client);
   const member: BatchMember = {
     jobId: input.jobId,
@@ -77,7 +81,11 @@ async function started(d: Deps, orch: Orchestrations, head: BatchHead): Promise<
     const s = d.settings;
     const input: BatchInput = {
       jobId: head.batchId,
-      source: { container: s.aml.datastoreContainer, name: batchFolder(s.aml.datastorePathPrefix, head.batchId), etag: '' },
+      source: {
+        container: s.aml.datastoreContainer,
+        name: batchFolder(s.aml.datastorePathPrefix, head.batchId),
+        etag: '',
+      },
       schedule: s.poll,
       deadlineSeconds: s.jobDeadlineSeconds,
       ...(head.deployment ? { deployment: head.deployment } : {}),

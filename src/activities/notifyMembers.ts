@@ -17,12 +17,17 @@ export async function notifyMembers(
   d: Deps,
   orch: Orchestrations,
 ): Promise<{ ok: true }> {
-  const runs = input.done.scored ? await readManifest(d, folderOutput(d.settings.aml.datastorePathPrefix, input.batchId)) : {};
+  const runs = input.done.scored
+    ? await readManifest(d, folderOutput(d.settings.aml.datastorePathPrefix, input.batchId))
+    : {};
   await inParallel(input.members, 8, async (jobId) => {
     const done: BatchDone = { ...input.done, predictionRuns: runs[memberFileName(jobId)] ?? [] };
     await orch.raise(jobId, BATCH_DONE_EVENT, done).catch((err: unknown) => {
       // The Durable HTTP API answers 410 Gone for an instance that has ended.
-      if (!/\b(410|404)\b|not running|completed|terminated|failed/i.test(String((err as Error)?.message ?? err))) throw err;
+      if (
+        !/\b(410|404)\b|not running|completed|terminated|failed/i.test(String((err as Error)?.message ?? err))
+      )
+        throw err;
     });
   });
   return { ok: true };

@@ -34,7 +34,12 @@ export async function publishPredictions(input: PublishInput, d: Deps): Promise<
   const outputEtag = staged.predictionRuns ? undefined : await predictionsEtag(d, staged);
 
   if (staged.members) {
-    const { rowsByFile } = await regroup(d, staged.outputPath, outputEtag!, new Set(staged.members.map(memberFileName)));
+    const { rowsByFile } = await regroup(
+      d,
+      staged.outputPath,
+      outputEtag!,
+      new Set(staged.members.map(memberFileName)),
+    );
     const rows = [...rowsByFile.values()].reduce((a, b) => a + b, 0);
     return { ok: true, rows, rowsFailed: Math.max(0, staged.rows - rows) };
   }

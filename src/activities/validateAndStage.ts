@@ -71,7 +71,10 @@ export async function validateAndStage(input: ValidateInput, d: Deps): Promise<V
               rows: splitRows,
               open: (index: number) => {
                 // Parts are committed as the next one opens: one upload buffer at a time, whatever the size.
-                void parts.at(-1)?.end(true).catch(() => undefined); // a failure surfaces at the final end()
+                void parts
+                  .at(-1)
+                  ?.end(true)
+                  .catch(() => undefined); // a failure surfaces at the final end()
                 const part = new BlobSink(d.datastore, container, `${folder}/${partName(index)}`);
                 parts.push(part);
                 return part;
@@ -161,6 +164,10 @@ export async function validateAndStage(input: ValidateInput, d: Deps): Promise<V
   }
 }
 
-function limitsOf(x: Deps['settings']['shaping']): { windowSeconds: number; maxFiles: number; maxBytes: number } {
+function limitsOf(x: Deps['settings']['shaping']): {
+  windowSeconds: number;
+  maxFiles: number;
+  maxBytes: number;
+} {
   return { windowSeconds: x.batchWindowSeconds, maxFiles: x.batchMaxFiles, maxBytes: x.batchMaxBytes };
 }

@@ -29,9 +29,28 @@ export class BatchHeads {
     }
   }
 
+  /** The head of batch `batchId`, if it is some deployment's current head (an open batch has no record yet). */
+  async find(batchId: string): Promise<BatchHead | undefined> {
+    try {
+      for await (const e of this.client.listEntities<{ head: string }>({
+        queryOptions: { filter: `PartitionKey eq '${PARTITION}'` },
+      })) {
+        const head = JSON.parse(e.head) as BatchHead;
+        if (head.batchId === batchId) return head;
+      }
+      return undefined;
+    } catch (err) {
+      throw translateStorageError(err, 'list the open batches');
+    }
+  }
+
   /** Writes `head` if nobody wrote since the read that gave `etag` (none: the row must not exist). */
   async write(head: BatchHead, etag: string | undefined): Promise<boolean> {
-    const entity = { partitionKey: PARTITION, rowKey: head.deployment ?? DEFAULT_KEY, head: JSON.stringify(head) };
+    const entity = {
+      partitionKey: PARTITION,
+      rowKey: head.deployment ?? DEFAULT_KEY,
+      head: JSON.stringify(head),
+    };
     try {
       if (etag) await this.client.updateEntity(entity, 'Replace', { etag });
       else await this.client.createEntity(entity);

@@ -23,6 +23,9 @@ export function partitionOf(jobId: string): string {
   return jobId.slice(0, 6);
 }
 
+/** Job partitions only: the table also holds batch records (`b…`) and the open batches (`heads`). */
+const JOBS_ONLY = "PartitionKey ge 'j' and PartitionKey lt 'k'";
+
 type Entity = Record<string, unknown> & { partitionKey: string; rowKey: string };
 
 const JSON_FIELDS = ['phases', 'error', 'amlStatusHistory', 'outage', 'cancel', 'warnings', 'files'] as const;
@@ -159,7 +162,7 @@ export class JobTable {
     const open = JOB_STATES.filter((s) => !isTerminal(s))
       .map((s) => `status eq '${s}'`)
       .join(' or ');
-    const filter = `(${open}) and updatedAt lt '${opts.updatedBefore.toISOString()}'`;
+    const filter = `${JOBS_ONLY} and (${open}) and updatedAt lt '${opts.updatedBefore.toISOString()}'`;
     try {
       const page = await this.client
         .listEntities<Record<string, unknown>>({ queryOptions: { filter } })
@@ -220,7 +223,7 @@ export class JobTable {
     try {
       const iter = this.client
         .listEntities<Record<string, unknown>>({
-          queryOptions: opts.status ? { filter: `status eq '${opts.status}'` } : {},
+          queryOptions: { filter: opts.status ? `${JOBS_ONLY} and status eq '${opts.status}'` : JOBS_ONLY },
         })
         .byPage({
           maxPageSize: opts.top,

@@ -336,7 +336,12 @@ export function loadSettings(env: Env = process.env): Settings {
     jobDeadlineSeconds: positiveSeconds(env, 'JOB_DEADLINE_SECONDS'),
     publishMode,
     shaping: {
-      batchWindowSeconds: num(env, 'BATCH_WINDOW_SECONDS', (n) => n >= 0 && n <= 3600, 'seconds from 0 to 3600'),
+      batchWindowSeconds: num(
+        env,
+        'BATCH_WINDOW_SECONDS',
+        (n) => n >= 0 && n <= 3600,
+        'seconds from 0 to 3600',
+      ),
       // The member list is one table property (at most 32k characters): 100 members fit with room to spare.
       batchMaxFiles: num(
         env,

@@ -63,7 +63,12 @@ export function nextJoinStep(
 }
 
 /** A new batch opened by `member` at `now`; its id is derived from the member's, so a retry opens the same one. */
-export function openBatch(member: BatchMember, deployment: string | undefined, limits: BatchLimits, now: Date): BatchHead {
+export function openBatch(
+  member: BatchMember,
+  deployment: string | undefined,
+  limits: BatchLimits,
+  now: Date,
+): BatchHead {
   const files = [member];
   const head: BatchHead = {
     batchId: batchIdFor(member.jobId),

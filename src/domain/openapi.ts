@@ -190,6 +190,19 @@ export const openApiDocument = {
         },
       },
     },
+    '/batches/{id}': {
+      get: {
+        operationId: 'getBatch',
+        summary:
+          'A batch of small files that share one AML job (a job record names it as `batchId`), with each file’s own status.',
+        parameters: [{ name: 'id', in: 'path', required: true, schema: ref('BatchId') }],
+        responses: {
+          '200': { description: 'The batch.', content: jsonOf(ref('Batch')) },
+          '404': error('No such batch.'),
+          ...failure,
+        },
+      },
+    },
     '/uploads': {
       post: {
         operationId: 'createUpload',
@@ -233,6 +246,48 @@ export const openApiDocument = {
     schemas: {
       JobId: { type: 'string', pattern: '^j\\d{13}-[0-9a-f]{20}$' },
       JobState: { type: 'string', enum: [...JOB_STATES] },
+      BatchId: { type: 'string', pattern: '^b\\d{13}-[0-9a-f]{20}$' },
+      Batch: {
+        type: 'object',
+        required: ['batchId', 'status', 'openedAt', 'files'],
+        properties: {
+          batchId: ref('BatchId'),
+          status: {
+            type: 'string',
+            description:
+              '`Open` (taking files), `Closed`, `Staging`, then as a job: Submitted … Succeeded/Failed/TimedOut/Canceled.',
+          },
+          deployment: { type: 'string' },
+          openedAt: iso,
+          closesAt: iso,
+          closedAt: iso,
+          amlJobName: { type: 'string' },
+          amlStatus: { type: 'string' },
+          amlStudioUrl: { type: 'string', format: 'uri' },
+          rowCount: { type: 'integer' },
+          byteCount: { type: 'integer' },
+          rowsScored: { type: 'integer' },
+          rowsFailed: { type: 'integer' },
+          error: ref('JobError'),
+          files: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['jobId', 'rows', 'bytes'],
+              properties: {
+                jobId: ref('JobId'),
+                rows: { type: 'integer' },
+                bytes: { type: 'integer' },
+                status: ref('JobState'),
+                sourceBlob: { type: 'string' },
+                outputBlob: { type: 'string' },
+                rowsScored: { type: 'integer' },
+                rowsFailed: { type: 'integer' },
+              },
+            },
+          },
+        },
+      },
       Error: {
         type: 'object',
         required: ['error'],
@@ -326,6 +381,11 @@ export const openApiDocument = {
           attempt: { type: 'integer', minimum: 0, description: '0 for the first job of a file version.' },
           retryOf: ref('JobId'),
           retriedBy: ref('JobId'),
+          batchId: {
+            ...ref('BatchId'),
+            description: 'The batch whose AML job scored this file with others.',
+          },
+          parts: { type: 'integer', description: 'A file split into this many parts (SPLIT_ROWS).' },
           rowCount: { type: 'integer' },
           byteCount: { type: 'integer' },
           stagedInputUri: { type: 'string' },

@@ -2,6 +2,10 @@ import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { cancelAmlJob } from '../activities/cancelAmlJob';
 import { checkAmlJob } from '../activities/checkAmlJob';
+import { closeBatch } from '../activities/closeBatch';
+import { joinBatch } from '../activities/joinBatch';
+import { notifyMembers } from '../activities/notifyMembers';
+import { durableOrchestrations, type Orchestrations } from '../adapters/orchestrations';
 import { deps, type Deps } from '../app/deps';
 import { publishPredictions } from '../activities/publishPredictions';
 import { recordOutage } from '../activities/recordOutage';
@@ -22,14 +26,27 @@ import { ACTIVITY } from '../orchestration/names';
  */
 df.app.setExceptionPropertiesProvider({ getExceptionProperties: errorProperties });
 
-function register<I, O extends { ok: boolean }>(name: string, fn: (input: I, d: Deps) => Promise<O>): void {
+const client = df.input.durableClient();
+
+/** `withClient`: the activity starts or signals orchestrations (batches), through a durable client binding. */
+const noClient: Orchestrations = new Proxy({} as Orchestrations, {
+  get: () => () => Promise.reject(new Error('this activity has no durable client binding')),
+});
+
+function register<I, O extends { ok: boolean }>(
+  name: string,
+  fn: (input: I, d: Deps, orch: Orchestrations) => Promise<O>,
+  withClient = false,
+): void {
   df.app.activity(name, {
+    ...(withClient ? { extraInputs: [client] } : {}),
     handler: async (
       input: unknown,
       context: InvocationContext,
     ): Promise<O | { ok: false; error: ErrorInfo }> => {
       try {
-        return await fn(input as I, deps());
+        const orch = withClient ? durableOrchestrations(df.getClient(context)) : noClient;
+        return await fn(input as I, deps(), orch);
       } catch (err) {
         if (err instanceof PipelineError && err.retryable) {
           context.warn(`${name}: ${err.code}: ${err.message} (the retry policy tries again)`);
@@ -49,3 +66,6 @@ register(ACTIVITY.recordOutage, recordOutage);
 register(ACTIVITY.cancelAmlJob, cancelAmlJob);
 register(ACTIVITY.publishPredictions, publishPredictions);
 register(ACTIVITY.recordOutcome, recordOutcome);
+register(ACTIVITY.joinBatch, joinBatch, true);
+register(ACTIVITY.closeBatch, closeBatch);
+register(ACTIVITY.notifyMembers, notifyMembers, true);

@@ -15,6 +15,7 @@ import {
   createUpload,
   getJob,
   getPredictions,
+  getBatch,
   getErrors,
   listJobs,
   methodNotAllowed,
@@ -108,6 +109,10 @@ const routes: {
   {
     route: 'jobs/{id}/errors',
     ops: [{ name: 'getErrors', method: 'GET', handler: (r) => getErrors(r.params.id ?? '', deps()) }],
+  },
+  {
+    route: 'batches/{id}',
+    ops: [{ name: 'getBatch', method: 'GET', handler: (r) => getBatch(r.params.id ?? '', deps()) }],
   },
   {
     route: 'uploads',

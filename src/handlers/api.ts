@@ -9,6 +9,8 @@ import { DEPLOYMENT_METADATA, deploymentNameProblem } from '../domain/deployment
 import { isJobId, normalizeEtag } from '../domain/jobId';
 import { JOB_STATES, isTerminal, RETRYABLE_STATES, type JobRecord } from '../domain/jobRecord';
 import { startJob } from './startJob';
+import { BatchHeads } from '../adapters/batchHeads';
+import { isBatchId, type BatchMember } from '../domain/batch';
 
 /** The HTTP API's logic, free of the Functions host: requests in, responses out. */
 
@@ -274,6 +276,73 @@ export async function getJob(id: string, d: Deps): Promise<HttpResponseInit> {
     );
   const rec = await d.jobs.get(id);
   return rec ? json(200, rec) : problem(404, 'JobNotFound', `No job "${id}".`);
+}
+
+/**
+ * A batch of coalesced files: its AML job and each member's own status. An open batch has no record
+ * yet; it is read from its deployment's head and shown as `Open` until it closes.
+ */
+export async function getBatch(id: string, d: Deps): Promise<HttpResponseInit> {
+  if (!isBatchId(id))
+    return problem(
+      404,
+      'BatchNotFound',
+      `No batch "${id}" (batch ids look like b1234567890123-0123456789abcdef0123).`,
+    );
+  const rec = await d.jobs.get(id);
+  if (!rec?.files) {
+    const head = await new BatchHeads(d.jobs.client).find(id);
+    if (!head) return problem(404, 'BatchNotFound', `No batch "${id}".`);
+    return json(200, {
+      batchId: id,
+      status: head.state === 'open' ? 'Open' : 'Closed',
+      ...(head.deployment ? { deployment: head.deployment } : {}),
+      openedAt: head.openedAt,
+      closesAt: head.closesAt,
+      ...(head.closedAt ? { closedAt: head.closedAt } : {}),
+      files: await memberViews(d, head.files),
+    });
+  }
+  const {
+    jobId,
+    files,
+    sourceContainer: _c,
+    sourceBlob: _b,
+    sourceEtag: _e,
+    receivedAt,
+    stagedBy: _s,
+    ...rest
+  } = rec;
+  return json(200, {
+    batchId: jobId,
+    ...rest,
+    // Before staging the record says Received: the batch has closed and is about to be staged.
+    status: rec.status === 'Received' ? 'Closed' : rec.status === 'Validating' ? 'Staging' : rec.status,
+    openedAt: receivedAt,
+    files: await memberViews(d, files),
+  });
+}
+
+async function memberViews(d: Deps, files: BatchMember[]): Promise<unknown[]> {
+  return Promise.all(
+    files.map(async (f) => {
+      const m = await d.jobs.get(f.jobId);
+      return {
+        jobId: f.jobId,
+        rows: f.rows,
+        bytes: f.bytes,
+        ...(m
+          ? {
+              status: m.status,
+              sourceBlob: `${m.sourceContainer}/${m.sourceBlob}`,
+              ...(m.outputBlob ? { outputBlob: m.outputBlob } : {}),
+              ...(m.rowsScored !== undefined ? { rowsScored: m.rowsScored } : {}),
+              ...(m.rowsFailed !== undefined ? { rowsFailed: m.rowsFailed } : {}),
+            }
+          : {}),
+      };
+    }),
+  );
 }
 
 export async function listJobs(req: HttpRequest, d: Deps): Promise<HttpResponseInit> {

@@ -29,12 +29,22 @@ export function scoreJobInput(
   d: Deps,
   rec: Pick<JobRecord, 'jobId' | 'sourceContainer' | 'sourceBlob' | 'sourceEtag' | 'deployment'>,
 ): ScoreJobInput {
+  const sh = d.settings.shaping;
   return {
     jobId: rec.jobId,
     source: { container: rec.sourceContainer, name: rec.sourceBlob, etag: `"${rec.sourceEtag}"` },
     schedule: d.settings.poll,
     deadlineSeconds: d.settings.jobDeadlineSeconds,
     ...(rec.deployment ? { deployment: rec.deployment } : {}),
+    ...(sh.batchWindowSeconds > 0
+      ? {
+          batching: {
+            windowSeconds: sh.batchWindowSeconds,
+            maxFiles: sh.batchMaxFiles,
+            maxBytes: sh.batchMaxBytes,
+          },
+        }
+      : {}),
   };
 }
 

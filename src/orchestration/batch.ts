@@ -19,9 +19,7 @@ import { waitAndPublish } from './waiting';
  * steps as a single job (submit, wait, "publish" = regroup the output per file), and finally tell every
  * member how it ended. The batch's record has a job's shape, so it is written by the same activities.
  */
-export function* batchOrchestrator(
-  context: OrchestrationContext,
-): Generator<Task, ScoreJobOutput, unknown> {
+export function* batchOrchestrator(context: OrchestrationContext): Generator<Task, ScoreJobOutput, unknown> {
   const input = context.df.getInput<BatchInput>();
   const batchId = input.jobId;
   let ended: ScoreJobOutput;
@@ -43,7 +41,11 @@ export function* batchOrchestrator(
     } satisfies CloseBatchInput);
     if (!closed.ok) {
       // Without a member list nobody can be told; members then end on their own lost-batch timer.
-      return yield* finish(context, input.schedule, { jobId: batchId, status: 'Failed', error: closed.error });
+      return yield* finish(context, input.schedule, {
+        jobId: batchId,
+        status: 'Failed',
+        error: closed.error,
+      });
     }
     members = closed.staged.members ?? [];
     context.df.setCustomStatus({ phase: 'Submitting', batchId });

@@ -30,13 +30,16 @@ export function* scoreInBatch(
     ...(deployment ? { deployment } : {}),
     limits: input.batching,
   } satisfies JoinBatchInput);
-  if (!joined.ok) return yield* finish(context, input.schedule, { jobId, status: 'Failed', error: joined.error });
+  if (!joined.ok)
+    return yield* finish(context, input.schedule, { jobId, status: 'Failed', error: joined.error });
   const { batchId } = joined;
 
   // The batch closes within its window and then has the job deadline of its own; past both (plus a
   // margin for the batch's own recording), it has been lost: say so rather than wait for ever.
   const now = context.df.currentUtcDateTime;
-  const lostAt = new Date(now.getTime() + (input.batching.windowSeconds + input.deadlineSeconds + 3600) * 1000);
+  const lostAt = new Date(
+    now.getTime() + (input.batching.windowSeconds + input.deadlineSeconds + 3600) * 1000,
+  );
   context.df.setCustomStatus({ phase: 'Batching', batchId });
   const done = context.df.waitForExternalEvent(BATCH_DONE_EVENT);
   const cancel = context.df.waitForExternalEvent(CANCEL_EVENT);
@@ -77,7 +80,9 @@ export function* scoreInBatch(
       {
         jobId,
         status: result.status === 'Succeeded' ? 'Failed' : result.status,
-        ...(result.error ? { error: { ...result.error, message: `Batch ${batchId}: ${result.error.message}` } } : {}),
+        ...(result.error
+          ? { error: { ...result.error, message: `Batch ${batchId}: ${result.error.message}` } }
+          : {}),
       },
       { amlJobName },
     );

@@ -197,14 +197,7 @@ export interface ScoreJobOutput {
 
 export interface ProgressStatus {
   phase:
-    | 'Validating'
-    | 'Batching'
-    | 'Submitting'
-    | 'Waiting'
-    | 'Publishing'
-    | 'Canceling'
-    | 'Recording'
-    | 'Done';
+    'Validating' | 'Batching' | 'Submitting' | 'Waiting' | 'Publishing' | 'Canceling' | 'Recording' | 'Done';
   batchId?: string;
   amlJobName?: string;
   amlStatus?: string;
