@@ -78,8 +78,12 @@ export async function startAmlEmulator(opts: AmlEmulatorOptions): Promise<AmlEmu
   let timings: EmulatorTimings = { ...DEFAULT_TIMINGS, ...checkTimings(opts.timings ?? {}) };
   const faults = new Faults(opts.faults);
   const state = opts.stateContainer ? new JobState(blobs.getContainerClient(opts.stateContainer)) : undefined;
+  if (opts.modelTimeScale !== undefined && !(opts.modelTimeScale > 0))
+    throw new Error(`modelTimeScale must be a number > 0 (got ${opts.modelTimeScale})`);
   const runner = new JobRunner({
     timings: () => timings,
+    modelTimeScale: () => opts.modelTimeScale,
+    cost: (job) => settings[job.deployment] ?? settings[DEFAULT_DEPLOYMENT]!,
     faults: () => faults.get(),
     log,
     outputExists: (job) =>
@@ -87,7 +91,7 @@ export async function startAmlEmulator(opts: AmlEmulatorOptions): Promise<AmlEmu
     ...(state ? { save: (job: EmulatorJob, spec: JobSpec) => state.save(job, spec) } : {}),
     score: async (job, spec, signal, onRow) => {
       const out = spec.output.location;
-      await scoreToBlob({
+      const scored = await scoreToBlob({
         input: {
           type: spec.input.type,
           container: blobs.getContainerClient(spec.input.location.container),
@@ -100,6 +104,7 @@ export async function startAmlEmulator(opts: AmlEmulatorOptions): Promise<AmlEmu
         delayMsPerRow: () => faults.get().scoringDelayMsPerRow,
         onRow,
       });
+      return scored.modelled;
     },
   });
   // Before listening: a client polling right after a restart finds its job.

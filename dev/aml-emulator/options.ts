@@ -22,6 +22,11 @@ export interface AmlEmulatorOptions {
    */
   stateContainer?: string;
   timings?: Partial<EmulatorTimings>;
+  /**
+   * Real seconds per modelled second. When set, a job's statuses follow the cost model's timeline of
+   * its deployment (costModel.ts), scaled; unset, they follow `timings`.
+   */
+  modelTimeScale?: number;
   faults?: Partial<EmulatorFaults>;
   log?: (line: string) => void;
   /**

@@ -30,6 +30,14 @@ export function jobResource(ws: Workspace, job: EmulatorJob, spec: JobSpec): Rec
         'azureml.batchrun': 'true',
         'azureml.deploymentname': job.deployment,
         'azureml.endpointname': ws.endpointName,
+        // The cost model's figures (round 3 contract), as strings like every AML job property.
+        ...(job.modelled
+          ? {
+              'emulator.modelledWallSeconds': String(job.modelled.wallSeconds),
+              'emulator.modelledNodeSeconds': String(job.modelled.nodeSeconds),
+              'emulator.miniBatches': String(job.modelled.miniBatches),
+            }
+          : {}),
       },
       inputData: spec.inputData,
       outputData: spec.outputData,

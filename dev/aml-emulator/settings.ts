@@ -18,6 +18,7 @@ export const ENV = {
   workspaceName: 'AML_EMULATOR_WORKSPACE',
   endpointName: 'AML_EMULATOR_ENDPOINT',
   timings: 'AML_EMULATOR_TIMINGS',
+  modelTimeScale: 'AML_EMULATOR_MODEL_TIME_SCALE',
 } as const;
 
 const TIMING_ENV: Record<keyof EmulatorTimings, string> = {
@@ -105,7 +106,7 @@ export function emulatorOptionsFromEnv(env: NodeJS.ProcessEnv): AmlEmulatorOptio
       const v: unknown = JSON.parse(deployments);
       if (!v || typeof v !== 'object' || Array.isArray(v))
         throw new Error(
-          'must be a JSON object: {"<name>": {"model", "errorThreshold", "failMiniBatchRate", "rowsPerMiniBatch"}}',
+          'must be a JSON object: {"<name>": {"model", "miniBatchSize", "instanceCount", "errorThreshold", ...}} (see the emulator README)',
         );
       return v as NonNullable<AmlEmulatorOptions['deployments']>;
     });
@@ -121,6 +122,13 @@ export function emulatorOptionsFromEnv(env: NodeJS.ProcessEnv): AmlEmulatorOptio
       ...(ws ? { workspaceName: ws } : {}),
       ...(ep ? { endpointName: ep } : {}),
     };
+  }
+
+  const scale = get(ENV.modelTimeScale);
+  if (scale !== undefined) {
+    const n = number(ENV.modelTimeScale, scale);
+    if (!(n > 0)) throw new Error(`Setting ${ENV.modelTimeScale} must be a number > 0 (got "${scale}")`);
+    opts.modelTimeScale = n;
   }
 
   const preset = get(ENV.timings) ?? 'default';

@@ -34,6 +34,7 @@ describe('emulatorOptionsFromEnv', () => {
       AML_EMULATOR_SCORING_DELAY_MS_PER_ROW: '5',
       AML_EMULATOR_PLAIN_TEXT_ERRORS: 'false',
       AML_EMULATOR_SEED: '7',
+      AML_EMULATOR_MODEL_TIME_SCALE: '0.01',
     });
     expect(opts).toEqual({
       port: 0,
@@ -45,6 +46,7 @@ describe('emulatorOptionsFromEnv', () => {
       defaultDeployment: null,
       workspace: { workspaceName: 'ws1' },
       timings: { ...INSTANT_TIMINGS, queuedMs: 250 },
+      modelTimeScale: 0.01,
       faults: {
         failJobs: 'boom',
         throttleRate: 0.25,
@@ -66,6 +68,7 @@ describe('emulatorOptionsFromEnv', () => {
     ['AML_EMULATOR_TIMINGS', 'slow'],
     ['AML_EMULATOR_QUEUED_MS', '-5'],
     ['AML_EMULATOR_DATASTORES', 'justaname'],
+    ['AML_EMULATOR_MODEL_TIME_SCALE', '0'],
   ])('refuses %s=%s naming the problem', (name, value) => {
     expect(() => emulatorOptionsFromEnv({ [name]: value })).toThrow(name);
   });
