@@ -70,14 +70,21 @@ export async function validateAndStage(input: ValidateInput, d: Deps): Promise<V
             split: {
               rows: splitRows,
               open: (index: number) => {
-                // Parts are committed as the next one opens: one upload buffer at a time, whatever the size.
-                void parts
-                  .at(-1)
-                  ?.end(true)
-                  .catch(() => undefined); // a failure surfaces at the final end()
                 const part = new BlobSink(d.datastore, container, `${folder}/${partName(index)}`);
+                const previous = parts.at(-1);
                 parts.push(part);
-                return part;
+                // A part is committed once the next one gets its first bytes (all of its own came
+                // before): one upload buffer at a time, whatever the file's size.
+                let first = true;
+                return {
+                  write: (chunk: Buffer) => {
+                    if (first) void previous?.end(true).catch(() => undefined); // surfaces at the final end()
+                    first = false;
+                    return part.write(chunk);
+                  },
+                  end: () => part.end(true),
+                  abort: (err: unknown) => part.abort(err),
+                };
               },
             },
           }

@@ -123,10 +123,10 @@ const TABLE = {
   POLL_MAX_DELAY_SECONDS: { default: 300 },
   JOB_DEADLINE_SECONDS: { default: 24 * 3600 },
   PUBLISH_MODE: { default: 'join' },
-  BATCH_WINDOW_SECONDS: { default: 60 },
+  BATCH_WINDOW_SECONDS: { default: 300 },
   BATCH_MAX_FILES: { default: 100 },
-  BATCH_MAX_BYTES: { default: 64 * 1024 ** 2 },
-  SPLIT_ROWS: { default: 250_000 },
+  BATCH_MAX_BYTES: { default: 256 * 1024 ** 2 },
+  SPLIT_ROWS: { default: 50_000 },
   /** Read by host.json (the Durable task hub), not by this module. */
   DURABLE_TASK_HUB: {},
   /** azure-functions-host ScriptConstants.DefaultMaxRequestBodySize; the host reads the same variable. */

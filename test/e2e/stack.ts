@@ -1,3 +1,4 @@
+import { appendFileSync } from 'node:fs';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
@@ -87,6 +88,9 @@ export async function startStack(env: Record<string, string> = {}, o: StackOptio
     POLL_BACKOFF_FACTOR: '1.5',
     POLL_MAX_DELAY_SECONDS: '1',
     JOB_DEADLINE_SECONDS: '600',
+    // One AML job per file, as the suites written before shaping expect; shaping.test.ts turns both on.
+    BATCH_WINDOW_SECONDS: '0',
+    SPLIT_ROWS: '0',
     ...env,
   };
   const blobs = BlobServiceClient.fromConnectionString(cs);
@@ -127,7 +131,12 @@ export async function startStack(env: Record<string, string> = {}, o: StackOptio
             stdio: ['ignore', 'pipe', 'pipe'],
           });
     child = c;
-    const collect = (b: Buffer): void => void output.push(...b.toString('utf8').split('\n').filter(Boolean));
+    const collect = (b: Buffer): void => {
+      const lines = b.toString('utf8').split('\n').filter(Boolean);
+      output.push(...lines);
+      // E2E_LOG=<file>: the stack's whole output, for a failure the last 40 lines do not explain.
+      if (process.env.E2E_LOG) appendFileSync(process.env.E2E_LOG, lines.map((l) => `${l}\n`).join(''));
+    };
     c.stdout!.on('data', collect);
     c.stderr!.on('data', collect);
     await eventually(
