@@ -63,8 +63,9 @@ export async function publishPredictions(input: PublishInput, d: Deps): Promise<
       pieces = staged.parts.map((p, k) => ({
         input: read(`${staged.inputPath}${names[k]}`),
         predictions: readRuns(d, runs[names[k]!] ?? []),
-        // The part's own line 2 is its first data row, which is line `firstLine` of the input.
-        lineOffset: p.firstLine - 2,
+        // Part 0 is a byte-exact prefix of the input; a later part's line 2 (after its header) is
+        // its first data row, line `firstLine` of the input (blank lines stay in their part).
+        lineOffset: k === 0 ? 0 : p.firstLine - 2,
       }));
     } else {
       const predictions = staged.predictionRuns

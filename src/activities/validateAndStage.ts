@@ -89,7 +89,7 @@ export async function validateAndStage(input: ValidateInput, d: Deps): Promise<V
             },
           }
         : {}),
-    });
+    }).catch((err: unknown) => datastoreMissing(err, container));
     if (!report.ok) {
       // Parts already committed are not the user's file: remove them (best effort; nothing reads them).
       await inParallel(parts, 8, (p) => d.datastore.delete(container, p.name).catch(() => undefined));
@@ -125,15 +125,7 @@ export async function validateAndStage(input: ValidateInput, d: Deps): Promise<V
     } else {
       method = await d.datastore
         .copyFrom(d.data, source, { container, name: paths.input })
-        .catch((err: unknown) => {
-          if (!(err instanceof PipelineError && err.code === 'StorageContainerMissing')) throw err;
-          throw new PipelineError(
-            'StorageContainerMissing',
-            `The AML datastore container "${container}" does not exist in the account of ` +
-              'AmlDatastoreStorage. Check AML_DATASTORE_CONTAINER (a real workspace names it azureml-blobstore-<guid>).',
-            { cause: err },
-          );
-        });
+        .catch((err: unknown) => datastoreMissing(err, container));
       staged = {
         rows: report.rows,
         bytes: report.bytes,
@@ -177,4 +169,15 @@ function limitsOf(x: Deps['settings']['shaping']): {
   maxBytes: number;
 } {
   return { windowSeconds: x.batchWindowSeconds, maxFiles: x.batchMaxFiles, maxBytes: x.batchMaxBytes };
+}
+
+/** The datastore container missing is our configuration: say which setting, never blame the file. */
+function datastoreMissing(err: unknown, container: string): never {
+  if (!(err instanceof PipelineError && err.code === 'StorageContainerMissing')) throw err;
+  throw new PipelineError(
+    'StorageContainerMissing',
+    `The AML datastore container "${container}" does not exist in the account of ` +
+      'AmlDatastoreStorage. Check AML_DATASTORE_CONTAINER (a real workspace names it azureml-blobstore-<guid>).',
+    { cause: err },
+  );
 }

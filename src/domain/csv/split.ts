@@ -27,7 +27,10 @@ interface Part {
 /**
  * Writes the rows the validator accepts into parts of at most `rows` data rows, each starting with
  * the header line, byte for byte: the original records with their own line endings; a BOM only in
- * part 0, as in the input; blank lines are not written (they are not rows). Records are queued
+ * part 0, as in the input; blank lines stay in the part they fall in (they are not rows, but keeping
+ * them keeps a part's line numbers those of the input: part 0 is a byte-exact prefix of the input,
+ * and every later part's line 2 is its `firstLine`, since blank lines before it end the part
+ * before). Records are queued
  * during the scanner's callbacks and written by `flush` (awaited, after each chunk). Parts are
  * ended only once the whole file is known to be valid; otherwise every opened part is aborted, so
  * an invalid file never leaves a complete part behind.
@@ -60,6 +63,13 @@ export class PartSplitter {
     if (part.info.rows === this.opts.rows) part = this.openPart(this.header, rec.line);
     else if (part.info.rows === 0) part.info.firstLine = rec.line;
     part.info.rows++;
+    part.info.bytes += rec.next - rec.start;
+    this.queue.add(part, rec.buf, rec.start, rec.next, this.scanner.isScratch(rec.buf));
+  }
+
+  /** A blank line after the header: written to the current part, where it stands in the input. */
+  onBlank(rec: CsvRecord): void {
+    const part = this.current as Part;
     part.info.bytes += rec.next - rec.start;
     this.queue.add(part, rec.buf, rec.start, rec.next, this.scanner.isScratch(rec.buf));
   }

@@ -277,7 +277,12 @@ export class CsvValidator {
 
   private onRecord(rec: CsvRecord): void {
     // Only one-field records can be blank (checked first: it skips a call per row).
-    if (rec.fieldCount === 1 && isBlankRecord(rec)) return;
+    if (rec.fieldCount === 1 && isBlankRecord(rec)) {
+      // Kept in the parts (not rows, but lines): a part's line numbers then match the input's.
+      if (this.splitter && this.columns !== undefined && this.notCsv === 0 && this.invalid === 0)
+        this.splitter.onBlank(rec);
+      return;
+    }
     if (this.columns === undefined) {
       this.onHeader(rec);
       return;

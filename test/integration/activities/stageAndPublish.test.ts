@@ -66,15 +66,16 @@ test('valid file: validated, counted and staged into the datastore at a per-job 
   const r = await validateAndStage({ jobId: job.jobId, source }, d);
   if (!r.ok) throw new Error(JSON.stringify(r.error));
   expect(r.staged).toMatchObject({ rows: 2, bytes: Buffer.byteLength(csv) });
-  expect(r.staged.inputPath).toBe(`batch-scoring/${job.jobId}/input/My_File__1.csv`);
+  // SPLIT_ROWS (default 50,000) stages the file as it is read: one part, byte for byte.
+  expect(r.staged.inputPath).toBe(`batch-scoring/${job.jobId}/input/part-00000.csv`);
   expect(r.staged.inputUri).toBe(
-    `azureml://datastores/workspaceblobstore/paths/batch-scoring/${job.jobId}/input/My_File__1.csv`,
+    `azureml://datastores/workspaceblobstore/paths/batch-scoring/${job.jobId}/input/part-00000.csv`,
   );
   expect(await read(d.settings.aml.datastoreContainer, r.staged.inputPath, d.datastore)).toBe(csv);
   expect(await d.jobs.get(job.jobId)).toMatchObject({
     status: 'Validating',
     rowCount: 2,
-    stagedBy: 'server-side',
+    stagedBy: 'streamed',
   });
   // Repeating the activity (a retry) lands the same state.
   expect(await validateAndStage({ jobId: job.jobId, source }, d)).toEqual(r);
