@@ -197,6 +197,9 @@ export class EventGridPublisher {
   private sequence = 0;
   private readonly records: DeliveryRecord[] = [];
   private readonly inFlight = new Set<Promise<void>>();
+  /** Resolved by `listening()`: the validationUrl needs the emulator's address (jobs resume before it listens). */
+  private ready!: () => void;
+  private readonly started = new Promise<void>((r) => (this.ready = r));
 
   constructor(
     settings: Partial<EventGridSettings>,
@@ -221,6 +224,11 @@ export class EventGridPublisher {
     }
     this.settings = { ...this.settings, ...next };
     return { ...this.settings };
+  }
+
+  /** The emulator listens at `baseUrl()`: deliveries may begin. */
+  listening(): void {
+    this.ready();
   }
 
   /** GET on the validationUrl: completes a manual validation whose code matches. */
@@ -316,6 +324,15 @@ export class EventGridPublisher {
   private async deliver(event: GridEvent, record: DeliveryRecord, copies: number): Promise<void> {
     const signal = this.closing.signal;
     await sleep(this.settings.delayMs, signal);
+    await new Promise<void>((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason);
+      const onAbort = (): void => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      void this.started.then(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      });
+    });
     await this.ensureValidated();
     for (let copy = 0; copy < copies; copy++) {
       for (let attempt = 1; ; attempt++) {

@@ -158,6 +158,7 @@ export async function startAmlEmulator(opts: AmlEmulatorOptions): Promise<AmlEmu
   });
   const { port } = server.address() as AddressInfo;
   url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  eventGrid.listening();
   log(`AML batch endpoint emulator listening on ${url} (scoring URI ${url}/jobs)`);
 
   return {
