@@ -130,6 +130,8 @@ export interface JobRunnerDeps {
   /** Keeps the job where a new emulator finds it (see state.ts); absent = in memory only. */
   save?: (job: EmulatorJob, spec: JobSpec) => Promise<void>;
   log: (line: string) => void;
+  /** Every status change, as it happens (Event Grid events). */
+  onStatus?: (job: EmulatorJob, status: JobStatus, at: string) => void;
 }
 
 interface Entry {
@@ -269,8 +271,10 @@ export class JobRunner {
   private setStatus(entry: Entry, status: JobStatus, at = Date.now()): void {
     const { job } = entry;
     job.status = status;
-    job.history.push({ status, at: new Date(at).toISOString() });
+    const stamp = new Date(at).toISOString();
+    job.history.push({ status, at: stamp });
     this.deps.log(`job ${job.name} ${status}${job.error ? `: ${job.error.message}` : ''}`);
+    this.deps.onStatus?.(snapshot(job), status, stamp);
     this.save(entry);
   }
 

@@ -1,4 +1,5 @@
 import type { DeploymentSettings } from './deployments';
+import type { EventGridSettings } from './eventGrid';
 import type { EmulatorFaults } from './faults';
 import type { EmulatorTimings } from './jobs';
 import type { Workspace } from './resource';
@@ -27,6 +28,8 @@ export interface AmlEmulatorOptions {
    * its deployment (costModel.ts), scaled; unset, they follow `timings`.
    */
   modelTimeScale?: number;
+  /** Post run events to an Event Grid webhook (eventGrid.ts); without `url`, none are sent. */
+  eventGrid?: Partial<EventGridSettings>;
   faults?: Partial<EmulatorFaults>;
   log?: (line: string) => void;
   /**

@@ -60,7 +60,39 @@ describe('emulatorOptionsFromEnv', () => {
     expect(Object.keys(DEFAULT_FAULTS).length).toBe(9);
   });
 
+  test('Event Grid settings', () => {
+    expect(
+      emulatorOptionsFromEnv({
+        AML_EMULATOR_EVENT_GRID_URL: 'http://127.0.0.1:7071/runtime/webhooks/eventgrid?functionName=f',
+        AML_EMULATOR_EVENT_GRID_SUBSCRIPTION: 'runs',
+        AML_EMULATOR_EVENT_GRID_STATUSES: 'Failed, Completed',
+        AML_EMULATOR_EVENT_GRID_FAILURE_EVENTS: 'false',
+        AML_EMULATOR_EVENT_GRID_DROP_RATE: '0.1',
+        AML_EMULATOR_EVENT_GRID_DUPLICATE_RATE: '0.2',
+        AML_EMULATOR_EVENT_GRID_DELAY_MS: '1500',
+        AML_EMULATOR_EVENT_GRID_RETRY_SCALE: '0.01',
+        AML_EMULATOR_EVENT_GRID_MAX_DELIVERY_ATTEMPTS: '3',
+      }).eventGrid,
+    ).toEqual({
+      url: 'http://127.0.0.1:7071/runtime/webhooks/eventgrid?functionName=f',
+      subscriptionName: 'runs',
+      statuses: ['Failed', 'Completed'],
+      failureEvents: false,
+      dropRate: 0.1,
+      duplicateRate: 0.2,
+      delayMs: 1500,
+      retryScale: 0.01,
+      maxDeliveryAttempts: 3,
+    });
+    expect(emulatorOptionsFromEnv({ AML_EMULATOR_EVENT_GRID_STATUSES: 'all' }).eventGrid).toEqual({
+      statuses: 'all',
+    });
+  });
+
   test.each([
+    ['AML_EMULATOR_EVENT_GRID_URL', 'ftp://x'],
+    ['AML_EMULATOR_EVENT_GRID_STATUSES', 'Done'],
+    ['AML_EMULATOR_EVENT_GRID_DROP_RATE', '2'],
     ['AML_EMULATOR_PORT', 'abc'],
     ['AML_EMULATOR_PORT', '70000'],
     ['AML_EMULATOR_THROTTLE_RATE', '1.5'],
