@@ -270,7 +270,7 @@ export interface Defaults {
 
 /** The defaults this figure recommends (README "Input shaping" gives the reasons). */
 export const RECOMMENDED: Defaults = {
-  windowSeconds: 120,
+  windowSeconds: 600,
   maxFiles: 100,
   maxBytes: 256 * 1024 * 1024,
   splitRows: 50_000,
@@ -343,7 +343,7 @@ export const shaping: Figure = async (ctx) => {
     }
   }
   ctx.log(
-    'max files / max bytes sweep, 200 files at once, window 300 s: max files, max MiB → jobs, node-min, last result min',
+    'max files / max bytes sweep, 200 files at once, window 600 s: max files, max MiB → jobs, node-min, last result min',
   );
   const burst = smallFiles(200, 0);
   for (const maxFiles of [10, 25, 50, 100, 200])
