@@ -406,5 +406,22 @@ export const shaping: Figure = async (ctx) => {
       `  ${rate} → ${fmt(w(0) / 60, 1)} / ${fmt(w(RECOMMENDED.splitRows) / 60, 1)} min, ${fmt(w(0) / w(RECOMMENDED.splitRows), 2)}×`,
     );
   }
+  // 5. Sensitivity of the coalescing result to the start-up estimates (1-hour stream, defaults).
+  ctx.log(
+    'sensitivity, 200 files over 1 h: cold / warm start-up s → jobs ×, node-min ×, last result min (one per file → coalesced)',
+  );
+  const hour = smallFiles(200, 3600);
+  for (const [cold, warm] of [
+    [120, 30],
+    [300, 90],
+    [600, 180],
+  ] as const) {
+    const cc = { ...c, coldStartSeconds: cold, warmStartSeconds: warm };
+    const a = simulate(hour, off, cc, d);
+    const b = simulate(hour, rec, cc, d);
+    ctx.log(
+      `  ${cold} / ${warm} → ${fmt(a.amlJobs / b.amlJobs, 1)}×, ${fmt(a.jobNodeMinutes / b.jobNodeMinutes, 1)}×, ${fmt(a.lastResultSeconds / 60, 1)} → ${fmt(b.lastResultSeconds / 60, 1)}`,
+    );
+  }
   return rows;
 };
