@@ -16,6 +16,8 @@ const FIGURES: Record<string, () => Promise<Figure>> = {
   overhead: async () => (await import('./figures/overhead')).overhead,
   burst: async () => (await import('./figures/burst')).burst,
   polling: async () => (await import('./figures/polling')).polling,
+  shaping: async () => (await import('./figures/shaping')).shaping,
+  capacity: async () => (await import('./figures/capacity')).capacity,
 };
 
 function table(rows: BenchRow[]): string {
