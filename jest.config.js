@@ -9,6 +9,9 @@ const base = {
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
   // The staged deployment package (npm run package) holds a copy of package.json.
   modulePathIgnorePatterns: ['<rootDir>/.artifacts/'],
+  // A limit on a hung test, not a timing assertion: a loaded 2-core machine needs more than jest's 5 s
+  // for the tests that talk to Azurite.
+  testTimeout: 30_000,
 };
 const selected = process.argv.indexOf('--selectProjects');
 const unitOnly =
