@@ -81,6 +81,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
     activities: byKind('activity'),
     maxConcurrentActivities: opts.maxConcurrentActivities ?? hostJson.maxConcurrentActivities ?? 8,
     schema: replaySchema(env.LOCAL_RUNTIME_REPLAY_SCHEMA),
+    extraInputs,
   });
   // Connections resolved now: a missing setting fails start-up, not the first scan.
   const watchers = byKind('blob').map(

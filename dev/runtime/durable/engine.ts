@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import type { Clock } from '../clock';
 import type { RegisteredFunction } from '../registry';
-import type { LineLog, WorkerApp } from '../worker';
+import type { LineLog, ParameterBinding, WorkerApp } from '../worker';
 import {
   activityFailure,
   EventType,
@@ -64,6 +64,8 @@ export interface DurableEngineOptions {
   activities: RegisteredFunction[];
   maxConcurrentActivities: number;
   schema: ReplaySchema;
+  /** The host binds a durable client to any function that declares one, activities included. */
+  extraInputs: (fn: RegisteredFunction) => ParameterBinding[];
 }
 
 export class ClientError extends Error {
@@ -412,6 +414,7 @@ export class DurableEngine {
       else {
         const inputs = [
           { name: fn.trigger.name, ...(work.input === null ? {} : { data: { json: work.input } }) },
+          ...this.o.extraInputs(fn),
         ];
         const { returnValue } = await this.o.app.invoke(fn, inputs, {
           instanceId: { string: work.instanceId },

@@ -176,6 +176,16 @@ describe('durable functions', () => {
     expect(Number(readFileSync(join(dir, `flaky-${key}`), 'utf8'))).toBe(3);
   });
 
+  it('binds a durable client to an activity that declares one', async () => {
+    const id = uniqueName('ca');
+    await start('clientInActivity', id);
+    const done = await waitForStatus(rt.url, id, ['Completed', 'Failed']);
+    expect(done).toMatchObject({
+      runtimeStatus: 'Completed',
+      output: { taskHub: hub, runtimeStatus: 'Running' },
+    });
+  });
+
   it('records an orchestrator exception as Failed with the extension message', async () => {
     const id = uniqueName('th');
     await start('throws', id);
