@@ -28,3 +28,8 @@ export function scaledClock(scale = 1, origin: number = Date.now()): Clock {
     },
   };
 }
+
+/** Waits for work to settle, at most `ms` (a graceful stop must not hang on a stuck invocation). */
+export async function drain(work: Promise<unknown>, ms = 10_000): Promise<void> {
+  await Promise.race([work, new Promise((r) => setTimeout(r, ms).unref())]);
+}

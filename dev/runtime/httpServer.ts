@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { RegisteredFunction } from './registry';
-import type { LineLog, ParameterBinding, TypedData, WorkerApp } from './worker';
+import type { Invoke, RegisteredFunction } from './registry';
+import type { LineLog, TypedData } from './worker';
 
 /**
  * The host's HTTP front door: `/<routePrefix>/<route>` for HTTP-triggered functions (everything anonymous), the
@@ -68,11 +68,12 @@ export interface HttpHostOptions {
   port: number;
   routePrefix: string;
   functions: RegisteredFunction[];
-  app: WorkerApp;
+  /** The library's HTTP-streaming proxy (from the app's capabilities). */
+  httpStreamUri: string | undefined;
+  invoke: Invoke;
   log: LineLog;
   /** The Durable HTTP API; true when it answered the request. */
   durable: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
-  extraInputs: (fn: RegisteredFunction) => ParameterBinding[];
   /** Runs a non-HTTP function now (admin API): 202, 404 unknown, 501 not runnable. */
   runNow: (name: string, input: string) => number;
   bodyLimit: number;
@@ -171,7 +172,7 @@ export async function startHttpHost(o: HttpHostOptions): Promise<{ url: string; 
       Query: { json: JSON.stringify(query) },
     };
     for (const [k, v] of Object.entries(params)) triggerMetadata[k] = { string: v };
-    const proxy = new URL(o.app.httpStreamUri!);
+    const proxy = new URL(o.httpStreamUri!);
     const forwarded = request({
       host: proxy.hostname,
       port: proxy.port,
@@ -215,8 +216,7 @@ export async function startHttpHost(o: HttpHostOptions): Promise<{ url: string; 
     let result: unknown;
     try {
       const http = { method, url: u.href, headers, query, params };
-      const inputs = [{ name: fn.trigger.name, data: { http } }, ...o.extraInputs(fn)];
-      result = (await o.app.invoke(fn, inputs, triggerMetadata, invocationId)).result;
+      result = (await o.invoke(fn, { http }, triggerMetadata, invocationId)).result;
     } catch (err) {
       o.log(`[${fn.name}] ERROR ${(err as Error).stack ?? String(err)}`);
       return answer(500);

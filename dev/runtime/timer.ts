@@ -1,6 +1,6 @@
 import { BlobServiceClient } from '@azure/storage-blob';
-import type { RegisteredFunction } from './registry';
-import type { LineLog, ParameterBinding, WorkerApp } from './worker';
+import type { Invoke, RegisteredFunction } from './registry';
+import type { LineLog } from './worker';
 
 /**
  * Timer trigger, after azure-webjobs-sdk-extensions `Extensions/Timers`: NCRONTAB schedules with six fields
@@ -102,9 +102,8 @@ export class TimerTrigger {
     readonly fn: RegisteredFunction,
     storage: string,
     hostId: string,
-    private readonly app: WorkerApp,
+    private readonly invokeFn: Invoke,
     private readonly log: LineLog,
-    private readonly extraInputs: (fn: RegisteredFunction) => ParameterBinding[],
   ) {
     this.schedule = parseCron(fn.timer!.schedule);
     // TimerTriggerAttribute.UseMonitor: on by default, off for schedules that fire more than once a minute.
@@ -190,11 +189,7 @@ export class TimerTrigger {
       ScheduleStatus: this.useMonitor ? this.status : null,
       IsPastDue: isPastDue,
     };
-    const inputs = [
-      { name: this.fn.trigger.name, data: { json: JSON.stringify(info) } },
-      ...this.extraInputs(this.fn),
-    ];
-    return this.app.invoke(this.fn, inputs);
+    return this.invokeFn(this.fn, { json: JSON.stringify(info) });
   }
 
   /** TimerListener.InvokeJobFunction: one invocation at a time; errors do not stop the schedule. */

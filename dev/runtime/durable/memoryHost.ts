@@ -41,19 +41,14 @@ export interface SimOptions {
   schema?: ReplaySchema;
 }
 
-export interface ActivityCall {
-  name: string;
-  input: unknown;
-  at: string;
-}
-
 export interface SimResult {
   status: 'Completed' | 'Failed';
   output: unknown;
   error?: string;
   executions: number;
   episodes: number;
-  activityCalls: ActivityCall[];
+  /** Every activity run, `at` the simulated time (ISO). */
+  activityCalls: { name: string; input: unknown; at: string }[];
   customStatuses: unknown[];
   /** Every history as it stood at the end of each execution. */
   histories: HistoryEvent[][];
@@ -65,24 +60,22 @@ export interface SimResult {
   warnings: string[];
 }
 
-const handlers = new Map<OrchestrationHandler, (t: unknown, c: InvocationContext) => Promise<unknown>>();
+type Handler = (t: unknown, c: InvocationContext) => Promise<unknown>;
+const handlers = new Map<OrchestrationHandler, Handler>();
 
-/** One orchestrator invocation, JSON round-tripped as over RPC. */
+/** One orchestrator invocation through the library's own listener (as `df.app.orchestration` registers it), JSON
+ * round-tripped as over RPC. */
 async function invoke(fn: OrchestrationHandler, trigger: Record<string, unknown>): Promise<unknown> {
   const ctx = new InvocationContext({
     functionName: 'sim',
     invocationId: 'sim',
     logHandler: () => undefined,
   });
-  let handler = handlers.get(fn);
-  if (!handler) {
-    // The library's own orchestrator listener, as `df.app.orchestration` registers it.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { createOrchestrator } = require('durable-functions/lib/src/util/testingUtils') as {
-      createOrchestrator: (f: OrchestrationHandler) => (t: unknown, c: InvocationContext) => Promise<unknown>;
-    };
-    handlers.set(fn, (handler = createOrchestrator(fn)));
-  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { createOrchestrator } = require('durable-functions/lib/src/util/testingUtils') as {
+    createOrchestrator: (f: OrchestrationHandler) => Handler;
+  };
+  const handler = handlers.get(fn) ?? handlers.set(fn, createOrchestrator(fn)).get(fn)!;
   return JSON.parse(JSON.stringify(await handler(JSON.parse(JSON.stringify(trigger)), ctx))) as unknown;
 }
 
@@ -100,26 +93,18 @@ export async function runEpisode(
   customStatus: unknown;
   error?: string;
 }> {
-  const trigger = {
-    ...orchestrationTriggerInput({ instanceId, past: [], current: [], input, schema }),
-    history,
-  };
+  const trigger = orchestrationTriggerInput({ instanceId, past: [], current: [], input, schema });
   let state;
   let error: string | undefined;
   try {
-    state = readState({ value: await invoke(fn, trigger) });
+    state = readState({ value: await invoke(fn, { ...trigger, history }) });
   } catch (err) {
     state = readState({ error: err });
     error = state?.error ?? (err as Error).message;
   }
   const { isDone, actions, output, customStatus } = state ?? { isDone: true, actions: [] };
-  return {
-    isDone: error !== undefined || isDone,
-    actions: actions[0] ?? [],
-    output,
-    customStatus,
-    ...(error ? { error } : {}),
-  };
+  const done = error !== undefined || isDone;
+  return { isDone: done, actions: actions[0] ?? [], output, customStatus, ...(error ? { error } : {}) };
 }
 
 export async function simulate(fn: OrchestrationHandler, o: SimOptions): Promise<SimResult> {
@@ -140,11 +125,10 @@ export async function simulate(fn: OrchestrationHandler, o: SimOptions): Promise
     warnings: [],
   };
   let clock = o.start.getTime();
-  let seq = 0;
   let calls = 0;
   let inbox: InboxMessage[] = [];
-  const push = (kind: InboxMessage['kind'], payload: Record<string, unknown>): number =>
-    inbox.push({ id: String(seq++).padStart(9, '0'), instanceId: o.instanceId, kind, payload });
+  const push = (kind: InboxMessage['kind'], payload: Record<string, unknown>) =>
+    inbox.push({ kind, payload });
   push('start', { input: toJsonText(o.input) });
   let host = emptyHostState();
   let history: HistoryEvent[] = [];
@@ -197,19 +181,16 @@ export async function simulate(fn: OrchestrationHandler, o: SimOptions): Promise
     if (++r.episodes > (o.maxEpisodes ?? 5000)) throw new Error('memoryHost: too many episodes');
     const batch = pickBatch(host, history.length > 0, inbox);
     inbox = inbox.filter((m) => !batch.includes(m));
+    const execution = { instanceId: o.instanceId, executionId: `e${r.executions}`, name: 'sim' };
     const ep = await playEpisode({
-      ...{
-        instanceId: o.instanceId,
-        executionId: `e${r.executions}`,
-        name: 'sim',
-        history,
-        host,
-        batch,
-        ts: clock,
-      },
+      ...execution,
+      history,
+      host,
+      batch,
+      ts: clock,
       schema,
-      activityExists: (name) => !known || known.has(name.toLowerCase()),
       warn: (w) => r.warnings.push(w),
+      activityExists: (name) => !known || known.has(name.toLowerCase()),
       invoke: (trigger) => invoke(fn, trigger),
     });
     host = ep.host;

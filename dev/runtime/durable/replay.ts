@@ -44,8 +44,6 @@ const MAXIMUM_SHORT_TIMER_MS = 6 * 24 * 3600_000;
 const MAX_BATCH = 50;
 
 export interface InboxMessage {
-  id: string;
-  instanceId: string;
   kind: 'start' | 'taskCompleted' | 'taskFailed' | 'timerFired' | 'eventRaised' | 'terminate';
   /** Completions and starts target one execution; raised events and terminate target the instance. */
   executionId?: string | undefined;

@@ -246,12 +246,7 @@ describe('episode batching', () => {
     id: string,
     kind: InboxMessage['kind'],
     payload: Record<string, unknown> = {},
-  ): InboxMessage => ({
-    id,
-    instanceId: 'i',
-    kind,
-    payload,
-  });
+  ): InboxMessage => ({ kind, payload: { ...payload, id } });
 
   it('starts an episode with an event that makes the SDK assign sequence numbers, and ends before the next', () => {
     const done = msg('1', 'taskCompleted', { taskScheduledId: 1 });
