@@ -75,9 +75,15 @@ export interface HttpHostOptions {
   /** The Durable HTTP API; true when it answered the request. */
   durable: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
   /** Runs a non-HTTP function now (admin API): 202, 404 unknown, 501 not runnable. */
-  runNow: (name: string, input: string) => number;
+  runNow: (name: string) => number;
   bodyLimit: number;
   responseLimitMs: number;
+}
+
+export async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 const HOP_BY_HOP = /^(connection|keep-alive|transfer-encoding|upgrade|proxy-connection|te|trailer)$/;
@@ -122,15 +128,12 @@ export async function startHttpHost(o: HttpHostOptions): Promise<{ url: string; 
 
   /** `POST /admin/functions/<name>` `{"input": "..."}` (FunctionsController.Invoke): 202 while it runs; 400 no body. */
   const runNow = async (name: string, req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    let input: unknown;
-    try {
-      const chunks: Buffer[] = [];
-      for await (const c of req) chunks.push(c as Buffer);
-      input = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { input?: unknown }).input;
-    } catch {
-      return void res.writeHead(400).end();
-    }
-    const status = o.runNow(name, typeof input === 'string' ? input : '');
+    // A timer ignores the input, but the request must carry it.
+    const body = (await readBody(req)
+      .then(JSON.parse)
+      .catch(() => null)) as unknown;
+    if (body === null || typeof body !== 'object') return void res.writeHead(400).end();
+    const status = o.runNow(name);
     if (status === 202) o.log(`admin: ${name} invoked on request`);
     res.writeHead(status).end();
   };

@@ -109,7 +109,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions) {
     log,
     durable: (req, res, url) => durableApi.handle(req, res, url),
     // Admin "run a non-HTTP function now" (FunctionsController.Invoke): timers only here.
-    runNow: (name) => {
+    runNow: (name: string) => {
       const timer = timers.find((t) => t.fn.name.toLowerCase() === name.toLowerCase());
       timer?.invokeNow();
       return timer ? 202 : functions.some((f) => f.name.toLowerCase() === name.toLowerCase()) ? 501 : 404;

@@ -143,19 +143,22 @@ export class DurableEngine {
     this.instances.set(inst.instanceId, inst);
   }
 
-  private message(kind: InboxMessage['kind'], data: object, executionId?: string): InboxMessage {
-    return { kind, executionId, payload: { ...data, at: this.o.clock.now() } };
-  }
-
   /** Stores a message for the instance's current execution (dropped if it ended), then processes it. */
-  private async add(instanceId: string, msg: InboxMessage): Promise<void> {
+  private async add(instanceId: string, event: HistoryEvent, executionId?: string): Promise<void> {
     await this.withLock(instanceId, async () => {
       const inst = this.instances.get(instanceId);
       const current = inst && !TERMINAL.has(inst.runtimeStatus);
-      if (current && (!msg.executionId || msg.executionId === inst.executionId))
-        await this.save({ ...inst, inbox: [...inst.inbox, msg] });
+      if (current && (!executionId || executionId === inst.executionId))
+        await this.save({ ...inst, inbox: [...inst.inbox, { event, executionId }] });
     });
     this.wake(instanceId);
+  }
+
+  /** A fresh execution and the message that starts it. */
+  private execution(instanceId: string, name: string, input: string | null) {
+    const executionId = newId();
+    const event = events.executionStarted(this.o.clock.now(), { instanceId, executionId, name, input });
+    return { executionId, history: [], host: emptyHostState(), inbox: [{ event, executionId }] };
   }
 
   /**
@@ -182,9 +185,8 @@ export class DurableEngine {
           'DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException',
         );
       this.cancelTimers(id);
-      const [now, executionId] = [iso(this.o.clock.now()), newId()];
-      const inbox = [this.message('start', { name: fn.name, input }, executionId)];
-      const fresh = { executionId, history: [], host: emptyHostState(), inbox };
+      const now = iso(this.o.clock.now());
+      const fresh = this.execution(id, fn.name, input);
       const record = { instanceId: id, name: fn.name, input, output: null, customStatus: null };
       await this.save({
         ...record,
@@ -199,12 +201,12 @@ export class DurableEngine {
   }
 
   /** Queues an event or a termination for an instance that exists and has not ended (404 / 410 otherwise). */
-  async send(instanceId: string, kind: 'eventRaised' | 'terminate', data: object): Promise<void> {
+  async send(instanceId: string, event: (at: number) => HistoryEvent): Promise<void> {
     const inst = this.instances.get(instanceId);
     if (!inst) throw new ClientError(404, `No instance with ID '${instanceId}' found.`);
     if (TERMINAL.has(inst.runtimeStatus))
       throw new ClientError(410, `Instance '${instanceId}' is ${inst.runtimeStatus}.`);
-    await this.add(instanceId, this.message(kind, data));
+    await this.add(instanceId, event(this.o.clock.now()));
   }
 
   private withLock<T>(instanceId: string, fn: () => Promise<T>): Promise<T> {
@@ -237,10 +239,13 @@ export class DurableEngine {
 
   /** After a restart: activities scheduled without a recorded result run again, timers not yet fired re-arm. */
   private resumePending(inst: Instance): void {
-    const seen = new Set(inst.inbox.map((m) => `${m.payload.timerId ?? m.payload.taskScheduledId}`));
-    for (const ev of inst.history) seen.add(`${ev.TimerId ?? ev.TaskScheduledId}`);
+    // task and timer ids share one sequence: the ids whose completion is recorded or waiting
+    const done = [...inst.history, ...inst.inbox.map((m) => m.event)].map(
+      (e) => e.TimerId ?? e.TaskScheduledId,
+    );
+    const seen = new Set(done);
     for (const ev of inst.history) {
-      if (ev.EventType === EventType.TaskScheduled && !seen.has(`${ev.EventId}`)) {
+      if (ev.EventType === EventType.TaskScheduled && !seen.has(ev.EventId)) {
         const group = Object.values(inst.host.retries).find((g) => g.taskIds.includes(ev.EventId));
         const input = typeof ev.Input === 'string' ? ev.Input : null;
         const failWith = group?.gaveUp ? { failWith: group.lastFailure } : {};
@@ -250,7 +255,7 @@ export class DurableEngine {
         );
       }
       const cancelled = inst.host.cancelledTimers.includes(ev.EventId);
-      if (ev.EventType === EventType.TimerCreated && !seen.has(`${ev.EventId}`) && !cancelled)
+      if (ev.EventType === EventType.TimerCreated && !seen.has(ev.EventId) && !cancelled)
         this.armTimer(inst, ev.EventId, Date.parse(String(ev.FireAt)));
     }
   }
@@ -260,10 +265,10 @@ export class DurableEngine {
     if (!inst || TERMINAL.has(inst.runtimeStatus)) return;
     const what = `orchestration ${inst.name} (${instanceId})`;
     const ts = Math.max(this.o.clock.now(), Date.parse(inst.history.at(-1)?.Timestamp ?? '') || 0);
-    const terminate = inst.inbox.find((m) => m.kind === 'terminate');
+    const terminate = inst.inbox.find((m) => m.event.EventType === EventType.ExecutionTerminated)?.event;
     if (terminate) {
-      const reason = typeof terminate.payload.reason === 'string' ? terminate.payload.reason : null;
-      const ended = [events.executionTerminated(ts, reason), events.orchestratorCompleted(ts)];
+      const reason = typeof terminate.Input === 'string' ? terminate.Input : null;
+      const ended = [{ ...terminate, Timestamp: iso(ts) }, events.orchestratorCompleted(ts)];
       const history = [...inst.history, events.orchestratorStarted(ts), ...ended];
       const output = JSON.stringify(reason ?? '');
       await this.save({
@@ -300,11 +305,9 @@ export class DurableEngine {
     next.lastUpdatedTime = iso(this.o.clock.now());
     if (ep.status === 'ContinuedAsNew') {
       // a fresh execution; events it had received but not consumed are gone (the shim's ContinueAsNew(input))
-      const executionId = newId();
-      const start = this.message('start', { name: inst.name, input: ep.output }, executionId);
       const raised = inbox.filter((m) => m.executionId === undefined);
-      const fresh = { executionId, input: ep.output, output: null, history: [], host: emptyHostState() };
-      next = { ...next, ...fresh, inbox: [start, ...raised] };
+      const fresh = this.execution(instanceId, inst.name, ep.output);
+      next = { ...next, ...fresh, input: ep.output, output: null, inbox: [...fresh.inbox, ...raised] };
     }
     await this.save(next);
     if (inst.history.length === 0) this.o.log(`${what} started`);
@@ -365,9 +368,12 @@ export class DurableEngine {
       this.o.log(`activity ${work.name} failed ${where}, ${Date.now() - started} ms): ${message}`);
       outcome = { failure: activityFailure(work.name, err) };
     }
-    const kind = 'result' in outcome ? 'taskCompleted' : 'taskFailed';
-    const msg = this.message(kind, { taskScheduledId: work.taskId, ...outcome }, work.executionId);
-    await this.add(work.instanceId, msg).catch((err: unknown) =>
+    const now = this.o.clock.now();
+    const event =
+      'result' in outcome
+        ? events.taskCompleted(now, work.taskId, outcome.result)
+        : events.taskFailed(now, work.taskId, outcome.failure);
+    await this.add(work.instanceId, event, work.executionId).catch((err: unknown) =>
       this.o.log(`ERROR recording the result of activity ${work.name} ${where}): ${errorMessage(err)}`),
     );
   }
@@ -377,7 +383,7 @@ export class DurableEngine {
     if (this.stopped || this.timers.has(key)) return;
     const fire = async (): Promise<void> => {
       try {
-        await this.add(instanceId, this.message('timerFired', { timerId, fireAt: iso(fireAt) }, executionId));
+        await this.add(instanceId, events.timerFired(this.o.clock.now(), timerId, iso(fireAt)), executionId);
         this.timers.delete(key);
       } catch (err) {
         this.o.log(

@@ -1,6 +1,6 @@
 import { InvocationContext } from '@azure/functions';
 import type { OrchestrationHandler } from 'durable-functions';
-import { activityFailure, readState, toJsonText, type HistoryEvent, type RawAction } from './history';
+import { activityFailure, events, readState, toJsonText, type HistoryEvent, type RawAction } from './history';
 import {
   emptyHostState,
   orchestrationTriggerInput,
@@ -124,12 +124,21 @@ export async function simulate(fn: OrchestrationHandler, o: SimOptions): Promise
     maxHistoryLength: 0,
     warnings: [],
   };
+  const name = 'sim';
   let clock = o.start.getTime();
   let calls = 0;
   let inbox: InboxMessage[] = [];
-  const push = (kind: InboxMessage['kind'], payload: Record<string, unknown>) =>
-    inbox.push({ kind, payload });
-  push('start', { input: toJsonText(o.input) });
+  const push = (event: HistoryEvent) => inbox.push({ event });
+  const start = (input: string | null) =>
+    push(
+      events.executionStarted(clock, {
+        instanceId: o.instanceId,
+        executionId: `e${r.executions}`,
+        name,
+        input,
+      }),
+    );
+  start(toJsonText(o.input));
   let host = emptyHostState();
   let history: HistoryEvent[] = [];
   let actionsByEpisode: unknown[] = [];
@@ -137,7 +146,7 @@ export async function simulate(fn: OrchestrationHandler, o: SimOptions): Promise
   let timers: { id: number; fireAt: number }[] = [];
 
   const runActivity = ({ taskId, name, input, failWith }: ActivityRequest): void => {
-    if (failWith) return void push('taskFailed', { taskScheduledId: taskId, failure: failWith });
+    if (failWith) return void push(events.taskFailed(clock, taskId, failWith));
     const value = input === null ? undefined : (JSON.parse(input) as unknown);
     r.activityCalls.push({ name, input: value, at: new Date(clock).toISOString() });
     let outcome: ActivityOutcome;
@@ -147,10 +156,10 @@ export async function simulate(fn: OrchestrationHandler, o: SimOptions): Promise
       outcome = { error: (err as Error).message };
     }
     if ('result' in outcome)
-      return void push('taskCompleted', { taskScheduledId: taskId, result: toJsonText(outcome.result) });
+      return void push(events.taskCompleted(clock, taskId, toJsonText(outcome.result)));
     const err = new Error(outcome.error);
     err.stack = `Error: ${outcome.error}`; // no simulator frames in the history
-    push('taskFailed', { taskScheduledId: taskId, failure: activityFailure(name, err) });
+    push(events.taskFailed(clock, taskId, activityFailure(name, err)));
   };
 
   /** Delivers the next piece of work in time order; false when the orchestration waits on nothing. */
@@ -166,11 +175,11 @@ export async function simulate(fn: OrchestrationHandler, o: SimOptions): Promise
     if (event && (!timer || event.at.getTime() < timer.fireAt)) {
       raised.shift();
       clock = Math.max(clock, event.at.getTime());
-      push('eventRaised', { name: event.name, input: toJsonText(event.data ?? null) });
+      push(events.eventRaised(clock, event.name, toJsonText(event.data ?? null)));
     } else if (timer) {
       timers.shift();
       clock = Math.max(clock, timer.fireAt);
-      push('timerFired', { timerId: timer.id, fireAt: new Date(timer.fireAt).toISOString() });
+      push(events.timerFired(clock, timer.id, new Date(timer.fireAt).toISOString()));
     }
     return !!(event || timer);
   };
@@ -181,9 +190,9 @@ export async function simulate(fn: OrchestrationHandler, o: SimOptions): Promise
     if (++r.episodes > (o.maxEpisodes ?? 5000)) throw new Error('memoryHost: too many episodes');
     const batch = pickBatch(host, history.length > 0, inbox);
     inbox = inbox.filter((m) => !batch.includes(m));
-    const execution = { instanceId: o.instanceId, executionId: `e${r.executions}`, name: 'sim' };
     const ep = await playEpisode({
-      ...execution,
+      instanceId: o.instanceId,
+      name,
       history,
       host,
       batch,
@@ -209,7 +218,7 @@ export async function simulate(fn: OrchestrationHandler, o: SimOptions): Promise
       // What the execution received but did not consume is gone (OutOfProcOrchestrationShim: ContinueAsNew(input)).
       r.executions++;
       [host, history, actionsByEpisode, queue, timers, inbox] = [emptyHostState(), [], [], [], [], []];
-      push('start', { input: ep.output });
+      start(ep.output);
       continue;
     }
     r.finishedAt = new Date(clock);
