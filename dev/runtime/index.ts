@@ -18,8 +18,6 @@ import {
 import { TimerTrigger } from './timer';
 import { WorkerApp } from './worker';
 
-export { MiniQueueClient, POISON_QUEUE } from './blobWatcher';
-
 export interface LocalRuntimeOptions {
   /** The app entry file (e.g. `src/index.ts`, loaded through tsx, or a built `.js`). */
   entry: string;

@@ -102,7 +102,7 @@ export class TimerTrigger {
     readonly fn: RegisteredFunction,
     storage: string,
     hostId: string,
-    private readonly invokeFn: Invoke,
+    private readonly invoke: Invoke,
     private readonly log: LineLog,
   ) {
     this.schedule = parseCron(fn.timer!.schedule);
@@ -133,12 +133,7 @@ export class TimerTrigger {
 
   /** The admin API's invocation: TimerInfo with the stored status, not past due (TimerTriggerBinding.BindAsync). */
   invokeNow(): void {
-    this.lock = this.lock.then(() =>
-      this.invoke(false).then(
-        () => this.log(`timer ${this.fn.name}: invoked (admin API)`),
-        (err: Error) => this.log(`timer ${this.fn.name}: failed: ${err.message.split('\n')[0]}`),
-      ),
-    );
+    void this.locked(false, ' (admin API)');
   }
 
   private arm(): void {
@@ -182,26 +177,28 @@ export class TimerTrigger {
     return now > Date.parse(this.status.Next);
   }
 
-  /** TimerInfo (TimerInfo.cs), camel-cased by the library. */
-  private invoke(isPastDue: boolean): Promise<unknown> {
-    const info = {
-      Schedule: { AdjustForDST: true },
-      ScheduleStatus: this.useMonitor ? this.status : null,
-      IsPastDue: isPastDue,
-    };
-    return this.invokeFn(this.fn, { json: JSON.stringify(info) });
-  }
-
-  /** TimerListener.InvokeJobFunction: one invocation at a time; errors do not stop the schedule. */
-  private run(at: number, isPastDue: boolean, runOnStartup: boolean): Promise<void> {
+  /**
+   * One invocation under the listener's lock (TimerListener `_invocationLock`); errors do not stop the schedule.
+   * The argument is TimerInfo (TimerInfo.cs), camel-cased by the library.
+   */
+  private locked(isPastDue: boolean, why: string, after?: () => Promise<void>): Promise<void> {
     const next = this.lock.then(async () => {
       if (this.stopped) return;
-      try {
-        await this.invoke(isPastDue);
-        this.log(`timer ${this.fn.name}: invoked${isPastDue ? ' (past due)' : ''}`);
-      } catch (err) {
-        this.log(`timer ${this.fn.name}: failed: ${(err as Error).message.split('\n')[0]}`);
-      }
+      const status = this.useMonitor ? this.status : null;
+      const info = { Schedule: { AdjustForDST: true }, ScheduleStatus: status, IsPastDue: isPastDue };
+      await this.invoke(this.fn, { json: JSON.stringify(info) }).then(
+        () => this.log(`timer ${this.fn.name}: invoked${why}`),
+        (err: Error) => this.log(`timer ${this.fn.name}: failed: ${err.message.split('\n')[0]}`),
+      );
+      await after?.();
+    });
+    this.lock = next.catch(() => undefined);
+    return next;
+  }
+
+  /** TimerListener.InvokeJobFunction, then the new status (Last, Next) and the next occurrence. */
+  private run(at: number, isPastDue: boolean, runOnStartup: boolean): Promise<void> {
+    return this.locked(isPastDue, isPastDue ? ' (past due)' : '', async () => {
       const scheduled = Date.parse(this.status!.Next);
       const t = !isPastDue && !runOnStartup && scheduled > at ? scheduled : at;
       const status = { Last: dt(t), Next: dt(this.schedule.next(t)), LastUpdated: dt(t) };
@@ -210,7 +207,5 @@ export class TimerTrigger {
         await this.write(status).catch((e: Error) => this.log(`ERROR timer status: ${e.message}`));
       this.arm();
     });
-    this.lock = next.catch(() => undefined);
-    return next;
   }
 }
