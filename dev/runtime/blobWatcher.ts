@@ -7,7 +7,7 @@ import {
   StorageSharedKeyCredential,
   type BlobGetPropertiesResponse,
 } from '@azure/storage-blob';
-import { drain } from './clock';
+import { drain, newtonsoftDate } from './clock';
 import {
   normalizeConnectionString,
   parseConnectionString,
@@ -101,10 +101,6 @@ export function parseBlobPath(path: string): {
   };
 }
 
-/** DateTimeOffset as Newtonsoft writes it: ISO 8601 with the offset, trailing zero fractions dropped. */
-const dto = (d: unknown): string =>
-  d instanceof Date ? d.toISOString().replace(/\.?0*Z$/, '+00:00') : '0001-01-01T00:00:00+00:00';
-
 const ENUMS: Record<string, Record<string, number>> = {
   blobType: { BlockBlob: 0, PageBlob: 1, AppendBlob: 2 },
   leaseDuration: { infinite: 0, fixed: 1 },
@@ -139,7 +135,7 @@ export function hostBlobProperties(p: BlobGetPropertiesResponse): Record<string,
       const [name = '', kind, key = name[0]!.toLowerCase() + name.slice(1)] = f.split(':');
       const v = (p as unknown as Record<string, unknown>)[key];
       const values: Record<string, () => unknown> = {
-        d: () => dto(v),
+        d: () => newtonsoftDate(v instanceof Date ? v : undefined),
         s: () => v ?? null,
         n: () => v ?? 0,
         b: () => v ?? false,
@@ -150,7 +146,7 @@ export function hostBlobProperties(p: BlobGetPropertiesResponse): Record<string,
         o: () => ({}),
         z: () => null,
         i: () => ({
-          ExpiresOn: p.immutabilityPolicyExpiresOn ? dto(p.immutabilityPolicyExpiresOn) : null,
+          ExpiresOn: p.immutabilityPolicyExpiresOn ? newtonsoftDate(p.immutabilityPolicyExpiresOn) : null,
           PolicyMode: null,
         }),
       };

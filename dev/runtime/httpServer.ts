@@ -12,8 +12,8 @@ import type { LineLog, TypedData } from './worker';
 
 export interface CompiledRoute {
   template: string;
-  /** Literal segments (1) beat parameters (4) beat catch-alls (5): ASP.NET route precedence. */
-  precedence: number[];
+  /** Per segment: literal 1, parameter 4, catch-all 5 (ASP.NET route precedence: lower wins, segment by segment). */
+  precedence: string;
   match(path: string): { params: Record<string, string> } | undefined;
 }
 
@@ -21,8 +21,7 @@ export interface CompiledRoute {
 export function compileRoute(template: string): CompiledRoute {
   const segments = template.split('/').filter(Boolean);
   const names: string[] = [];
-  const precedence: number[] = [];
-  let regex = '^';
+  let [regex, precedence] = ['^', ''];
   segments.forEach((segment, i) => {
     const p = /^\{(\*?)([A-Za-z_]\w*)\}$/.exec(segment);
     if (p?.[1] && i !== segments.length - 1) throw new Error(`route "${template}": a catch-all must be last`);
@@ -32,7 +31,7 @@ export function compileRoute(template: string): CompiledRoute {
       );
     if (p) names.push(p[2]!);
     regex += !p ? `/${segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}` : p[1] ? '(?:/(.*))?' : '/([^/]+)';
-    precedence.push(!p ? 1 : p[1] ? 5 : 4);
+    precedence += !p ? '1' : p[1] ? '5' : '4';
   });
   const re = new RegExp(`${regex}/?$`, 'i');
   return {
@@ -56,13 +55,9 @@ export function compileRoute(template: string): CompiledRoute {
   };
 }
 
-export function comparePrecedence(a: CompiledRoute, b: CompiledRoute): number {
-  for (let i = 0; i < Math.max(a.precedence.length, b.precedence.length); i++) {
-    const d = (a.precedence[i] ?? 0) - (b.precedence[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
-}
+/** Segment by segment, lower first; a route that ends first (a prefix of the other) wins. */
+export const comparePrecedence = (a: CompiledRoute, b: CompiledRoute): number =>
+  a.precedence < b.precedence ? -1 : a.precedence > b.precedence ? 1 : 0;
 
 export interface HttpHostOptions {
   port: number;

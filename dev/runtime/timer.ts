@@ -1,4 +1,5 @@
 import { BlobServiceClient } from '@azure/storage-blob';
+import { NEVER, newtonsoftDate } from './clock';
 import type { Invoke, RegisteredFunction } from './registry';
 import type { LineLog } from './worker';
 
@@ -82,10 +83,8 @@ export function parseCron(expression: string): CronSchedule {
   };
 }
 
-/** DateTime (Kind Local on a UTC host) as Newtonsoft writes it; default(DateTime) for "never". */
-const dt = (ms?: number): string =>
-  ms === undefined ? NEVER : new Date(ms).toISOString().replace(/\.?0*Z$/, '+00:00');
-const NEVER = '0001-01-01T00:00:00+00:00';
+/** TimerInfo's times: DateTime (Kind Local on a UTC host) as Newtonsoft writes it. */
+const dt = newtonsoftDate;
 type Status = { Last: string; Next: string; LastUpdated: string };
 
 export class TimerTrigger {

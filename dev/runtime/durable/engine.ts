@@ -89,8 +89,7 @@ export class DurableEngine {
   private readonly container: ContainerClient;
   private readonly instances = new Map<string, Instance>();
   private readonly locks = new Map<string, Promise<unknown>>();
-  private readonly dirty = new Set<string>();
-  private readonly loops = new Map<string, Promise<void>>();
+  private readonly waking = new Set<string>();
   private readonly timers = new Map<string, () => void>();
   private readonly queue: Work[] = [];
   private readonly running = new Map<string, Promise<void>>();
@@ -128,7 +127,7 @@ export class DurableEngine {
     this.timers.forEach((cancel) => cancel());
     this.queue.length = 0;
     await drain(
-      Promise.allSettled(this.running.values()).then(() => Promise.allSettled(this.loops.values())),
+      Promise.allSettled(this.running.values()).then(() => Promise.allSettled(this.locks.values())),
     );
   }
 
@@ -217,24 +216,20 @@ export class DurableEngine {
     return next;
   }
 
-  /** Marks an instance as having work and makes sure its (single) episode loop runs. */
+  /** Queues an episode for the instance behind its lock, unless one is queued already. */
   private wake(instanceId: string): void {
-    if (this.stopped) return;
-    this.dirty.add(instanceId);
-    if (this.loops.has(instanceId)) return;
-    const loop = (async () => {
-      while (this.dirty.delete(instanceId) && !this.stopped) {
-        try {
-          await this.withLock(instanceId, () => this.processInbox(instanceId));
-        } catch (err) {
-          this.o.log(
-            `ERROR durable: processing instance ${instanceId} failed, retrying in 1 s: ${errorMessage(err)}`,
-          );
-          setTimeout(() => this.wake(instanceId), 1000).unref();
-        }
-      }
-    })().finally(() => this.loops.delete(instanceId));
-    this.loops.set(instanceId, loop);
+    if (this.stopped || this.waking.has(instanceId)) return;
+    this.waking.add(instanceId);
+    const episode = async (): Promise<void> => {
+      this.waking.delete(instanceId);
+      if (!this.stopped) await this.processInbox(instanceId);
+    };
+    this.withLock(instanceId, episode).catch((err: unknown) => {
+      this.o.log(
+        `ERROR durable: processing instance ${instanceId} failed, retrying in 1 s: ${errorMessage(err)}`,
+      );
+      setTimeout(() => this.wake(instanceId), 1000).unref();
+    });
   }
 
   /** After a restart: activities scheduled without a recorded result run again, timers not yet fired re-arm. */
@@ -320,7 +315,7 @@ export class DurableEngine {
       if (ep.status === 'Failed') this.o.log(`${what} failed: ${ep.failure ?? ''}`.split('\n')[0]!);
       else this.o.log(`${what} ${ep.status === 'Completed' ? 'completed' : 'continued as new'}`);
     }
-    if (next.inbox.length > 0) this.dirty.add(instanceId);
+    if (next.inbox.length > 0) this.wake(instanceId);
   }
 
   private dispatch(inst: Instance, a: ActivityRequest): void {
