@@ -42,17 +42,10 @@ export class MiniQueueClient {
   }
 
   private async call(method: string, path: string, query = '', body?: string): Promise<Response> {
-    const now = Date.now();
-    const sas = generateAccountSASQueryParameters(
-      {
-        startsOn: new Date(now - 300_000),
-        expiresOn: new Date(now + 3600_000),
-        services: 'q',
-        resourceTypes: 'sco',
-        permissions: AccountSASPermissions.parse('rwdlacup'),
-      },
-      this.credential,
-    );
+    const [startsOn, expiresOn] = [new Date(Date.now() - 300_000), new Date(Date.now() + 3600_000)];
+    const permissions = AccountSASPermissions.parse('rwdlacup');
+    const options = { startsOn, expiresOn, services: 'q', resourceTypes: 'sco', permissions };
+    const sas = generateAccountSASQueryParameters(options, this.credential);
     const r = await fetch(`${this.endpoint}/${path}?${query}${sas.toString()}`, { method, body });
     if (!r.ok && r.status !== 409 && r.status !== 404)
       throw new Error(`${method} queue ${path}: HTTP ${r.status} ${await r.text()}`);
