@@ -1,6 +1,13 @@
 import { InvocationContext } from '@azure/functions';
 import type { OrchestrationHandler } from 'durable-functions';
-import { activityFailure, events, readState, toJsonText, type HistoryEvent, type RawAction } from './history';
+import {
+  activityFailure,
+  events,
+  runOrchestrator,
+  toJsonText,
+  type HistoryEvent,
+  type RawAction,
+} from './history';
 import {
   emptyHostState,
   orchestrationTriggerInput,
@@ -94,14 +101,7 @@ export async function runEpisode(
   error?: string;
 }> {
   const trigger = orchestrationTriggerInput({ instanceId, past: [], current: [], input, schema });
-  let state;
-  let error: string | undefined;
-  try {
-    state = readState({ value: await invoke(fn, { ...trigger, history }) });
-  } catch (err) {
-    state = readState({ error: err });
-    error = state?.error ?? (err as Error).message;
-  }
+  const { state, failure: error } = await runOrchestrator(() => invoke(fn, { ...trigger, history }));
   const { isDone, actions, output, customStatus } = state ?? { isDone: true, actions: [] };
   const done = error !== undefined || isDone;
   return { isDone: done, actions: actions[0] ?? [], output, customStatus, ...(error ? { error } : {}) };

@@ -6,7 +6,7 @@ import {
   EventType,
   events,
   flattenActions,
-  readState,
+  runOrchestrator,
   type HistoryEvent,
   type OrchestratorState,
   type RawAction,
@@ -333,17 +333,10 @@ export async function playEpisode(o: {
   if (history.length > 0 && received[0]) applyDynamic(host, received[0], ts, plan);
   const started = all.find((e) => e.EventType === EventType.ExecutionStarted);
   const input = typeof started?.Input === 'string' ? (JSON.parse(started.Input) as unknown) : null;
-  let state: OrchestratorState | undefined;
-  let failure: string | undefined;
+  const trigger = orchestrationTriggerInput({ ...o, past: history, current: incoming, input });
+  const { state, failure: thrown } = await runOrchestrator(() => o.invoke(trigger));
+  let failure = thrown;
   let continueAsNew: { input: string | null } | undefined;
-  try {
-    state = readState({
-      value: await o.invoke(orchestrationTriggerInput({ ...o, past: history, current: incoming, input })),
-    });
-  } catch (error) {
-    state = readState({ error });
-    failure = state?.error ?? (error instanceof Error ? error.message : String(error));
-  }
   try {
     if (state) {
       const fired = (id: number) => all.some((e) => e.EventType === EventType.TimerFired && e.TimerId === id);
