@@ -6,10 +6,15 @@ import {
   generateAccountSASQueryParameters,
   StorageSharedKeyCredential,
   type BlobGetPropertiesResponse,
-  type BlobItem,
 } from '@azure/storage-blob';
-import { normalizeConnectionString, parseConnectionString, type RegisteredFunction } from './registry';
-import type { LineLog, ParameterBinding, TypedData, WorkerApp } from './worker';
+import { drain, newtonsoftDate } from './clock';
+import {
+  normalizeConnectionString,
+  parseConnectionString,
+  type Invoke,
+  type RegisteredFunction,
+} from './registry';
+import type { LineLog, TypedData } from './worker';
 
 /**
  * Blob trigger by container scan: every blob version (name + ETag) matching the trigger path is delivered at least
@@ -37,17 +42,10 @@ export class MiniQueueClient {
   }
 
   private async call(method: string, path: string, query = '', body?: string): Promise<Response> {
-    const now = Date.now();
-    const sas = generateAccountSASQueryParameters(
-      {
-        startsOn: new Date(now - 300_000),
-        expiresOn: new Date(now + 3600_000),
-        services: 'q',
-        resourceTypes: 'sco',
-        permissions: AccountSASPermissions.parse('rwdlacup'),
-      },
-      this.credential,
-    );
+    const [startsOn, expiresOn] = [new Date(Date.now() - 300_000), new Date(Date.now() + 3600_000)];
+    const permissions = AccountSASPermissions.parse('rwdlacup');
+    const options = { startsOn, expiresOn, services: 'q', resourceTypes: 'sco', permissions };
+    const sas = generateAccountSASQueryParameters(options, this.credential);
     const r = await fetch(`${this.endpoint}/${path}?${query}${sas.toString()}`, { method, body });
     if (!r.ok && r.status !== 409 && r.status !== 404)
       throw new Error(`${method} queue ${path}: HTTP ${r.status} ${await r.text()}`);
@@ -96,10 +94,6 @@ export function parseBlobPath(path: string): {
   };
 }
 
-/** DateTimeOffset as Newtonsoft writes it: ISO 8601 with the offset, trailing zero fractions dropped. */
-const dto = (d: unknown): string =>
-  d instanceof Date ? d.toISOString().replace(/\.?0*Z$/, '+00:00') : '0001-01-01T00:00:00+00:00';
-
 const ENUMS: Record<string, Record<string, number>> = {
   blobType: { BlockBlob: 0, PageBlob: 1, AppendBlob: 2 },
   leaseDuration: { infinite: 0, fixed: 1 },
@@ -134,7 +128,7 @@ export function hostBlobProperties(p: BlobGetPropertiesResponse): Record<string,
       const [name = '', kind, key = name[0]!.toLowerCase() + name.slice(1)] = f.split(':');
       const v = (p as unknown as Record<string, unknown>)[key];
       const values: Record<string, () => unknown> = {
-        d: () => dto(v),
+        d: () => newtonsoftDate(v instanceof Date ? v : undefined),
         s: () => v ?? null,
         n: () => v ?? 0,
         b: () => v ?? false,
@@ -145,7 +139,7 @@ export function hostBlobProperties(p: BlobGetPropertiesResponse): Record<string,
         o: () => ({}),
         z: () => null,
         i: () => ({
-          ExpiresOn: p.immutabilityPolicyExpiresOn ? dto(p.immutabilityPolicyExpiresOn) : null,
+          ExpiresOn: p.immutabilityPolicyExpiresOn ? newtonsoftDate(p.immutabilityPolicyExpiresOn) : null,
           PolicyMode: null,
         }),
       };
@@ -175,10 +169,12 @@ export interface BlobWatcherOptions {
   receiptsTable: string;
   intervalMs: number;
   concurrency: number;
-  app: WorkerApp;
+  invoke: Invoke;
   log: LineLog;
-  extraInputs: (fn: RegisteredFunction) => ParameterBinding[];
 }
+
+/** One blob version to deliver: its name, ETag, receipt key and path parameters. */
+type Version = { name: string; etag: string; key: string; params: Record<string, string> };
 
 export class BlobWatcher {
   private readonly pattern: ReturnType<typeof parseBlobPath>;
@@ -222,8 +218,7 @@ export class BlobWatcher {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    const drained = Promise.allSettled([this.scanning, ...this.inFlight.values()]);
-    await Promise.race([drained, new Promise((r) => setTimeout(r, 10_000).unref())]);
+    await drain(Promise.allSettled([this.scanning, ...this.inFlight.values()]));
   }
 
   private schedule(delay: number): void {
@@ -237,8 +232,7 @@ export class BlobWatcher {
 
   private async scan(): Promise<void> {
     try {
-      const listing = this.container.listBlobsFlat({ prefix: this.pattern.prefix || undefined });
-      for await (const b of listing) {
+      for await (const b of this.container.listBlobsFlat({ prefix: this.pattern.prefix || undefined })) {
         if (this.stopped || this.inFlight.size >= this.o.concurrency) return; // the rest waits for the next scan
         const m = this.pattern.regex.exec(b.name);
         const etag = b.properties.etag?.startsWith('"') ? b.properties.etag : `"${b.properties.etag ?? ''}"`;
@@ -248,9 +242,10 @@ export class BlobWatcher {
         const state = this.receipts.get(key)?.state;
         if (!m || this.inFlight.has(key) || state === 'done' || state === 'poison') continue;
         const params = Object.fromEntries(this.pattern.params.map((p, i) => [p, m[i + 1] ?? '']));
+        const delivery = this.deliver({ name: b.name, etag, key, params });
         this.inFlight.set(
           key,
-          this.deliver(b, etag, key, params).finally(() => this.inFlight.delete(key)),
+          delivery.finally(() => this.inFlight.delete(key)),
         );
       }
     } catch (err) {
@@ -258,51 +253,32 @@ export class BlobWatcher {
     }
   }
 
-  private async save(
-    key: string,
-    state: string,
-    attempts: number,
-    b: BlobItem,
-    error?: string,
-  ): Promise<void> {
-    this.receipts.set(key, { state, attempts });
-    const LastError = error?.slice(0, 4000);
-    const entity = {
-      partitionKey: this.partition,
-      rowKey: key,
-      State: state,
-      Attempts: attempts,
-      BlobName: b.name,
-      LastError,
-    };
-    await this.table.upsertEntity(entity, 'Replace');
+  private async save(v: Version, State: string, Attempts: number, error?: string): Promise<void> {
+    this.receipts.set(v.key, { state: State, attempts: Attempts });
+    const entity = { partitionKey: this.partition, rowKey: v.key, State, Attempts, BlobName: v.name };
+    await this.table.upsertEntity({ ...entity, LastError: error?.slice(0, 4000) }, 'Replace');
   }
 
-  private async deliver(
-    b: BlobItem,
-    etag: string,
-    key: string,
-    params: Record<string, string>,
-  ): Promise<void> {
-    const where = `blob trigger ${this.fn.name}: ${this.pattern.container}/${b.name}`;
-    const attempts = (this.receipts.get(key)?.attempts ?? 0) + 1;
+  private async deliver(v: Version): Promise<void> {
+    const where = `blob trigger ${this.fn.name}: ${this.pattern.container}/${v.name}`;
+    const attempts = (this.receipts.get(v.key)?.attempts ?? 0) + 1;
     if (attempts > MAX_ATTEMPTS)
-      return this.poison(b, etag, key, attempts - 1, 'the runtime stopped during every attempt');
-    await this.save(key, 'running', attempts, b);
+      return this.poison(v, attempts - 1, 'the runtime stopped during every attempt');
+    await this.save(v, 'running', attempts);
     const started = Date.now();
     try {
-      await this.invoke(b.name, params);
-      await this.save(key, 'done', attempts, b);
+      await this.invoke(v);
+      await this.save(v, 'done', attempts);
       this.o.log(`${where} processed (${Date.now() - started} ms)`);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      if (attempts >= MAX_ATTEMPTS) return this.poison(b, etag, key, attempts, message);
-      await this.save(key, 'failed', attempts, b, message);
+      if (attempts >= MAX_ATTEMPTS) return this.poison(v, attempts, message);
+      await this.save(v, 'failed', attempts, message);
       this.o.log(`${where} failed (attempt ${attempts}/${MAX_ATTEMPTS}): ${message.split('\n')[0]}`);
     }
   }
 
-  private async invoke(name: string, params: Record<string, string>): Promise<void> {
+  private async invoke({ name, params }: Version): Promise<void> {
     const blob = this.container.getBlobClient(name);
     const props = await blob.getProperties();
     const reference = {
@@ -310,13 +286,14 @@ export class BlobWatcher {
       ContainerName: this.pattern.container,
       BlobName: name,
     };
+    const content = Buffer.from(JSON.stringify(reference));
     const data: TypedData = usesDeferredBinding(this.fn)
       ? {
           modelBindingData: {
             version: '1.0',
             source: 'AzureStorageBlobs',
             contentType: 'application/json',
-            content: Buffer.from(JSON.stringify(reference)),
+            content,
           },
         }
       : { bytes: await blob.downloadToBuffer() };
@@ -328,32 +305,22 @@ export class BlobWatcher {
       Metadata: { json: JSON.stringify(props.metadata ?? {}) },
     };
     for (const [k, v] of Object.entries(params)) triggerMetadata[k] = { string: v };
-    await this.o.app.invoke(
-      this.fn,
-      [{ name: this.fn.trigger.name, data }, ...this.o.extraInputs(this.fn)],
-      triggerMetadata,
-    );
+    await this.o.invoke(this.fn, data, triggerMetadata);
   }
 
-  private async poison(
-    b: BlobItem,
-    etag: string,
-    key: string,
-    attempts: number,
-    reason: string,
-  ): Promise<void> {
+  private async poison(v: Version, attempts: number, reason: string): Promise<void> {
     const message = {
       Type: 'BlobTrigger',
       FunctionId: `Host.Functions.${this.fn.name}`,
       BlobType: 'BlockBlob',
       ContainerName: this.pattern.container,
-      BlobName: b.name,
-      ETag: etag,
+      BlobName: v.name,
+      ETag: v.etag,
     };
     await new MiniQueueClient(this.o.connectionString).sendMessage(POISON_QUEUE, JSON.stringify(message));
-    await this.save(key, 'poison', attempts, b, reason);
+    await this.save(v, 'poison', attempts, reason);
     this.o.log(
-      `POISON blob trigger ${this.fn.name}: ${this.pattern.container}/${b.name} moved to queue ${POISON_QUEUE} after ${attempts} attempts: ${reason.split('\n')[0]}`,
+      `POISON blob trigger ${this.fn.name}: ${this.pattern.container}/${v.name} moved to queue ${POISON_QUEUE} after ${attempts} attempts: ${reason.split('\n')[0]}`,
     );
   }
 }

@@ -28,3 +28,16 @@ export function scaledClock(scale = 1, origin: number = Date.now()): Clock {
     },
   };
 }
+
+/** default(DateTime[Offset]) as Newtonsoft writes it: "never" in timer status, a missing date in blob properties. */
+export const NEVER = '0001-01-01T00:00:00+00:00';
+
+/** A DateTimeOffset (or a UTC host's local DateTime) as Newtonsoft writes it: ISO 8601 with the offset, trailing
+ * zero fractions dropped. */
+export const newtonsoftDate = (t: Date | number | undefined): string =>
+  t === undefined ? NEVER : new Date(t).toISOString().replace(/\.?0*Z$/, '+00:00');
+
+/** Waits for work to settle, at most `ms` (a graceful stop must not hang on a stuck invocation). */
+export async function drain(work: Promise<unknown>, ms = 10_000): Promise<void> {
+  await Promise.race([work, new Promise((r) => setTimeout(r, ms).unref())]);
+}

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { RegisteredFunction } from './registry';
-import type { LineLog, ParameterBinding, TypedData, WorkerApp } from './worker';
+import type { Invoke, RegisteredFunction } from './registry';
+import type { LineLog, TypedData } from './worker';
 
 /**
  * The host's HTTP front door: `/<routePrefix>/<route>` for HTTP-triggered functions (everything anonymous), the
@@ -12,8 +12,8 @@ import type { LineLog, ParameterBinding, TypedData, WorkerApp } from './worker';
 
 export interface CompiledRoute {
   template: string;
-  /** Literal segments (1) beat parameters (4) beat catch-alls (5): ASP.NET route precedence. */
-  precedence: number[];
+  /** Per segment: literal 1, parameter 4, catch-all 5 (ASP.NET route precedence: lower wins, segment by segment). */
+  precedence: string;
   match(path: string): { params: Record<string, string> } | undefined;
 }
 
@@ -21,8 +21,7 @@ export interface CompiledRoute {
 export function compileRoute(template: string): CompiledRoute {
   const segments = template.split('/').filter(Boolean);
   const names: string[] = [];
-  const precedence: number[] = [];
-  let regex = '^';
+  let [regex, precedence] = ['^', ''];
   segments.forEach((segment, i) => {
     const p = /^\{(\*?)([A-Za-z_]\w*)\}$/.exec(segment);
     if (p?.[1] && i !== segments.length - 1) throw new Error(`route "${template}": a catch-all must be last`);
@@ -32,7 +31,7 @@ export function compileRoute(template: string): CompiledRoute {
       );
     if (p) names.push(p[2]!);
     regex += !p ? `/${segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}` : p[1] ? '(?:/(.*))?' : '/([^/]+)';
-    precedence.push(!p ? 1 : p[1] ? 5 : 4);
+    precedence += !p ? '1' : p[1] ? '5' : '4';
   });
   const re = new RegExp(`${regex}/?$`, 'i');
   return {
@@ -56,27 +55,30 @@ export function compileRoute(template: string): CompiledRoute {
   };
 }
 
-export function comparePrecedence(a: CompiledRoute, b: CompiledRoute): number {
-  for (let i = 0; i < Math.max(a.precedence.length, b.precedence.length); i++) {
-    const d = (a.precedence[i] ?? 0) - (b.precedence[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
-}
+/** Segment by segment, lower first; a route that ends first (a prefix of the other) wins. */
+export const comparePrecedence = (a: CompiledRoute, b: CompiledRoute): number =>
+  a.precedence < b.precedence ? -1 : a.precedence > b.precedence ? 1 : 0;
 
 export interface HttpHostOptions {
   port: number;
   routePrefix: string;
   functions: RegisteredFunction[];
-  app: WorkerApp;
+  /** The library's HTTP-streaming proxy (from the app's capabilities). */
+  httpStreamUri: string | undefined;
+  invoke: Invoke;
   log: LineLog;
   /** The Durable HTTP API; true when it answered the request. */
   durable: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
-  extraInputs: (fn: RegisteredFunction) => ParameterBinding[];
   /** Runs a non-HTTP function now (admin API): 202, 404 unknown, 501 not runnable. */
-  runNow: (name: string, input: string) => number;
+  runNow: (name: string) => number;
   bodyLimit: number;
   responseLimitMs: number;
+}
+
+export async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 const HOP_BY_HOP = /^(connection|keep-alive|transfer-encoding|upgrade|proxy-connection|te|trailer)$/;
@@ -121,15 +123,12 @@ export async function startHttpHost(o: HttpHostOptions): Promise<{ url: string; 
 
   /** `POST /admin/functions/<name>` `{"input": "..."}` (FunctionsController.Invoke): 202 while it runs; 400 no body. */
   const runNow = async (name: string, req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    let input: unknown;
-    try {
-      const chunks: Buffer[] = [];
-      for await (const c of req) chunks.push(c as Buffer);
-      input = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { input?: unknown }).input;
-    } catch {
-      return void res.writeHead(400).end();
-    }
-    const status = o.runNow(name, typeof input === 'string' ? input : '');
+    // A timer ignores the input, but the request must carry it.
+    const body = (await readBody(req)
+      .then(JSON.parse)
+      .catch(() => null)) as unknown;
+    if (body === null || typeof body !== 'object') return void res.writeHead(400).end();
+    const status = o.runNow(name);
     if (status === 202) o.log(`admin: ${name} invoked on request`);
     res.writeHead(status).end();
   };
@@ -171,7 +170,7 @@ export async function startHttpHost(o: HttpHostOptions): Promise<{ url: string; 
       Query: { json: JSON.stringify(query) },
     };
     for (const [k, v] of Object.entries(params)) triggerMetadata[k] = { string: v };
-    const proxy = new URL(o.app.httpStreamUri!);
+    const proxy = new URL(o.httpStreamUri!);
     const forwarded = request({
       host: proxy.hostname,
       port: proxy.port,
@@ -215,8 +214,7 @@ export async function startHttpHost(o: HttpHostOptions): Promise<{ url: string; 
     let result: unknown;
     try {
       const http = { method, url: u.href, headers, query, params };
-      const inputs = [{ name: fn.trigger.name, data: { http } }, ...o.extraInputs(fn)];
-      result = (await o.app.invoke(fn, inputs, triggerMetadata, invocationId)).result;
+      result = (await o.invoke(fn, { http }, triggerMetadata, invocationId)).result;
     } catch (err) {
       o.log(`[${fn.name}] ERROR ${(err as Error).stack ?? String(err)}`);
       return answer(500);

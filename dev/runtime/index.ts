@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { BlobWatcher } from './blobWatcher';
-import { scaledClock, type Clock } from './clock';
+import { scaledClock } from './clock';
 import { clientBindingData, DurableHttpApi } from './durable/clientRoutes';
 import { DurableEngine } from './durable/engine';
 import { replaySchema } from './durable/replay';
@@ -12,12 +12,11 @@ import {
   readHostJson,
   resolveConnection,
   validateTaskHub,
+  type Invoke,
   type RegisteredFunction,
 } from './registry';
 import { TimerTrigger } from './timer';
 import { WorkerApp } from './worker';
-
-export { MiniQueueClient, POISON_QUEUE } from './blobWatcher';
 
 export interface LocalRuntimeOptions {
   /** The app entry file (e.g. `src/index.ts`, loaded through tsx, or a built `.js`). */
@@ -30,26 +29,21 @@ export interface LocalRuntimeOptions {
   storageConnectionString: string;
   /** Default: host.json durableTask.hubName, else env DURABLE_TASK_HUB, else "localhub". */
   taskHub?: string;
-  /** Blob trigger container scan interval (default 1000 ms). */
-  blobPollIntervalMs?: number | undefined;
-  /** Default: host.json maxConcurrentActivityFunctions, else 8. */
-  maxConcurrentActivities?: number | undefined;
   /** One line per significant runtime event, and the app's context.log lines. Default: console.log. */
   log?: (line: string) => void;
-  /** Durable time runs this many times faster than real time (default 1). */
+  /** Durable time runs this many times faster than real time (default: env LOCAL_RUNTIME_TIME_SCALE, else 1). */
   timeScale?: number | undefined;
 }
 
-export interface LocalRuntime {
-  url: string;
-  taskHub: string;
-  clock: Clock;
-  /** Graceful: stops triggers, lets running invocations finish and record their results. */
-  stop(): Promise<void>;
+/** A numeric setting; anything but a number fails start-up. */
+export function numberSetting(name: string, value = process.env[name]): number | undefined {
+  if (value !== undefined && value !== '' && !Number.isFinite(Number(value)))
+    throw new Error(`${name} must be a number (got "${value}")`);
+  return value ? Number(value) : undefined;
 }
 
 /** Starts the app under the runtime, in this process (which must not be jest's: see main.ts). */
-export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<LocalRuntime> {
+export async function startLocalRuntime(opts: LocalRuntimeOptions) {
   const log = opts.log ?? ((line: string) => console.log(line));
   Object.assign(process.env, opts.env);
   const storage = normalizeConnectionString(opts.storageConnectionString);
@@ -58,28 +52,31 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
   const env = process.env;
   const hostJson = readHostJson(join(process.cwd(), 'host.json'), env);
   const taskHub = validateTaskHub(opts.taskHub ?? hostJson.hubName ?? env.DURABLE_TASK_HUB ?? 'localhub');
-  const clock = scaledClock(opts.timeScale ?? 1);
-  const limit = (value: string | undefined, fallback: number): number =>
-    Number(value) > 0 ? Number(value) : fallback;
+  const clock = scaledClock(opts.timeScale ?? numberSetting('LOCAL_RUNTIME_TIME_SCALE') ?? 1);
+  const limit = (name: string, fallback: number): number =>
+    Number(env[name]) > 0 ? Number(env[name]) : fallback;
 
   const app = await WorkerApp.load(opts.entry, log);
   const functions = buildRegistry(app, env, log);
   const byKind = (k: RegisteredFunction['kind']) => functions.filter((f) => f.kind === k);
 
   let baseUrl = '';
-  const extraInputs = (fn: RegisteredFunction) =>
-    fn.extraInputs
+  const invoke: Invoke = (fn, data, triggerMetadata, invocationId) => {
+    const client = { string: JSON.stringify(clientBindingData(baseUrl, taskHub)) };
+    const clients = fn.extraInputs
       .filter((b) => isDurableClient(b.type))
-      .map((b) => ({ name: b.name, data: { string: JSON.stringify(clientBindingData(baseUrl, taskHub)) } }));
+      .map((b) => ({ name: b.name, data: client }));
+    return app.invoke(fn, [{ name: fn.trigger.name, data }, ...clients], triggerMetadata, invocationId);
+  };
   const engine = new DurableEngine({
     storage,
     hub: taskHub,
-    app,
     clock,
     log,
-    orchestrations: byKind('orchestration'),
-    activities: byKind('activity'),
-    maxConcurrentActivities: opts.maxConcurrentActivities ?? hostJson.maxConcurrentActivities ?? 8,
+    functions,
+    invoke,
+    maxConcurrentActivities:
+      numberSetting('LOCAL_RUNTIME_MAX_ACTIVITIES') ?? hostJson.maxConcurrentActivities ?? 8,
     schema: replaySchema(env.LOCAL_RUNTIME_REPLAY_SCHEMA),
     extraInputs,
   });
@@ -90,15 +87,14 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
         connectionString: resolveConnection(fn.blob!.connection, env, `function "${fn.name}"`),
         storage,
         receiptsTable: `${taskHub}BlobReceipts`,
-        intervalMs: opts.blobPollIntervalMs ?? 1000,
+        intervalMs: numberSetting('LOCAL_RUNTIME_BLOB_POLL_MS') ?? 1000,
         concurrency: hostJson.blobParallelism ?? 4,
-        app,
+        invoke,
         log,
-        extraInputs,
       }),
   );
   const timers = byKind('timer').map(
-    (fn) => new TimerTrigger(fn, storage, taskHub.toLowerCase(), app, log, extraInputs),
+    (fn) => new TimerTrigger(fn, storage, taskHub.toLowerCase(), invoke, log),
   );
 
   await engine.start();
@@ -107,18 +103,18 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
     port: opts.httpPort ?? 7071,
     routePrefix: hostJson.routePrefix ?? 'api',
     functions: byKind('http'),
-    app,
+    httpStreamUri: app.httpStreamUri,
+    invoke,
     log,
     durable: (req, res, url) => durableApi.handle(req, res, url),
-    extraInputs,
     // Admin "run a non-HTTP function now" (FunctionsController.Invoke): timers only here.
-    runNow: (name) => {
+    runNow: (name: string) => {
       const timer = timers.find((t) => t.fn.name.toLowerCase() === name.toLowerCase());
       timer?.invokeNow();
       return timer ? 202 : functions.some((f) => f.name.toLowerCase() === name.toLowerCase()) ? 501 : 404;
     },
-    bodyLimit: limit(env.FUNCTIONS_REQUEST_BODY_SIZE_LIMIT, 104_857_600),
-    responseLimitMs: limit(env.LOCAL_RUNTIME_HTTP_RESPONSE_LIMIT_MS, 230_000),
+    bodyLimit: limit('FUNCTIONS_REQUEST_BODY_SIZE_LIMIT', 104_857_600),
+    responseLimitMs: limit('LOCAL_RUNTIME_HTTP_RESPONSE_LIMIT_MS', 230_000),
   });
   baseUrl = http.url;
   // What the host sets; durable-functions' getClient rewrites client URLs to localhost:7071 when it is missing.
@@ -133,7 +129,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
   return {
     url: baseUrl,
     taskHub,
-    clock,
+    /** Graceful: stops triggers, lets running invocations finish and record their results. */
     stop: () =>
       (stopping ??= (async () => {
         await Promise.all([...watchers, ...timers].map((t) => t.stop()));

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { startLocalRuntime } from './index';
+import { numberSetting, startLocalRuntime } from './index';
 
 /**
  * CLI: `node --import tsx dev/runtime/main.ts --entry src/index.ts [--port 7071]`; everything else from the
@@ -9,11 +9,6 @@ import { startLocalRuntime } from './index';
 const stamp = (line: string): boolean => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
 const arg = (name: string): string | undefined =>
   process.argv.includes(`--${name}`) ? process.argv[process.argv.indexOf(`--${name}`) + 1] : undefined;
-function num(name: string, value = process.env[name]): number | undefined {
-  if (value !== undefined && value !== '' && !Number.isFinite(Number(value)))
-    throw new Error(`${name} must be a number (got "${value}")`);
-  return value ? Number(value) : undefined;
-}
 
 async function main(): Promise<void> {
   const values = existsSync('local.settings.json')
@@ -29,10 +24,7 @@ async function main(): Promise<void> {
   const runtime = await startLocalRuntime({
     entry,
     storageConnectionString: process.env.AzureWebJobsStorage,
-    httpPort: num('port', arg('port') ?? process.env.LOCAL_RUNTIME_PORT) ?? 7071,
-    blobPollIntervalMs: num('LOCAL_RUNTIME_BLOB_POLL_MS'),
-    maxConcurrentActivities: num('LOCAL_RUNTIME_MAX_ACTIVITIES'),
-    timeScale: num('LOCAL_RUNTIME_TIME_SCALE'),
+    httpPort: numberSetting('port', arg('port') ?? process.env.LOCAL_RUNTIME_PORT) ?? 7071,
     log: stamp,
   });
   process.stdout.write(

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { compileRoute } from './httpServer';
 import { parseCron } from './timer';
-import type { BindingInfo, FunctionMetadata, WorkerApp } from './worker';
+import type { BindingInfo, FunctionMetadata, TypedData, WorkerApp } from './worker';
 
 /**
  * The app's registrations, classified and validated, and the settings they refer to. Anything the runtime cannot
@@ -27,6 +27,14 @@ export interface RegisteredFunction {
   blob?: { path: string; connection: string; source: string | undefined; sdkBinding: boolean };
   timer?: { schedule: string; runOnStartup: boolean; useMonitor: boolean | undefined };
 }
+
+/** Invokes a function with its trigger data; the host binds the function's other inputs (a durable client). */
+export type Invoke = (
+  fn: RegisteredFunction,
+  data: TypedData | undefined,
+  triggerMetadata?: Record<string, TypedData>,
+  invocationId?: string,
+) => Promise<{ returnValue: unknown; result: unknown }>;
 
 export const isDurableClient = (type: string): boolean => /^(durable|orchestration)client$/i.test(type);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);

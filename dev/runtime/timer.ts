@@ -1,6 +1,7 @@
 import { BlobServiceClient } from '@azure/storage-blob';
-import type { RegisteredFunction } from './registry';
-import type { LineLog, ParameterBinding, WorkerApp } from './worker';
+import { NEVER, newtonsoftDate } from './clock';
+import type { Invoke, RegisteredFunction } from './registry';
+import type { LineLog } from './worker';
 
 /**
  * Timer trigger, after azure-webjobs-sdk-extensions `Extensions/Timers`: NCRONTAB schedules with six fields
@@ -82,10 +83,8 @@ export function parseCron(expression: string): CronSchedule {
   };
 }
 
-/** DateTime (Kind Local on a UTC host) as Newtonsoft writes it; default(DateTime) for "never". */
-const dt = (ms?: number): string =>
-  ms === undefined ? NEVER : new Date(ms).toISOString().replace(/\.?0*Z$/, '+00:00');
-const NEVER = '0001-01-01T00:00:00+00:00';
+/** TimerInfo's times: DateTime (Kind Local on a UTC host) as Newtonsoft writes it. */
+const dt = newtonsoftDate;
 type Status = { Last: string; Next: string; LastUpdated: string };
 
 export class TimerTrigger {
@@ -102,9 +101,8 @@ export class TimerTrigger {
     readonly fn: RegisteredFunction,
     storage: string,
     hostId: string,
-    private readonly app: WorkerApp,
+    private readonly invoke: Invoke,
     private readonly log: LineLog,
-    private readonly extraInputs: (fn: RegisteredFunction) => ParameterBinding[],
   ) {
     this.schedule = parseCron(fn.timer!.schedule);
     // TimerTriggerAttribute.UseMonitor: on by default, off for schedules that fire more than once a minute.
@@ -134,12 +132,7 @@ export class TimerTrigger {
 
   /** The admin API's invocation: TimerInfo with the stored status, not past due (TimerTriggerBinding.BindAsync). */
   invokeNow(): void {
-    this.lock = this.lock.then(() =>
-      this.invoke(false).then(
-        () => this.log(`timer ${this.fn.name}: invoked (admin API)`),
-        (err: Error) => this.log(`timer ${this.fn.name}: failed: ${err.message.split('\n')[0]}`),
-      ),
-    );
+    void this.locked(false, ' (admin API)');
   }
 
   private arm(): void {
@@ -183,30 +176,28 @@ export class TimerTrigger {
     return now > Date.parse(this.status.Next);
   }
 
-  /** TimerInfo (TimerInfo.cs), camel-cased by the library. */
-  private invoke(isPastDue: boolean): Promise<unknown> {
-    const info = {
-      Schedule: { AdjustForDST: true },
-      ScheduleStatus: this.useMonitor ? this.status : null,
-      IsPastDue: isPastDue,
-    };
-    const inputs = [
-      { name: this.fn.trigger.name, data: { json: JSON.stringify(info) } },
-      ...this.extraInputs(this.fn),
-    ];
-    return this.app.invoke(this.fn, inputs);
-  }
-
-  /** TimerListener.InvokeJobFunction: one invocation at a time; errors do not stop the schedule. */
-  private run(at: number, isPastDue: boolean, runOnStartup: boolean): Promise<void> {
+  /**
+   * One invocation under the listener's lock (TimerListener `_invocationLock`); errors do not stop the schedule.
+   * The argument is TimerInfo (TimerInfo.cs), camel-cased by the library.
+   */
+  private locked(isPastDue: boolean, why: string, after?: () => Promise<void>): Promise<void> {
     const next = this.lock.then(async () => {
       if (this.stopped) return;
-      try {
-        await this.invoke(isPastDue);
-        this.log(`timer ${this.fn.name}: invoked${isPastDue ? ' (past due)' : ''}`);
-      } catch (err) {
-        this.log(`timer ${this.fn.name}: failed: ${(err as Error).message.split('\n')[0]}`);
-      }
+      const status = this.useMonitor ? this.status : null;
+      const info = { Schedule: { AdjustForDST: true }, ScheduleStatus: status, IsPastDue: isPastDue };
+      await this.invoke(this.fn, { json: JSON.stringify(info) }).then(
+        () => this.log(`timer ${this.fn.name}: invoked${why}`),
+        (err: Error) => this.log(`timer ${this.fn.name}: failed: ${err.message.split('\n')[0]}`),
+      );
+      await after?.();
+    });
+    this.lock = next.catch(() => undefined);
+    return next;
+  }
+
+  /** TimerListener.InvokeJobFunction, then the new status (Last, Next) and the next occurrence. */
+  private run(at: number, isPastDue: boolean, runOnStartup: boolean): Promise<void> {
+    return this.locked(isPastDue, isPastDue ? ' (past due)' : '', async () => {
       const scheduled = Date.parse(this.status!.Next);
       const t = !isPastDue && !runOnStartup && scheduled > at ? scheduled : at;
       const status = { Last: dt(t), Next: dt(this.schedule.next(t)), LastUpdated: dt(t) };
@@ -215,7 +206,5 @@ export class TimerTrigger {
         await this.write(status).catch((e: Error) => this.log(`ERROR timer status: ${e.message}`));
       this.arm();
     });
-    this.lock = next.catch(() => undefined);
-    return next;
   }
 }

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readBody } from '../httpServer';
 import { ClientError, TERMINAL, type DurableEngine, type Instance } from './engine';
-import { EventType, EventTypeNames } from './history';
+import { events, EventType, EventTypeNames } from './history';
 
 /**
  * The Durable extension's HTTP API (`HttpApiHandler.cs`), which `df.getClient(context)` calls: the same handler
@@ -16,19 +17,14 @@ const PREFIXES = [WEBHOOK_PREFIX, '/durabletask'];
 function managementUrls(baseUrl: string, hub: string, id: string): Record<string, string> {
   const q = `taskHub=${encodeURIComponent(hub)}&connection=Storage`;
   const instance = `${baseUrl}${WEBHOOK_PREFIX}/instances/${id === 'INSTANCEID' ? id : encodeURIComponent(id)}`;
-  const ops = {
-    sendEvent: 'raiseEvent/{eventName}',
-    terminate: 'terminate?reason={text}',
-    restart: 'restart',
-  };
   return {
     id,
     statusQueryGetUri: `${instance}?${q}`,
-    sendEventPostUri: `${instance}/${ops.sendEvent}?${q}`,
-    terminatePostUri: `${instance}/${ops.terminate}&${q}`,
+    sendEventPostUri: `${instance}/raiseEvent/{eventName}?${q}`,
+    terminatePostUri: `${instance}/terminate?reason={text}&${q}`,
     rewindPostUri: `${instance}/rewind?reason={text}&${q}`,
     purgeHistoryDeleteUri: `${instance}?${q}`,
-    restartPostUri: `${instance}/${ops.restart}?${q}`,
+    restartPostUri: `${instance}/restart?${q}`,
     suspendPostUri: `${instance}/suspend?reason={text}&${q}`,
     resumePostUri: `${instance}/resume?reason={text}&${q}`,
   };
@@ -73,12 +69,6 @@ function send(
   res
     .writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', ...headers })
     .end(JSON.stringify(body));
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** JSON text or null for an empty body; invalid JSON throws a SyntaxError, which answers 400. */
@@ -127,7 +117,7 @@ export class DurableHttpApi {
       } else if (route === 'instances POST raiseevent *') {
         await this.raise(req, res, a!, c!);
       } else if (route === 'instances POST terminate') {
-        await this.engine.send(a!, 'terminate', { reason: url.searchParams.get('reason') });
+        await this.engine.send(a!, (at) => events.executionTerminated(at, url.searchParams.get('reason')));
         send(res, 202);
       } else if (head === 'instances' || head === 'entities') {
         const message = `${method} ${path} is not supported by the local runtime (the app does not use it).`;
@@ -196,7 +186,7 @@ export class DurableHttpApi {
     const body = await readBody(req);
     if (type !== 'application/json' && body.trim() !== '')
       return send(res, 400, { Message: 'Only application/json request content is supported' });
-    await this.engine.send(instanceId, 'eventRaised', { name: eventName, input: jsonOrNull(body) });
+    await this.engine.send(instanceId, (at) => events.eventRaised(at, eventName, jsonOrNull(body)));
     send(res, 202);
   }
 }

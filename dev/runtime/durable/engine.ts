@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
-import type { Clock } from '../clock';
-import type { RegisteredFunction } from '../registry';
-import type { LineLog, ParameterBinding, WorkerApp } from '../worker';
+import { drain, type Clock } from '../clock';
+import type { Invoke, RegisteredFunction } from '../registry';
+import type { LineLog } from '../worker';
 import {
   activityFailure,
   EventType,
@@ -57,15 +57,14 @@ export interface Instance {
 export interface DurableEngineOptions {
   storage: string;
   hub: string;
-  app: WorkerApp;
   clock: Clock;
   log: LineLog;
-  orchestrations: RegisteredFunction[];
-  activities: RegisteredFunction[];
+  /** The app's functions; the engine runs the orchestrations and activities among them. */
+  functions: RegisteredFunction[];
+  /** Binds the trigger and the function's other inputs (a durable client, which the host binds for activities too). */
+  invoke: Invoke;
   maxConcurrentActivities: number;
   schema: ReplaySchema;
-  /** The host binds a durable client to any function that declares one, activities included. */
-  extraInputs: (fn: RegisteredFunction) => ParameterBinding[];
 }
 
 export class ClientError extends Error {
@@ -88,26 +87,21 @@ const notAFunction = (name: string, kind: string): string =>
 
 export class DurableEngine {
   private readonly container: ContainerClient;
-  private readonly functions = new Map<string, RegisteredFunction>();
   private readonly instances = new Map<string, Instance>();
   private readonly locks = new Map<string, Promise<unknown>>();
-  private readonly dirty = new Set<string>();
-  private readonly loops = new Map<string, Promise<void>>();
+  private readonly waking = new Set<string>();
   private readonly timers = new Map<string, () => void>();
   private readonly queue: Work[] = [];
   private readonly running = new Map<string, Promise<void>>();
-  private messages = 0;
   private stopped = false;
 
   constructor(private readonly o: DurableEngineOptions) {
     const blobs = BlobServiceClient.fromConnectionString(o.storage);
     this.container = blobs.getContainerClient(`${o.hub.toLowerCase()}-instances`);
-    for (const fn of [...o.orchestrations, ...o.activities])
-      this.functions.set(`${fn.kind}:${fn.name.toLowerCase()}`, fn);
   }
 
   private fn(kind: 'orchestration' | 'activity', name: string): RegisteredFunction | undefined {
-    return this.functions.get(`${kind}:${name.toLowerCase()}`);
+    return this.o.functions.find((f) => f.kind === kind && f.name.toLowerCase() === name.toLowerCase());
   }
 
   /** Loads every instance; unfinished ones resume: pending activities run again, timers re-arm. */
@@ -115,9 +109,8 @@ export class DurableEngine {
     await this.container.createIfNotExists();
     let resumed = 0;
     for await (const b of this.container.listBlobsFlat()) {
-      const inst = JSON.parse(
-        String(await this.container.getBlobClient(b.name).downloadToBuffer()),
-      ) as Instance;
+      const text = String(await this.container.getBlobClient(b.name).downloadToBuffer());
+      const inst = JSON.parse(text) as Instance;
       this.instances.set(inst.instanceId, inst);
       if (TERMINAL.has(inst.runtimeStatus)) continue;
       this.resumePending(inst);
@@ -133,10 +126,9 @@ export class DurableEngine {
     this.stopped = true;
     this.timers.forEach((cancel) => cancel());
     this.queue.length = 0;
-    const drained = Promise.allSettled(this.running.values()).then(() =>
-      Promise.allSettled(this.loops.values()),
+    await drain(
+      Promise.allSettled(this.running.values()).then(() => Promise.allSettled(this.locks.values())),
     );
-    await Promise.race([drained, new Promise((r) => setTimeout(r, 10_000).unref())]);
   }
 
   getInstance(instanceId: string): Instance | undefined {
@@ -145,35 +137,27 @@ export class DurableEngine {
 
   private async save(inst: Instance): Promise<void> {
     const text = JSON.stringify(inst);
-    await this.container
-      .getBlockBlobClient(`${encodeURIComponent(inst.instanceId)}.json`)
-      .upload(text, Buffer.byteLength(text));
+    const name = `${encodeURIComponent(inst.instanceId)}.json`;
+    await this.container.getBlockBlobClient(name).upload(text, Buffer.byteLength(text));
     this.instances.set(inst.instanceId, inst);
   }
 
-  private message(
-    kind: InboxMessage['kind'],
-    instanceId: string,
-    data: object,
-    executionId?: string,
-  ): InboxMessage {
-    const payload = { ...data, at: this.o.clock.now() };
-    return { id: `${Date.now()}-${++this.messages}`, instanceId, kind, executionId, payload };
+  /** Stores a message for the instance's current execution (dropped if it ended), then processes it. */
+  private async add(instanceId: string, event: HistoryEvent, executionId?: string): Promise<void> {
+    await this.withLock(instanceId, async () => {
+      const inst = this.instances.get(instanceId);
+      const current = inst && !TERMINAL.has(inst.runtimeStatus);
+      if (current && (!executionId || executionId === inst.executionId))
+        await this.save({ ...inst, inbox: [...inst.inbox, { event, executionId }] });
+    });
+    this.wake(instanceId);
   }
 
-  /** Stores a message for the instance's current execution (dropped if it ended), then processes it. */
-  private async add(msg: InboxMessage): Promise<void> {
-    await this.withLock(msg.instanceId, async () => {
-      const inst = this.instances.get(msg.instanceId);
-      if (
-        !inst ||
-        TERMINAL.has(inst.runtimeStatus) ||
-        (msg.executionId && msg.executionId !== inst.executionId)
-      )
-        return;
-      await this.save({ ...inst, inbox: [...inst.inbox, msg] });
-    });
-    this.wake(msg.instanceId);
+  /** A fresh execution and the message that starts it. */
+  private execution(instanceId: string, name: string, input: string | null) {
+    const executionId = newId();
+    const event = events.executionStarted(this.o.clock.now(), { instanceId, executionId, name, input });
+    return { executionId, history: [], host: emptyHostState(), inbox: [{ event, executionId }] };
   }
 
   /**
@@ -201,25 +185,14 @@ export class DurableEngine {
         );
       this.cancelTimers(id);
       const now = iso(this.o.clock.now());
-      const executionId = newId();
-      const start = this.message('start', id, { name: fn.name, input }, executionId);
+      const fresh = this.execution(id, fn.name, input);
+      const record = { instanceId: id, name: fn.name, input, output: null, customStatus: null };
       await this.save({
-        ...{
-          instanceId: id,
-          name: fn.name,
-          runtimeStatus: 'Pending',
-          input,
-          output: null,
-          customStatus: null,
-        },
-        ...{
-          createdTime: now,
-          lastUpdatedTime: now,
-          executionId,
-          history: [],
-          host: emptyHostState(),
-          inbox: [start],
-        },
+        ...record,
+        runtimeStatus: 'Pending',
+        createdTime: now,
+        lastUpdatedTime: now,
+        ...fresh,
       });
     });
     this.wake(id);
@@ -227,16 +200,12 @@ export class DurableEngine {
   }
 
   /** Queues an event or a termination for an instance that exists and has not ended (404 / 410 otherwise). */
-  async send(
-    instanceId: string,
-    kind: 'eventRaised' | 'terminate',
-    payload: Record<string, unknown>,
-  ): Promise<void> {
+  async send(instanceId: string, event: (at: number) => HistoryEvent): Promise<void> {
     const inst = this.instances.get(instanceId);
     if (!inst) throw new ClientError(404, `No instance with ID '${instanceId}' found.`);
     if (TERMINAL.has(inst.runtimeStatus))
       throw new ClientError(410, `Instance '${instanceId}' is ${inst.runtimeStatus}.`);
-    await this.add(this.message(kind, instanceId, payload));
+    await this.add(instanceId, event(this.o.clock.now()));
   }
 
   private withLock<T>(instanceId: string, fn: () => Promise<T>): Promise<T> {
@@ -247,56 +216,41 @@ export class DurableEngine {
     return next;
   }
 
-  /** Marks an instance as having work and makes sure its (single) episode loop runs. */
+  /** Queues an episode for the instance behind its lock, unless one is queued already. */
   private wake(instanceId: string): void {
-    if (this.stopped) return;
-    this.dirty.add(instanceId);
-    if (this.loops.has(instanceId)) return;
-    const loop = (async () => {
-      while (this.dirty.delete(instanceId) && !this.stopped) {
-        try {
-          await this.withLock(instanceId, () => this.processInbox(instanceId));
-        } catch (err) {
-          this.o.log(
-            `ERROR durable: processing instance ${instanceId} failed, retrying in 1 s: ${errorMessage(err)}`,
-          );
-          setTimeout(() => this.wake(instanceId), 1000).unref();
-        }
-      }
-    })().finally(() => this.loops.delete(instanceId));
-    this.loops.set(instanceId, loop);
+    if (this.stopped || this.waking.has(instanceId)) return;
+    this.waking.add(instanceId);
+    const episode = async (): Promise<void> => {
+      this.waking.delete(instanceId);
+      if (!this.stopped) await this.processInbox(instanceId);
+    };
+    this.withLock(instanceId, episode).catch((err: unknown) => {
+      this.o.log(
+        `ERROR durable: processing instance ${instanceId} failed, retrying in 1 s: ${errorMessage(err)}`,
+      );
+      setTimeout(() => this.wake(instanceId), 1000).unref();
+    });
   }
 
   /** After a restart: activities scheduled without a recorded result run again, timers not yet fired re-arm. */
   private resumePending(inst: Instance): void {
-    const seen = new Set<string>();
+    // task and timer ids share one sequence: the ids whose completion is recorded or waiting
+    const done = [...inst.history, ...inst.inbox.map((m) => m.event)].map(
+      (e) => e.TimerId ?? e.TaskScheduledId,
+    );
+    const seen = new Set(done);
     for (const ev of inst.history) {
-      if (ev.EventType === EventType.TaskCompleted || ev.EventType === EventType.TaskFailed)
-        seen.add(`t${ev.TaskScheduledId}`);
-      if (ev.EventType === EventType.TimerFired) seen.add(`f${ev.TimerId}`);
-    }
-    for (const m of inst.inbox)
-      seen.add(m.kind === 'timerFired' ? `f${m.payload.timerId}` : `t${m.payload.taskScheduledId}`);
-    for (const ev of inst.history) {
-      if (ev.EventType === EventType.TaskScheduled && !seen.has(`t${ev.EventId}`)) {
+      if (ev.EventType === EventType.TaskScheduled && !seen.has(ev.EventId)) {
         const group = Object.values(inst.host.retries).find((g) => g.taskIds.includes(ev.EventId));
-        const failWith = group?.gaveUp ? group.lastFailure : undefined;
         const input = typeof ev.Input === 'string' ? ev.Input : null;
-        this.dispatch(inst, {
-          taskId: ev.EventId,
-          name: String(ev.Name),
-          input,
-          ...(failWith ? { failWith } : {}),
-        });
+        const failWith = group?.gaveUp ? { failWith: group.lastFailure } : {};
+        this.dispatch(inst, { taskId: ev.EventId, name: String(ev.Name), input, ...failWith });
         this.o.log(
           `durable: re-running activity ${String(ev.Name)} (instance ${inst.instanceId}, task #${ev.EventId}): its result was not recorded`,
         );
       }
-      if (
-        ev.EventType === EventType.TimerCreated &&
-        !seen.has(`f${ev.EventId}`) &&
-        !inst.host.cancelledTimers.includes(ev.EventId)
-      )
+      const cancelled = inst.host.cancelledTimers.includes(ev.EventId);
+      if (ev.EventType === EventType.TimerCreated && !seen.has(ev.EventId) && !cancelled)
         this.armTimer(inst, ev.EventId, Date.parse(String(ev.FireAt)));
     }
   }
@@ -306,20 +260,20 @@ export class DurableEngine {
     if (!inst || TERMINAL.has(inst.runtimeStatus)) return;
     const what = `orchestration ${inst.name} (${instanceId})`;
     const ts = Math.max(this.o.clock.now(), Date.parse(inst.history.at(-1)?.Timestamp ?? '') || 0);
-    const terminate = inst.inbox.find((m) => m.kind === 'terminate');
+    const terminate = inst.inbox.find((m) => m.event.EventType === EventType.ExecutionTerminated)?.event;
     if (terminate) {
-      const reason = typeof terminate.payload.reason === 'string' ? terminate.payload.reason : null;
-      const evs = [
-        events.orchestratorStarted(ts),
-        events.executionTerminated(ts, reason),
-        events.orchestratorCompleted(ts),
-      ];
-      const ended = {
-        runtimeStatus: 'Terminated' as const,
-        output: JSON.stringify(reason ?? ''),
+      const reason = typeof terminate.Input === 'string' ? terminate.Input : null;
+      const ended = [{ ...terminate, Timestamp: iso(ts) }, events.orchestratorCompleted(ts)];
+      const history = [...inst.history, events.orchestratorStarted(ts), ...ended];
+      const output = JSON.stringify(reason ?? '');
+      await this.save({
+        ...inst,
+        runtimeStatus: 'Terminated',
+        output,
         lastUpdatedTime: iso(ts),
-      };
-      await this.save({ ...inst, ...ended, history: [...inst.history, ...evs], inbox: [] });
+        history,
+        inbox: [],
+      });
       this.cancelTimers(instanceId);
       return this.o.log(`${what} terminated: ${reason ?? ''}`);
     }
@@ -335,29 +289,20 @@ export class DurableEngine {
       warn: (message) => this.o.log(`WARN ${message}`),
       invoke: async (trigger) => {
         if (!fn) throw new Error(notAFunction(inst.name, 'orchestrator'));
-        return (
-          await this.o.app.invoke(fn, [{ name: fn.trigger.name, data: { string: JSON.stringify(trigger) } }])
-        ).returnValue;
+        return (await this.o.invoke(fn, { string: JSON.stringify(trigger) })).returnValue;
       },
     });
-    const rest = inst.inbox.filter((m) => !batch.includes(m));
-    let next: Instance = {
-      ...inst,
-      runtimeStatus: ep.status,
-      output: ep.status === 'Running' ? null : ep.output,
-      customStatus: ep.customStatus,
-      lastUpdatedTime: iso(this.o.clock.now()),
-      history: [...inst.history, ...ep.events],
-      host: ep.host,
-      inbox: rest,
-    };
+    const inbox = inst.inbox.filter((m) => !batch.includes(m));
+    const output = ep.status === 'Running' ? null : ep.output;
+    const history = [...inst.history, ...ep.events];
+    const { status: runtimeStatus, customStatus, host } = ep;
+    let next: Instance = { ...inst, runtimeStatus, output, customStatus, history, host, inbox };
+    next.lastUpdatedTime = iso(this.o.clock.now());
     if (ep.status === 'ContinuedAsNew') {
       // a fresh execution; events it had received but not consumed are gone (the shim's ContinueAsNew(input))
-      const executionId = newId();
-      const start = this.message('start', instanceId, { name: inst.name, input: ep.output }, executionId);
-      const raised = rest.filter((m) => m.executionId === undefined);
-      const fresh = { executionId, input: ep.output, output: null, history: [], host: emptyHostState() };
-      next = { ...next, ...fresh, runtimeStatus: 'ContinuedAsNew', inbox: [start, ...raised] };
+      const raised = inbox.filter((m) => m.executionId === undefined);
+      const fresh = this.execution(instanceId, inst.name, ep.output);
+      next = { ...next, ...fresh, input: ep.output, output: null, inbox: [...fresh.inbox, ...raised] };
     }
     await this.save(next);
     if (inst.history.length === 0) this.o.log(`${what} started`);
@@ -370,17 +315,13 @@ export class DurableEngine {
       if (ep.status === 'Failed') this.o.log(`${what} failed: ${ep.failure ?? ''}`.split('\n')[0]!);
       else this.o.log(`${what} ${ep.status === 'Completed' ? 'completed' : 'continued as new'}`);
     }
-    if (next.inbox.length > 0) this.dirty.add(instanceId);
+    if (next.inbox.length > 0) this.wake(instanceId);
   }
 
   private dispatch(inst: Instance, a: ActivityRequest): void {
     const work = { ...a, instanceId: inst.instanceId, executionId: inst.executionId };
-    if (
-      this.stopped ||
-      this.running.has(workKey(work)) ||
-      this.queue.some((w) => workKey(w) === workKey(work))
-    )
-      return;
+    const known = this.running.has(workKey(work)) || this.queue.some((w) => workKey(w) === workKey(work));
+    if (this.stopped || known) return;
     this.queue.push(work);
     this.pump();
   }
@@ -389,7 +330,7 @@ export class DurableEngine {
     while (
       !this.stopped &&
       this.running.size < Math.max(1, this.o.maxConcurrentActivities) &&
-      this.queue.length > 0
+      this.queue.length
     ) {
       const w = this.queue.shift()!;
       const current = this.instances.get(w.instanceId);
@@ -412,36 +353,32 @@ export class DurableEngine {
       if (work.failWith) outcome = { failure: work.failWith };
       else if (!fn) throw new Error(notAFunction(work.name, 'activity'));
       else {
-        const inputs = [
-          { name: fn.trigger.name, ...(work.input === null ? {} : { data: { json: work.input } }) },
-          ...this.o.extraInputs(fn),
-        ];
-        const { returnValue } = await this.o.app.invoke(fn, inputs, {
-          instanceId: { string: work.instanceId },
-        });
+        const data = work.input === null ? undefined : { json: work.input };
+        const { returnValue } = await this.o.invoke(fn, data, { instanceId: { string: work.instanceId } });
         outcome = { result: toJsonText(returnValue) };
         this.o.log(`activity ${work.name} completed ${where}, ${Date.now() - started} ms)`);
       }
     } catch (err) {
-      this.o.log(
-        `activity ${work.name} failed ${where}, ${Date.now() - started} ms): ${errorMessage(err).split('\n')[0]}`,
-      );
+      const message = errorMessage(err).split('\n')[0];
+      this.o.log(`activity ${work.name} failed ${where}, ${Date.now() - started} ms): ${message}`);
       outcome = { failure: activityFailure(work.name, err) };
     }
-    const kind = 'result' in outcome ? 'taskCompleted' : 'taskFailed';
-    const payload = { taskScheduledId: work.taskId, ...outcome };
-    await this.add(this.message(kind, work.instanceId, payload, work.executionId)).catch((err: unknown) =>
+    const now = this.o.clock.now();
+    const event =
+      'result' in outcome
+        ? events.taskCompleted(now, work.taskId, outcome.result)
+        : events.taskFailed(now, work.taskId, outcome.failure);
+    await this.add(work.instanceId, event, work.executionId).catch((err: unknown) =>
       this.o.log(`ERROR recording the result of activity ${work.name} ${where}): ${errorMessage(err)}`),
     );
   }
 
-  private armTimer(inst: Instance, timerId: number, fireAt: number): void {
-    const { instanceId, executionId } = inst;
+  private armTimer({ instanceId, executionId }: Instance, timerId: number, fireAt: number): void {
     const key = `${instanceId}|${executionId}|${timerId}`;
     if (this.stopped || this.timers.has(key)) return;
     const fire = async (): Promise<void> => {
       try {
-        await this.add(this.message('timerFired', instanceId, { timerId, fireAt: iso(fireAt) }, executionId));
+        await this.add(instanceId, events.timerFired(this.o.clock.now(), timerId, iso(fireAt)), executionId);
         this.timers.delete(key);
       } catch (err) {
         this.o.log(

@@ -178,30 +178,35 @@ export interface OrchestratorState {
   schemaVersion?: number;
 }
 
+const OUT_OF_PROC_DATA = '$OutOfProcData$:';
+
 /**
- * The state of an orchestrator invocation: its return value or, when it threw, the JSON the SDK embeds after
- * `$OutOfProcData$:` in the error message (OrchestrationFailureError), which is how the extension reads it too.
+ * Runs an orchestrator invocation: its state is the return value or, when it threw, the JSON the SDK embeds after
+ * `$OutOfProcData$:` in the error message (OrchestrationFailureError), which is how the extension reads it too;
+ * `failure` says why the orchestrator failed.
  */
-export function readState(result: { value: unknown } | { error: unknown }): OrchestratorState | undefined {
-  if ('error' in result) {
-    const message = result.error instanceof Error ? result.error.message : '';
-    const i = message.indexOf('$OutOfProcData$:');
+export async function runOrchestrator(
+  invoke: () => Promise<unknown>,
+): Promise<{ state?: OrchestratorState | undefined; failure?: string }> {
+  try {
+    const value = await invoke();
+    const state = (typeof value === 'string' ? JSON.parse(value) : value) as OrchestratorState;
+    if (!Array.isArray(state?.actions))
+      throw new Error(
+        'Out of proc orchestrators must return a valid JSON schema (no OrchestratorState in the response)',
+      );
+    return { state };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const i = message.indexOf(OUT_OF_PROC_DATA);
+    let state: OrchestratorState | undefined;
     try {
-      return i < 0
-        ? undefined
-        : (JSON.parse(message.slice(i + '$OutOfProcData$:'.length)) as OrchestratorState);
+      if (i >= 0) state = JSON.parse(message.slice(i + OUT_OF_PROC_DATA.length)) as OrchestratorState;
     } catch {
-      return undefined;
+      /* no state: the message is the failure */
     }
+    return { state, failure: state?.error ?? message };
   }
-  const state = (
-    typeof result.value === 'string' ? JSON.parse(result.value) : result.value
-  ) as OrchestratorState;
-  if (!Array.isArray(state?.actions))
-    throw new Error(
-      'Out of proc orchestrators must return a valid JSON schema (no OrchestratorState in the response)',
-    );
-  return state;
 }
 
 /**

@@ -1,6 +1,13 @@
 import { InvocationContext } from '@azure/functions';
 import type { OrchestrationHandler } from 'durable-functions';
-import { activityFailure, readState, toJsonText, type HistoryEvent, type RawAction } from './history';
+import {
+  activityFailure,
+  events,
+  runOrchestrator,
+  toJsonText,
+  type HistoryEvent,
+  type RawAction,
+} from './history';
 import {
   emptyHostState,
   orchestrationTriggerInput,
@@ -41,19 +48,14 @@ export interface SimOptions {
   schema?: ReplaySchema;
 }
 
-export interface ActivityCall {
-  name: string;
-  input: unknown;
-  at: string;
-}
-
 export interface SimResult {
   status: 'Completed' | 'Failed';
   output: unknown;
   error?: string;
   executions: number;
   episodes: number;
-  activityCalls: ActivityCall[];
+  /** Every activity run, `at` the simulated time (ISO). */
+  activityCalls: { name: string; input: unknown; at: string }[];
   customStatuses: unknown[];
   /** Every history as it stood at the end of each execution. */
   histories: HistoryEvent[][];
@@ -65,24 +67,22 @@ export interface SimResult {
   warnings: string[];
 }
 
-const handlers = new Map<OrchestrationHandler, (t: unknown, c: InvocationContext) => Promise<unknown>>();
+type Handler = (t: unknown, c: InvocationContext) => Promise<unknown>;
+const handlers = new Map<OrchestrationHandler, Handler>();
 
-/** One orchestrator invocation, JSON round-tripped as over RPC. */
+/** One orchestrator invocation through the library's own listener (as `df.app.orchestration` registers it), JSON
+ * round-tripped as over RPC. */
 async function invoke(fn: OrchestrationHandler, trigger: Record<string, unknown>): Promise<unknown> {
   const ctx = new InvocationContext({
     functionName: 'sim',
     invocationId: 'sim',
     logHandler: () => undefined,
   });
-  let handler = handlers.get(fn);
-  if (!handler) {
-    // The library's own orchestrator listener, as `df.app.orchestration` registers it.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { createOrchestrator } = require('durable-functions/lib/src/util/testingUtils') as {
-      createOrchestrator: (f: OrchestrationHandler) => (t: unknown, c: InvocationContext) => Promise<unknown>;
-    };
-    handlers.set(fn, (handler = createOrchestrator(fn)));
-  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { createOrchestrator } = require('durable-functions/lib/src/util/testingUtils') as {
+    createOrchestrator: (f: OrchestrationHandler) => Handler;
+  };
+  const handler = handlers.get(fn) ?? handlers.set(fn, createOrchestrator(fn)).get(fn)!;
   return JSON.parse(JSON.stringify(await handler(JSON.parse(JSON.stringify(trigger)), ctx))) as unknown;
 }
 
@@ -100,26 +100,11 @@ export async function runEpisode(
   customStatus: unknown;
   error?: string;
 }> {
-  const trigger = {
-    ...orchestrationTriggerInput({ instanceId, past: [], current: [], input, schema }),
-    history,
-  };
-  let state;
-  let error: string | undefined;
-  try {
-    state = readState({ value: await invoke(fn, trigger) });
-  } catch (err) {
-    state = readState({ error: err });
-    error = state?.error ?? (err as Error).message;
-  }
+  const trigger = orchestrationTriggerInput({ instanceId, past: [], current: [], input, schema });
+  const { state, failure: error } = await runOrchestrator(() => invoke(fn, { ...trigger, history }));
   const { isDone, actions, output, customStatus } = state ?? { isDone: true, actions: [] };
-  return {
-    isDone: error !== undefined || isDone,
-    actions: actions[0] ?? [],
-    output,
-    customStatus,
-    ...(error ? { error } : {}),
-  };
+  const done = error !== undefined || isDone;
+  return { isDone: done, actions: actions[0] ?? [], output, customStatus, ...(error ? { error } : {}) };
 }
 
 export async function simulate(fn: OrchestrationHandler, o: SimOptions): Promise<SimResult> {
@@ -139,13 +124,21 @@ export async function simulate(fn: OrchestrationHandler, o: SimOptions): Promise
     maxHistoryLength: 0,
     warnings: [],
   };
+  const name = 'sim';
   let clock = o.start.getTime();
-  let seq = 0;
   let calls = 0;
   let inbox: InboxMessage[] = [];
-  const push = (kind: InboxMessage['kind'], payload: Record<string, unknown>): number =>
-    inbox.push({ id: String(seq++).padStart(9, '0'), instanceId: o.instanceId, kind, payload });
-  push('start', { input: toJsonText(o.input) });
+  const push = (event: HistoryEvent) => inbox.push({ event });
+  const start = (input: string | null) =>
+    push(
+      events.executionStarted(clock, {
+        instanceId: o.instanceId,
+        executionId: `e${r.executions}`,
+        name,
+        input,
+      }),
+    );
+  start(toJsonText(o.input));
   let host = emptyHostState();
   let history: HistoryEvent[] = [];
   let actionsByEpisode: unknown[] = [];
@@ -153,7 +146,7 @@ export async function simulate(fn: OrchestrationHandler, o: SimOptions): Promise
   let timers: { id: number; fireAt: number }[] = [];
 
   const runActivity = ({ taskId, name, input, failWith }: ActivityRequest): void => {
-    if (failWith) return void push('taskFailed', { taskScheduledId: taskId, failure: failWith });
+    if (failWith) return void push(events.taskFailed(clock, taskId, failWith));
     const value = input === null ? undefined : (JSON.parse(input) as unknown);
     r.activityCalls.push({ name, input: value, at: new Date(clock).toISOString() });
     let outcome: ActivityOutcome;
@@ -163,10 +156,10 @@ export async function simulate(fn: OrchestrationHandler, o: SimOptions): Promise
       outcome = { error: (err as Error).message };
     }
     if ('result' in outcome)
-      return void push('taskCompleted', { taskScheduledId: taskId, result: toJsonText(outcome.result) });
+      return void push(events.taskCompleted(clock, taskId, toJsonText(outcome.result)));
     const err = new Error(outcome.error);
     err.stack = `Error: ${outcome.error}`; // no simulator frames in the history
-    push('taskFailed', { taskScheduledId: taskId, failure: activityFailure(name, err) });
+    push(events.taskFailed(clock, taskId, activityFailure(name, err)));
   };
 
   /** Delivers the next piece of work in time order; false when the orchestration waits on nothing. */
@@ -182,11 +175,11 @@ export async function simulate(fn: OrchestrationHandler, o: SimOptions): Promise
     if (event && (!timer || event.at.getTime() < timer.fireAt)) {
       raised.shift();
       clock = Math.max(clock, event.at.getTime());
-      push('eventRaised', { name: event.name, input: toJsonText(event.data ?? null) });
+      push(events.eventRaised(clock, event.name, toJsonText(event.data ?? null)));
     } else if (timer) {
       timers.shift();
       clock = Math.max(clock, timer.fireAt);
-      push('timerFired', { timerId: timer.id, fireAt: new Date(timer.fireAt).toISOString() });
+      push(events.timerFired(clock, timer.id, new Date(timer.fireAt).toISOString()));
     }
     return !!(event || timer);
   };
@@ -198,18 +191,15 @@ export async function simulate(fn: OrchestrationHandler, o: SimOptions): Promise
     const batch = pickBatch(host, history.length > 0, inbox);
     inbox = inbox.filter((m) => !batch.includes(m));
     const ep = await playEpisode({
-      ...{
-        instanceId: o.instanceId,
-        executionId: `e${r.executions}`,
-        name: 'sim',
-        history,
-        host,
-        batch,
-        ts: clock,
-      },
+      instanceId: o.instanceId,
+      name,
+      history,
+      host,
+      batch,
+      ts: clock,
       schema,
-      activityExists: (name) => !known || known.has(name.toLowerCase()),
       warn: (w) => r.warnings.push(w),
+      activityExists: (name) => !known || known.has(name.toLowerCase()),
       invoke: (trigger) => invoke(fn, trigger),
     });
     host = ep.host;
@@ -228,7 +218,7 @@ export async function simulate(fn: OrchestrationHandler, o: SimOptions): Promise
       // What the execution received but did not consume is gone (OutOfProcOrchestrationShim: ContinueAsNew(input)).
       r.executions++;
       [host, history, actionsByEpisode, queue, timers, inbox] = [emptyHostState(), [], [], [], [], []];
-      push('start', { input: ep.output });
+      start(ep.output);
       continue;
     }
     r.finishedAt = new Date(clock);

@@ -6,7 +6,7 @@ import {
   EventType,
   events,
   flattenActions,
-  readState,
+  runOrchestrator,
   type HistoryEvent,
   type OrchestratorState,
   type RawAction,
@@ -43,13 +43,14 @@ const MAXIMUM_SHORT_TIMER = '6.00:00:00';
 const MAXIMUM_SHORT_TIMER_MS = 6 * 24 * 3600_000;
 const MAX_BATCH = 50;
 
+/**
+ * A waiting message: the history event it becomes (`Timestamp` = when it happened; an ExecutionStarted or
+ * ExecutionTerminated takes the episode's time). Completions and starts target one execution; raised events and
+ * terminations the instance.
+ */
 export interface InboxMessage {
-  id: string;
-  instanceId: string;
-  kind: 'start' | 'taskCompleted' | 'taskFailed' | 'timerFired' | 'eventRaised' | 'terminate';
-  /** Completions and starts target one execution; raised events and terminate target the instance. */
+  event: HistoryEvent;
   executionId?: string | undefined;
-  payload: Record<string, unknown>;
 }
 
 /** The runtime's bookkeeping for one execution, saved with every episode (only the latest one matters). */
@@ -126,16 +127,14 @@ export function orchestrationTriggerInput(o: {
   };
 }
 
-const groupOf = (host: HostState, m: InboxMessage): RetryGroup | undefined =>
-  Object.values(host.retries).find((g) =>
-    m.kind === 'timerFired'
-      ? g.timerIds.includes(Number(m.payload.timerId))
-      : m.kind !== 'eventRaised' && g.taskIds.includes(Number(m.payload.taskScheduledId)),
+const groupOf = (host: HostState, e: HistoryEvent): RetryGroup | undefined =>
+  Object.values(host.retries).find(
+    (g) => g.timerIds.includes(e.TimerId as number) || g.taskIds.includes(e.TaskScheduledId as number),
   );
 
 /** Events whose processing makes the SDK assign sequence numbers by itself (retry timers and attempts). */
-const isDynamic = (host: HostState, m: InboxMessage): boolean =>
-  (m.kind === 'taskFailed' || m.kind === 'timerFired') && groupOf(host, m) !== undefined;
+const isDynamic = (host: HostState, e: HistoryEvent): boolean =>
+  (e.EventType === EventType.TaskFailed || e.EventType === EventType.TimerFired) && !!groupOf(host, e);
 
 /**
  * Which waiting messages go into the next episode: everything waiting, like a DTFx work item, except that the SDK
@@ -145,36 +144,18 @@ const isDynamic = (host: HostState, m: InboxMessage): boolean =>
  * the host (the shim's `ContinueAsNew(input)` does not preserve unprocessed events).
  */
 export function pickBatch(host: HostState, started: boolean, live: InboxMessage[]): InboxMessage[] {
-  const start = started ? undefined : live.find((m) => m.kind === 'start');
+  const isStart = (m: InboxMessage) => m.event.EventType === EventType.ExecutionStarted;
+  const start = started ? undefined : live.find(isStart);
   if (!started && !start) return [];
   const batch = start ? [start] : [];
   for (const m of live) {
-    if (m.kind === 'start' || m.kind === 'terminate') continue;
-    const dynamic = isDynamic(host, m);
+    if (isStart(m) || m.event.EventType === EventType.ExecutionTerminated) continue;
+    const dynamic = isDynamic(host, m.event);
     if (dynamic && batch.length > 0) break;
     batch.push(m);
     if (dynamic || batch.length >= MAX_BATCH) break;
   }
   return batch;
-}
-
-/** The history event a message becomes in the episode that consumes it. */
-function messageToEvent(
-  m: InboxMessage,
-  ts: number,
-  x: { instanceId: string; executionId: string; name: string },
-) {
-  const p = m.payload;
-  const at = typeof p.at === 'number' ? Math.min(p.at, ts) : ts;
-  const input = (p.input as string | null) ?? null;
-  if (m.kind === 'start') return events.executionStarted(ts, { ...x, input });
-  if (m.kind === 'taskCompleted')
-    return events.taskCompleted(at, Number(p.taskScheduledId), String(p.result));
-  if (m.kind === 'taskFailed')
-    return events.taskFailed(at, Number(p.taskScheduledId), p.failure as TaskFailure);
-  if (m.kind === 'timerFired') return events.timerFired(at, Number(p.timerId), String(p.fireAt));
-  if (m.kind === 'eventRaised') return events.eventRaised(at, String(p.name), input);
-  throw new Error(`a ${m.kind} message is not an orchestration event`);
 }
 
 /** DTFx RetryInterceptor.ComputeNextDelay (the retry timeout is checked by the caller). */
@@ -187,14 +168,14 @@ export function retryDelay(options: RetryOptions, retryCount: number): number {
 }
 
 /** Sequence numbers the SDK assigns while processing the first event of the episode (see pickBatch). */
-function applyDynamic(host: HostState, m: InboxMessage, ts: number, plan: EpisodePlan): void {
-  const group = isDynamic(host, m) ? groupOf(host, m)! : undefined;
+function applyDynamic(host: HostState, e: HistoryEvent, ts: number, plan: EpisodePlan): void {
+  const group = isDynamic(host, e) ? groupOf(host, e)! : undefined;
   if (!group) return;
-  if (m.kind === 'taskFailed') {
+  if (e.EventType === EventType.TaskFailed) {
     // RetryableTask: attemptNumber++ and wait for a retry timer, also after the last attempt (DTFx's
     // RetryInterceptor creates that timer as well before it rethrows).
     group.attempt += 1;
-    group.lastFailure = m.payload.failure as TaskFailure;
+    group.lastFailure = { Reason: String(e.Reason), Details: String(e.Details) };
     const timeout = group.options.retryTimeoutInMilliseconds;
     group.gaveUp = typeof timeout === 'number' && ts >= group.firstAttemptAt + timeout;
     const fireAt = ts + (group.gaveUp ? 0 : retryDelay(group.options, group.attempt - 2));
@@ -208,8 +189,8 @@ function applyDynamic(host: HostState, m: InboxMessage, ts: number, plan: Episod
     const taskId = host.nextId++;
     group.taskIds.push(taskId);
     plan.scheduled.push(events.taskScheduled(ts, taskId, group.name, group.input));
-    const failWith = group.gaveUp ? group.lastFailure : undefined;
-    plan.activities.push({ taskId, name: group.name, input: group.input, ...(failWith ? { failWith } : {}) });
+    const failWith = group.gaveUp ? { failWith: group.lastFailure } : {};
+    plan.activities.push({ taskId, name: group.name, input: group.input, ...failWith });
   }
 }
 
@@ -327,7 +308,6 @@ export interface Episode {
  */
 export async function playEpisode(o: {
   instanceId: string;
-  executionId: string;
   name: string;
   history: HistoryEvent[];
   host: HostState;
@@ -340,24 +320,23 @@ export async function playEpisode(o: {
   invoke: (trigger: Record<string, unknown>) => Promise<unknown>;
 }): Promise<Episode> {
   const { ts, history } = o;
-  const incoming = [events.orchestratorStarted(ts), ...o.batch.map((m) => messageToEvent(m, ts, o))];
+  const at = (e: HistoryEvent) =>
+    e.EventType === EventType.ExecutionStarted ? ts : Math.min(Date.parse(e.Timestamp), ts);
+  const received: HistoryEvent[] = o.batch.map(({ event: e }) => ({
+    ...e,
+    Timestamp: new Date(at(e)).toISOString(),
+  }));
+  const incoming = [events.orchestratorStarted(ts), ...received];
   const all = [...history, ...incoming];
   const host = structuredClone(o.host);
   const plan: EpisodePlan = { scheduled: [], activities: [], timers: [], cancelTimers: [] };
-  if (history.length > 0 && o.batch[0]) applyDynamic(host, o.batch[0], ts, plan);
+  if (history.length > 0 && received[0]) applyDynamic(host, received[0], ts, plan);
   const started = all.find((e) => e.EventType === EventType.ExecutionStarted);
   const input = typeof started?.Input === 'string' ? (JSON.parse(started.Input) as unknown) : null;
-  let state: OrchestratorState | undefined;
-  let failure: string | undefined;
+  const trigger = orchestrationTriggerInput({ ...o, past: history, current: incoming, input });
+  const { state, failure: thrown } = await runOrchestrator(() => o.invoke(trigger));
+  let failure = thrown;
   let continueAsNew: { input: string | null } | undefined;
-  try {
-    state = readState({
-      value: await o.invoke(orchestrationTriggerInput({ ...o, past: history, current: incoming, input })),
-    });
-  } catch (error) {
-    state = readState({ error });
-    failure = state?.error ?? (error instanceof Error ? error.message : String(error));
-  }
   try {
     if (state) {
       const fired = (id: number) => all.some((e) => e.EventType === EventType.TimerFired && e.TimerId === id);
@@ -376,11 +355,11 @@ export async function playEpisode(o: {
   }
   // Drop bookkeeping that finished with this episode (succeeded retry groups, fired timers): the state saved with
   // every episode stays small however long the orchestration runs.
-  for (const m of o.batch) {
-    const group = m.kind === 'taskCompleted' ? groupOf(host, m) : undefined;
+  for (const e of received) {
+    const group = e.EventType === EventType.TaskCompleted ? groupOf(host, e) : undefined;
     if (group) delete host.retries[String(group.taskIds[0])];
     for (const [action, timer] of Object.entries(host.timerByAction))
-      if (m.kind === 'timerFired' && timer === Number(m.payload.timerId)) delete host.timerByAction[action];
+      if (timer === e.TimerId) delete host.timerByAction[action];
   }
   const customStatus = state?.customStatus == null ? null : JSON.stringify(state.customStatus);
   let status: Episode['status'] = 'Running';

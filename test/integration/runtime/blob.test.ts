@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
-import { MiniQueueClient, POISON_QUEUE } from '../../../dev/runtime';
+import { MiniQueueClient, POISON_QUEUE } from '../../../dev/runtime/blobWatcher';
 import { testConnectionString, uniqueName } from '../../support/storage';
 import { post, spawnRuntime, stateDir, waitFor, waitForStatus, type RuntimeProcess } from './support';
 

@@ -1,6 +1,6 @@
 import * as df from 'durable-functions';
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
-import { EventType, type HistoryEvent } from '../../../dev/runtime/durable/history';
+import { EventType, events, type HistoryEvent } from '../../../dev/runtime/durable/history';
 import { simulate as simulateHost, type SimOptions } from '../../../dev/runtime/durable/memoryHost';
 import {
   emptyHostState,
@@ -242,29 +242,21 @@ describe('episode batching', () => {
     taskIds: [3],
     timerIds: [],
   };
-  const msg = (
-    id: string,
-    kind: InboxMessage['kind'],
-    payload: Record<string, unknown> = {},
-  ): InboxMessage => ({
-    id,
-    instanceId: 'i',
-    kind,
-    payload,
-  });
+  const completed = (id: number): InboxMessage => ({ event: events.taskCompleted(0, id, 'null') });
+  const raised = (data: string): InboxMessage => ({ event: events.eventRaised(0, 'x', data) });
 
   it('starts an episode with an event that makes the SDK assign sequence numbers, and ends before the next', () => {
-    const done = msg('1', 'taskCompleted', { taskScheduledId: 1 });
-    const retryFailed = msg('2', 'taskFailed', { taskScheduledId: 3 });
-    const other = msg('3', 'taskCompleted', { taskScheduledId: 2 });
+    const done = completed(1);
+    const retryFailed: InboxMessage = { event: events.taskFailed(0, 3, { Reason: 'r', Details: 'd' }) };
+    const other = completed(2);
     expect(pickBatch(host, true, [done, retryFailed, other])).toEqual([done]);
     expect(pickBatch(host, true, [retryFailed, other])).toEqual([retryFailed]);
   });
 
   it('takes every waiting raised event into one episode, like a DTFx work item', () => {
-    const e1 = msg('1', 'eventRaised', { name: 'x' });
-    const c = msg('2', 'taskCompleted', { taskScheduledId: 1 });
-    const e2 = msg('3', 'eventRaised', { name: 'x' });
+    const e1 = raised('1');
+    const c = completed(1);
+    const e2 = raised('2');
     expect(pickBatch(host, true, [e1, c, e2])).toEqual([e1, c, e2]);
   });
 
