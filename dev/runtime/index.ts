@@ -78,7 +78,6 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions) {
     maxConcurrentActivities:
       numberSetting('LOCAL_RUNTIME_MAX_ACTIVITIES') ?? hostJson.maxConcurrentActivities ?? 8,
     schema: replaySchema(env.LOCAL_RUNTIME_REPLAY_SCHEMA),
-    extraInputs,
   });
   // Connections resolved now: a missing setting fails start-up, not the first scan.
   const watchers = byKind('blob').map(
