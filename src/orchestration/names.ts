@@ -11,7 +11,14 @@ export const ACTIVITY = {
   cancelAmlJob: 'cancelAmlJobActivity',
   publishPredictions: 'publishPredictionsActivity',
   recordOutcome: 'recordOutcomeActivity',
+  estimateDuration: 'estimateDurationActivity',
 } as const;
 
 /** External event the cancel API raises on a running orchestration. */
 export const CANCEL_EVENT = 'CancelRequested';
+
+/**
+ * External event the AML events function raises on the orchestration that owns an AML job, with
+ * `AmlStatusEvent` as data. A hint only: the orchestrator checks AML at once, and polling stays the truth.
+ */
+export const AML_STATUS_EVENT = 'AmlStatusChanged';
