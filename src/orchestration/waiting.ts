@@ -1,4 +1,4 @@
-import type { OrchestrationContext, Task } from 'durable-functions';
+import type { OrchestrationContext, Task, TimerTask } from 'durable-functions';
 import { isAmlTerminal } from '../domain/amlStatus';
 import type { ErrorInfo } from '../domain/errors';
 import type { Outage } from '../domain/jobRecord';
@@ -96,7 +96,7 @@ export function* waitAndPublish(
   }
   const estimate = progress.timing?.estimate;
   const learned = estimate ? { startedAt, estimate } : undefined;
-  /** An event worth a check now: about our AML job, saying it ended, while the bound allows. */
+  /** An event worth a check now: about our AML job, saying it ended. */
   const worthACheck = (e: AmlStatusEvent | undefined): boolean =>
     e?.amlJobName === amlJobName && isAmlTerminal(e.amlStatus as AmlStatus);
 
@@ -118,14 +118,25 @@ export function* waitAndPublish(
       const n = completed ? progress.outage!.missedChecks - 1 : progress.polls;
       const fireAt = nextPollAt(input.schedule, n, now(), deadline, completed ? undefined : learned);
       context.df.setCustomStatus(waitingStatus(progress, now(), startedAt, fireAt));
-      let timer = context.df.createTimer(fireAt);
+      const listening = (): boolean => !completed && (progress.eventChecks ?? 0) < MAX_EVENT_CHECKS;
+      let timer: TimerTask | undefined;
       for (;;) {
-        const listening = !completed && (progress.eventChecks ?? 0) < MAX_EVENT_CHECKS;
-        const winner = yield context.df.Task.any(
-          listening ? [timer, cancelEvent, amlEvent] : [timer, cancelEvent],
-        );
+        // An event that arrived while we were not waiting (a check under way) completed its task already, and
+        // durable-functions does not let a new Task.any see an already completed child: look first.
+        let winner: Task | undefined = cancelEvent.isCompleted
+          ? cancelEvent
+          : listening() && amlEvent.isCompleted
+            ? amlEvent
+            : undefined;
+        if (!winner) {
+          timer ??= context.df.createTimer(fireAt);
+          winner = (yield context.df.Task.any(
+            listening() ? [timer, cancelEvent, amlEvent] : [timer, cancelEvent],
+          )) as Task;
+        }
         if (winner === timer) break;
-        timer.cancel();
+        timer?.cancel();
+        timer = undefined; // a cancelled timer must not be yielded again: sleep on a new one to the same time
         if (winner === cancelEvent) return yield* giveUp('Canceled', canceledOnRequest());
         const event = amlEvent.result as AmlStatusEvent | undefined;
         amlEvent = context.df.waitForExternalEvent(AML_STATUS_EVENT);
@@ -133,8 +144,6 @@ export function* waitAndPublish(
           progress = { ...progress, eventChecks: (progress.eventChecks ?? 0) + 1 };
           break;
         }
-        // Not ours or not an end: keep sleeping until the same time (a pending timer must not be yielded again).
-        timer = context.df.createTimer(fireAt);
       }
     }
 
