@@ -36,9 +36,10 @@ export function learnedWindow(
   const spread = Math.max(e.spreadSeconds, 0.05 * e.seconds);
   // Without events the step is the detection delay (half of it on average): half the spread. With events a
   // check there only catches a lost event: twice the spread. Tuned with bench `polling`.
+  const min = Math.min(WINDOW_MIN_STEP, schedule.firstDelaySeconds);
   const step = schedule.events
-    ? clamp(2 * spread, WINDOW_MIN_STEP, 2 * WINDOW_MAX_STEP)
-    : clamp(spread / 2, WINDOW_MIN_STEP, WINDOW_MAX_STEP);
+    ? clamp(2 * spread, min, 2 * WINDOW_MAX_STEP)
+    : clamp(spread / 2, min, WINDOW_MAX_STEP);
   return { from: e.seconds - 1.5 * spread, to: e.seconds + 2 * spread, step };
 }
 const WINDOW_MIN_STEP = 10;
