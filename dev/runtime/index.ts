@@ -4,6 +4,7 @@ import { scaledClock, type Clock } from './clock';
 import { clientBindingData, DurableHttpApi } from './durable/clientRoutes';
 import { DurableEngine } from './durable/engine';
 import { replaySchema } from './durable/replay';
+import { EventGridWebhook } from './eventGrid';
 import { startHttpHost } from './httpServer';
 import {
   buildRegistry,
@@ -101,6 +102,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
   );
 
   await engine.start();
+  const eventGrid = new EventGridWebhook(byKind('eventgrid'), app, log, extraInputs);
   const durableApi = new DurableHttpApi(engine, taskHub, () => baseUrl);
   const http = await startHttpHost({
     port: opts.httpPort ?? 7071,
@@ -109,6 +111,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
     app,
     log,
     durable: (req, res, url) => durableApi.handle(req, res, url),
+    webhooks: (req, res, url) => eventGrid.handle(req, res, url),
     extraInputs,
     // Admin "run a non-HTTP function now" (FunctionsController.Invoke): timers only here.
     runNow: (name) => {
