@@ -12,6 +12,8 @@ const BLOCK_BYTES = 4 * 1024 * 1024;
 export class BlockWriter {
   private readonly prefix = randomUUID();
   private readonly ids: string[] = [];
+  /** Ids staged before the last `cut`. */
+  private cutAt = 0;
   private parts: Buffer[] = [];
   private size = 0;
   private inFlight: Promise<unknown> = Promise.resolve();
@@ -27,11 +29,25 @@ export class BlockWriter {
     if (this.size >= BLOCK_BYTES) await this.stage();
   }
 
-  /** Stages what is left and commits the block list, refusing to replace a blob that appeared meanwhile. */
-  async commit(contentType: string): Promise<void> {
+  /**
+   * Ends a section of the blob: stages what is pending and returns the ids of the blocks written since
+   * the last cut, so `commit` can put sections in another order than they were written.
+   */
+  async cut(): Promise<string[]> {
+    if (this.size > 0) await this.stage();
+    const section = this.ids.slice(this.cutAt);
+    this.cutAt = this.ids.length;
+    return section;
+  }
+
+  /**
+   * Stages what is left and commits the block list (`order`: every id, in the blob's order; default the
+   * order written), refusing to replace a blob that appeared meanwhile.
+   */
+  async commit(contentType: string, order: readonly string[] = this.ids): Promise<void> {
     if (this.size > 0) await this.stage();
     await this.inFlight;
-    await this.blob.commitBlockList(this.ids, {
+    await this.blob.commitBlockList([...order], {
       abortSignal: this.signal,
       conditions: { ifNoneMatch: '*' },
       blobHTTPHeaders: { blobContentType: contentType },

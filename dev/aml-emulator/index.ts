@@ -8,11 +8,12 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { loadModel } from '../model/predict';
 import { checkDeployment, defaultDeploymentSettings, type DeploymentSettings } from './deployments';
 import type { ModelParams } from '../model/types';
+import { EventGridPublisher, type EventGridSettings } from './eventGrid';
 import { Faults, type EmulatorFaults } from './faults';
 import { DEFAULT_TIMINGS, JobRunner, checkTimings, type EmulatorJob, type EmulatorTimings } from './jobs';
 import type { AmlEmulatorOptions } from './options';
 import type { JobSpec } from './request';
-import type { Workspace } from './resource';
+import { jobProperties, type Workspace } from './resource';
 import { scoreToBlob } from './scorer';
 import { createHandler } from './server';
 import { JobState } from './state';
@@ -24,6 +25,7 @@ export { DEFAULT_FAULTS } from './faults';
 export { DEFAULT_TIMINGS, INSTANT_TIMINGS } from './jobs';
 export { emulatorOptionsFromEnv, ENV_NAMES } from './settings';
 export type { DeploymentSettings } from './deployments';
+export type { DeliveryRecord, EventGridSettings, GridEvent } from './eventGrid';
 
 export interface AmlEmulator {
   /** e.g. http://127.0.0.1:7072; the scoring URI is `${url}/jobs`. */
@@ -32,6 +34,8 @@ export interface AmlEmulator {
   jobs(): EmulatorJob[];
   setFaults(f: Partial<EmulatorFaults>): void;
   setTimings(t: Partial<EmulatorTimings>): void;
+  /** Event Grid posting: change settings (e.g. `url` once the receiver listens) and read the deliveries. */
+  eventGrid: Pick<EventGridPublisher, 'get' | 'set'>;
 }
 
 export const DEFAULT_DATASTORES: Readonly<Record<string, string>> = {
@@ -78,8 +82,15 @@ export async function startAmlEmulator(opts: AmlEmulatorOptions): Promise<AmlEmu
   let timings: EmulatorTimings = { ...DEFAULT_TIMINGS, ...checkTimings(opts.timings ?? {}) };
   const faults = new Faults(opts.faults);
   const state = opts.stateContainer ? new JobState(blobs.getContainerClient(opts.stateContainer)) : undefined;
+  if (opts.modelTimeScale !== undefined && !(opts.modelTimeScale > 0))
+    throw new Error(`modelTimeScale must be a number > 0 (got ${opts.modelTimeScale})`);
+  let url = '';
+  const eventGrid = new EventGridPublisher(opts.eventGrid ?? {}, workspace, () => url, log);
   const runner = new JobRunner({
+    onStatus: (job, status, at) => eventGrid.statusChanged(job, jobProperties(workspace, job), status, at),
     timings: () => timings,
+    modelTimeScale: () => opts.modelTimeScale,
+    cost: (job) => settings[job.deployment] ?? settings[DEFAULT_DEPLOYMENT]!,
     faults: () => faults.get(),
     log,
     outputExists: (job) =>
@@ -87,7 +98,7 @@ export async function startAmlEmulator(opts: AmlEmulatorOptions): Promise<AmlEmu
     ...(state ? { save: (job: EmulatorJob, spec: JobSpec) => state.save(job, spec) } : {}),
     score: async (job, spec, signal, onRow) => {
       const out = spec.output.location;
-      await scoreToBlob({
+      const scored = await scoreToBlob({
         input: {
           type: spec.input.type,
           container: blobs.getContainerClient(spec.input.location.container),
@@ -100,6 +111,7 @@ export async function startAmlEmulator(opts: AmlEmulatorOptions): Promise<AmlEmu
         delayMsPerRow: () => faults.get().scoringDelayMsPerRow,
         onRow,
       });
+      return scored.modelled;
     },
   });
   // Before listening: a client polling right after a restart finds its job.
@@ -109,12 +121,12 @@ export async function startAmlEmulator(opts: AmlEmulatorOptions): Promise<AmlEmu
   // Without OutputData Azure ML writes under the default datastore; the emulator mimics that layout.
   const defaultStore = datastores.workspaceblobstore !== undefined ? 'workspaceblobstore' : storeNames[0]!;
 
-  let url = '';
   const server = createServer(
     createHandler(
       {
         runner,
         faults,
+        eventGrid,
         timings: { get: () => ({ ...timings }), set: setTimings },
         auth: {
           ...(opts.requiredToken ? { requiredToken: opts.requiredToken } : {}),
@@ -146,6 +158,7 @@ export async function startAmlEmulator(opts: AmlEmulatorOptions): Promise<AmlEmu
   });
   const { port } = server.address() as AddressInfo;
   url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  eventGrid.listening();
   log(`AML batch endpoint emulator listening on ${url} (scoring URI ${url}/jobs)`);
 
   return {
@@ -153,11 +166,13 @@ export async function startAmlEmulator(opts: AmlEmulatorOptions): Promise<AmlEmu
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       await runner.close();
+      await eventGrid.close();
       server.closeAllConnections();
       await closed;
     },
     jobs: () => runner.list(),
     setFaults: (f) => void faults.set(f),
     setTimings: (t) => void setTimings(t),
+    eventGrid: { get: () => eventGrid.get(), set: (s: Partial<EventGridSettings>) => eventGrid.set(s) },
   };
 }

@@ -1,3 +1,4 @@
+import { modelJob, type CostSettings, type ModelledJob } from './costModel';
 import { JobFailure } from './errors';
 import type { EmulatorFaults } from './faults';
 import type { JobSpec } from './request';
@@ -84,17 +85,53 @@ export interface EmulatorJob {
   history: { status: JobStatus; at: string }[];
   rowsScored: number;
   error: { code: string; message: string } | null;
+  /** The cost model's figures once the job is scored (costModel.ts); null before, or for a failed job. */
+  modelled: ModelledFigures | null;
+}
+
+export interface ModelledFigures {
+  wallSeconds: number;
+  nodeSeconds: number;
+  miniBatches: number;
+  startupSeconds: number;
+  /** Running → Finalizing in the model. */
+  runningSeconds: number;
+}
+
+export function modelledFigures(m: ModelledJob): ModelledFigures {
+  const at = (status: string): number => m.timeline.find((t) => t.status === status)!.atSeconds;
+  return {
+    wallSeconds: m.wallSeconds,
+    nodeSeconds: m.nodeSeconds,
+    miniBatches: m.miniBatches,
+    startupSeconds: m.startupSeconds,
+    runningSeconds: at('Finalizing') - at('Running'),
+  };
 }
 
 export interface JobRunnerDeps {
   timings: () => EmulatorTimings;
   faults: () => EmulatorFaults;
-  score: (job: EmulatorJob, spec: JobSpec, signal: AbortSignal, onRow: () => void) => Promise<void>;
+  /** Scores the job's input into its output; returns the cost model's account of it. */
+  score: (
+    job: EmulatorJob,
+    spec: JobSpec,
+    signal: AbortSignal,
+    onRow: () => void,
+  ) => Promise<ModelledJob | undefined>;
+  /**
+   * Real seconds per modelled second, read live; undefined = phases follow `timings`. When set, the
+   * phases follow the cost model's timeline of the job's deployment (`cost`), scaled.
+   */
+  modelTimeScale?: () => number | undefined;
+  cost?: (job: EmulatorJob) => CostSettings;
   /** Whether the job's output blob is there: a job resumed in Running after its output was committed is not scored again. */
   outputExists: (job: EmulatorJob) => Promise<boolean>;
   /** Keeps the job where a new emulator finds it (see state.ts); absent = in memory only. */
   save?: (job: EmulatorJob, spec: JobSpec) => Promise<void>;
   log: (line: string) => void;
+  /** Every status change, as it happens (Event Grid events). */
+  onStatus?: (job: EmulatorJob, status: JobStatus, at: string) => void;
 }
 
 interface Entry {
@@ -112,6 +149,7 @@ function snapshot(job: EmulatorJob): EmulatorJob {
     outputBlob: { ...job.outputBlob },
     history: job.history.map((h) => ({ ...h })),
     error: job.error && { ...job.error },
+    modelled: job.modelled && { ...job.modelled },
   };
 }
 
@@ -150,6 +188,7 @@ export class JobRunner {
       history: [{ status: 'NotStarted', at: now }],
       rowsScored: 0,
       error: null,
+      modelled: null,
     };
     const first = snapshot(job);
     await this.deps.save?.(first, spec);
@@ -163,6 +202,7 @@ export class JobRunner {
     let resumed = 0;
     for (const { job, spec } of saved) {
       if (this.entries.has(job.name)) continue;
+      job.modelled ??= null; // saved by an emulator before the cost model
       if (TERMINAL.has(job.status)) {
         this.entries.set(job.name, {
           job,
@@ -231,8 +271,10 @@ export class JobRunner {
   private setStatus(entry: Entry, status: JobStatus, at = Date.now()): void {
     const { job } = entry;
     job.status = status;
-    job.history.push({ status, at: new Date(at).toISOString() });
+    const stamp = new Date(at).toISOString();
+    job.history.push({ status, at: stamp });
     this.deps.log(`job ${job.name} ${status}${job.error ? `: ${job.error.message}` : ''}`);
+    this.deps.onStatus?.(snapshot(job), status, stamp);
     this.save(entry);
   }
 
@@ -249,14 +291,40 @@ export class JobRunner {
   }
 
   /**
+   * How long a phase lasts: its timing, or, under a model time scale, its span in the cost model's
+   * timeline (NotStarted 0, Queued, Preparing = the rest of start-up, Running as modelled for the rows
+   * scored, Finalizing) times the scale. Cancel always uses its timing.
+   */
+  private durationMs(job: EmulatorJob, key: keyof EmulatorTimings): number {
+    const scale = this.deps.modelTimeScale?.();
+    if (scale === undefined || !this.deps.cost || key === 'cancelMs') return this.deps.timings()[key];
+    const cost = this.deps.cost(job);
+    const t = modelJob([], cost).timeline;
+    const at = (status: string): number => t.find((x) => x.status === status)!.atSeconds;
+    const seconds = {
+      notStartedMs: at('Queued') - at('NotStarted'),
+      queuedMs: at('Preparing') - at('Queued'),
+      preparingMs: at('Running') - at('Preparing'),
+      runningMs: job.modelled?.runningSeconds ?? 0,
+      finalizingMs: cost.finalizingSeconds ?? 0,
+    }[key];
+    return seconds * scale * 1000;
+  }
+
+  /**
    * Waits out a phase that began at `start`, in short slices, re-reading the timing each time, so
    * PUT /_emulator/timings also shortens or lengthens a phase that has already begun (a test can hold a
    * job in a phase, then release it). Returns when the phase ends in the model.
    */
-  private async phase(key: keyof EmulatorTimings, signal: AbortSignal, start: number): Promise<number> {
+  private async phase(
+    job: EmulatorJob,
+    key: keyof EmulatorTimings,
+    signal: AbortSignal,
+    start: number,
+  ): Promise<number> {
     for (;;) {
-      const left = this.deps.timings()[key] - (Date.now() - start);
-      if (left <= 0) return start + this.deps.timings()[key];
+      const left = this.durationMs(job, key) - (Date.now() - start);
+      if (left <= 0) return start + this.durationMs(job, key);
       await sleep(Math.min(left, 50), signal);
     }
   }
@@ -267,10 +335,10 @@ export class JobRunner {
     try {
       if (job.status === 'CancelRequested') throw new Error('canceled');
       if (job.status === 'NotStarted') {
-        this.setStatus(entry, 'Queued', await this.phase('notStartedMs', signal, since(job)));
+        this.setStatus(entry, 'Queued', await this.phase(job, 'notStartedMs', signal, since(job)));
       }
       if (job.status === 'Queued') {
-        let end = await this.phase('queuedMs', signal, since(job));
+        let end = await this.phase(job, 'queuedMs', signal, since(job));
         if (this.deps.faults().hangInQueued) {
           while (this.deps.faults().hangInQueued) await sleep(20, signal);
           end = Date.now();
@@ -278,7 +346,7 @@ export class JobRunner {
         this.setStatus(entry, 'Preparing', end);
       }
       if (job.status === 'Preparing') {
-        this.setStatus(entry, 'Running', await this.phase('preparingMs', signal, since(job)));
+        this.setStatus(entry, 'Running', await this.phase(job, 'preparingMs', signal, since(job)));
       }
       if (job.status === 'Running') {
         const started = since(job);
@@ -288,19 +356,24 @@ export class JobRunner {
         let scored = started;
         if (!(await this.deps.outputExists(job))) {
           job.rowsScored = 0;
-          await this.deps.score(job, entry.spec, signal, () => job.rowsScored++);
+          const modelled = await this.deps.score(job, entry.spec, signal, () => job.rowsScored++);
+          job.modelled = modelled ? modelledFigures(modelled) : null;
           scored = Date.now();
           this.save(entry);
         }
-        this.setStatus(entry, 'Finalizing', Math.max(await this.phase('runningMs', signal, started), scored));
+        this.setStatus(
+          entry,
+          'Finalizing',
+          Math.max(await this.phase(job, 'runningMs', signal, started), scored),
+        );
       }
       if (job.status === 'Finalizing') {
-        this.setStatus(entry, 'Completed', await this.phase('finalizingMs', signal, since(job)));
+        this.setStatus(entry, 'Completed', await this.phase(job, 'finalizingMs', signal, since(job)));
       }
     } catch (err) {
       if (this.closing.signal.aborted) return;
       if (job.status === 'CancelRequested') {
-        const end = await this.phase('cancelMs', this.closing.signal, since(job)).catch(() => undefined);
+        const end = await this.phase(job, 'cancelMs', this.closing.signal, since(job)).catch(() => undefined);
         if (end !== undefined) this.setStatus(entry, 'Canceled', end);
         return;
       }

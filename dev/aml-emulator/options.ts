@@ -1,4 +1,5 @@
 import type { DeploymentSettings } from './deployments';
+import type { EventGridSettings } from './eventGrid';
 import type { EmulatorFaults } from './faults';
 import type { EmulatorTimings } from './jobs';
 import type { Workspace } from './resource';
@@ -22,6 +23,13 @@ export interface AmlEmulatorOptions {
    */
   stateContainer?: string;
   timings?: Partial<EmulatorTimings>;
+  /**
+   * Real seconds per modelled second. When set, a job's statuses follow the cost model's timeline of
+   * its deployment (costModel.ts), scaled; unset, they follow `timings`.
+   */
+  modelTimeScale?: number;
+  /** Post run events to an Event Grid webhook (eventGrid.ts); without `url`, none are sent. */
+  eventGrid?: Partial<EventGridSettings>;
   faults?: Partial<EmulatorFaults>;
   log?: (line: string) => void;
   /**

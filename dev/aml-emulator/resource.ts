@@ -12,6 +12,23 @@ export function jobResourceId(ws: Workspace, name: string): string {
   return `/subscriptions/${ws.subscriptionId}/resourceGroups/${ws.resourceGroup}/providers/Microsoft.MachineLearningServices/workspaces/${ws.workspaceName}/jobs/${name}`;
 }
 
+/** The job's `properties.properties` (a string map, as AML jobs have); also the events' runProperties. */
+export function jobProperties(ws: Workspace, job: EmulatorJob): Record<string, string> {
+  return {
+    'azureml.batchrun': 'true',
+    'azureml.deploymentname': job.deployment,
+    'azureml.endpointname': ws.endpointName,
+    // The cost model's figures (round 3 contract), as strings like every AML job property.
+    ...(job.modelled
+      ? {
+          'emulator.modelledWallSeconds': String(job.modelled.wallSeconds),
+          'emulator.modelledNodeSeconds': String(job.modelled.nodeSeconds),
+          'emulator.miniBatches': String(job.modelled.miniBatches),
+        }
+      : {}),
+  };
+}
+
 /** The job resource as POST /jobs and GET /jobs/{name} return it: `name` to poll, `id` ending in it, `properties.status`. */
 export function jobResource(ws: Workspace, job: EmulatorJob, spec: JobSpec): Record<string, unknown> {
   const last = job.history[job.history.length - 1]!;
@@ -26,11 +43,7 @@ export function jobResource(ws: Workspace, job: EmulatorJob, spec: JobSpec): Rec
       status: job.status,
       description: null,
       tags: {},
-      properties: {
-        'azureml.batchrun': 'true',
-        'azureml.deploymentname': job.deployment,
-        'azureml.endpointname': ws.endpointName,
-      },
+      properties: jobProperties(ws, job),
       inputData: spec.inputData,
       outputData: spec.outputData,
       ...(job.error ? { error: job.error } : {}),

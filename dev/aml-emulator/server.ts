@@ -4,6 +4,7 @@ import type { BlobServiceClient } from '@azure/storage-blob';
 import type { ModelParams } from '../model/types';
 import { checkAuth, type AuthSettings } from './auth';
 import { HttpError, errorBody, validationError } from './errors';
+import { checkEventGrid, type EventGridPublisher } from './eventGrid';
 import { checkFaults, type Faults } from './faults';
 import { checkTimings, type EmulatorTimings, type JobRunner } from './jobs';
 import { parseJobRequest, type RequestContext } from './request';
@@ -12,6 +13,7 @@ import { jobResource, jobResourceId, type Workspace } from './resource';
 export interface ServerContext {
   runner: JobRunner;
   faults: Faults;
+  eventGrid: EventGridPublisher;
   timings: { get(): EmulatorTimings; set(t: Partial<EmulatorTimings>): EmulatorTimings };
   auth: AuthSettings;
   deployments: Readonly<Record<string, ModelParams>>;
@@ -195,6 +197,20 @@ async function admin(
       case 'PUT /_emulator/timings':
         send(res, 200, ctx.timings.set(checkTimings(parseJson(await readBody(req)))));
         return true;
+      case 'GET /_emulator/eventgrid':
+        send(res, 200, ctx.eventGrid.get());
+        return true;
+      case 'PUT /_emulator/eventgrid':
+        send(res, 200, ctx.eventGrid.set(checkEventGrid(parseJson(await readBody(req)))));
+        return true;
+      case 'GET /_emulator/eventgrid/validate': {
+        // The validationUrl of the handshake (manual validation).
+        const code = new URL(req.url ?? '/', 'http://x').searchParams.get('code') ?? '';
+        if (!ctx.eventGrid.validate(code))
+          throw new HttpError(404, 'NotFound', 'No subscription awaits validation with this code.');
+        send(res, 200, { validated: true });
+        return true;
+      }
     }
   } catch (err) {
     if (err instanceof HttpError) throw err;

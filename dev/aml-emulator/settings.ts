@@ -1,3 +1,4 @@
+import { checkEventGrid, type EventGridSettings } from './eventGrid';
 import { checkFaults, DEFAULT_FAULTS, type EmulatorFaults } from './faults';
 import { DEFAULT_TIMINGS, INSTANT_TIMINGS, checkTimings, type EmulatorTimings } from './jobs';
 import type { AmlEmulatorOptions } from './options';
@@ -18,6 +19,7 @@ export const ENV = {
   workspaceName: 'AML_EMULATOR_WORKSPACE',
   endpointName: 'AML_EMULATOR_ENDPOINT',
   timings: 'AML_EMULATOR_TIMINGS',
+  modelTimeScale: 'AML_EMULATOR_MODEL_TIME_SCALE',
 } as const;
 
 const TIMING_ENV: Record<keyof EmulatorTimings, string> = {
@@ -41,7 +43,24 @@ const FAULT_ENV: Record<keyof EmulatorFaults, string> = {
   seed: 'AML_EMULATOR_SEED',
 };
 
-export const ENV_NAMES = [...Object.values(ENV), ...Object.values(TIMING_ENV), ...Object.values(FAULT_ENV)];
+const EVENT_GRID_ENV: Record<keyof EventGridSettings, string> = {
+  url: 'AML_EMULATOR_EVENT_GRID_URL',
+  subscriptionName: 'AML_EMULATOR_EVENT_GRID_SUBSCRIPTION',
+  statuses: 'AML_EMULATOR_EVENT_GRID_STATUSES',
+  failureEvents: 'AML_EMULATOR_EVENT_GRID_FAILURE_EVENTS',
+  dropRate: 'AML_EMULATOR_EVENT_GRID_DROP_RATE',
+  duplicateRate: 'AML_EMULATOR_EVENT_GRID_DUPLICATE_RATE',
+  delayMs: 'AML_EMULATOR_EVENT_GRID_DELAY_MS',
+  retryScale: 'AML_EMULATOR_EVENT_GRID_RETRY_SCALE',
+  maxDeliveryAttempts: 'AML_EMULATOR_EVENT_GRID_MAX_DELIVERY_ATTEMPTS',
+};
+
+export const ENV_NAMES = [
+  ...Object.values(ENV),
+  ...Object.values(TIMING_ENV),
+  ...Object.values(FAULT_ENV),
+  ...Object.values(EVENT_GRID_ENV),
+];
 
 function number(name: string, raw: string): number {
   const n = Number(raw);
@@ -105,7 +124,7 @@ export function emulatorOptionsFromEnv(env: NodeJS.ProcessEnv): AmlEmulatorOptio
       const v: unknown = JSON.parse(deployments);
       if (!v || typeof v !== 'object' || Array.isArray(v))
         throw new Error(
-          'must be a JSON object: {"<name>": {"model", "errorThreshold", "failMiniBatchRate", "rowsPerMiniBatch"}}',
+          'must be a JSON object: {"<name>": {"model", "miniBatchSize", "instanceCount", "errorThreshold", ...}} (see the emulator README)',
         );
       return v as NonNullable<AmlEmulatorOptions['deployments']>;
     });
@@ -121,6 +140,13 @@ export function emulatorOptionsFromEnv(env: NodeJS.ProcessEnv): AmlEmulatorOptio
       ...(ws ? { workspaceName: ws } : {}),
       ...(ep ? { endpointName: ep } : {}),
     };
+  }
+
+  const scale = get(ENV.modelTimeScale);
+  if (scale !== undefined) {
+    const n = number(ENV.modelTimeScale, scale);
+    if (!(n > 0)) throw new Error(`Setting ${ENV.modelTimeScale} must be a number > 0 (got "${scale}")`);
+    opts.modelTimeScale = n;
   }
 
   const preset = get(ENV.timings) ?? 'default';
@@ -153,6 +179,24 @@ export function emulatorOptionsFromEnv(env: NodeJS.ProcessEnv): AmlEmulatorOptio
     );
   }
   opts.faults = faults;
+
+  const eventGrid: Record<string, unknown> = {};
+  for (const [key, name] of Object.entries(EVENT_GRID_ENV) as [keyof EventGridSettings, string][]) {
+    const raw = get(name);
+    if (raw === undefined) continue;
+    eventGrid[key] =
+      key === 'url' || key === 'subscriptionName'
+        ? raw
+        : key === 'statuses'
+          ? raw === 'all'
+            ? 'all'
+            : raw.split(',').map((x) => x.trim())
+          : key === 'failureEvents'
+            ? boolean(name, raw)
+            : number(name, raw);
+    named(name, () => checkEventGrid({ [key]: eventGrid[key] }));
+  }
+  if (Object.keys(eventGrid).length) opts.eventGrid = eventGrid as Partial<EventGridSettings>;
   return opts;
 }
 

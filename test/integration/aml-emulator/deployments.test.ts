@@ -13,7 +13,7 @@ beforeAll(async () => {
       strict: { model: 'diamond-v2', rowsPerMiniBatch: 3, failMiniBatchRate: 0.5, errorThreshold: 1 },
       tolerant: { model: 'diamond-v2', rowsPerMiniBatch: 3, failMiniBatchRate: 0.5, errorThreshold: 2 },
       broken: { model: 'diamond-v1', failMiniBatchRate: 1 },
-      halfFiles: { model: 'diamond-v1', failMiniBatchRate: 0.5 },
+      halfFiles: { model: 'diamond-v1', failMiniBatchRate: 0.5, miniBatchSize: 1 },
     },
   });
 });
@@ -60,7 +60,7 @@ test('every mini-batch failing under error_threshold -1: Completed with an empty
   expect(await h.readOutput(output)).toBe('');
 });
 
-test('by default a file is one mini-batch (as AML does for MLflow): a folder loses whole files', async () => {
+test('with miniBatchSize 1 each file is one mini-batch: a folder loses whole files', async () => {
   const folder = h.path('folder');
   for (const f of ['a', 'b', 'c', 'd']) await h.upload(`${folder}/${f}.csv`, rows(2));
   const output = h.path('folder-out.csv');

@@ -34,6 +34,7 @@ describe('emulatorOptionsFromEnv', () => {
       AML_EMULATOR_SCORING_DELAY_MS_PER_ROW: '5',
       AML_EMULATOR_PLAIN_TEXT_ERRORS: 'false',
       AML_EMULATOR_SEED: '7',
+      AML_EMULATOR_MODEL_TIME_SCALE: '0.01',
     });
     expect(opts).toEqual({
       port: 0,
@@ -45,6 +46,7 @@ describe('emulatorOptionsFromEnv', () => {
       defaultDeployment: null,
       workspace: { workspaceName: 'ws1' },
       timings: { ...INSTANT_TIMINGS, queuedMs: 250 },
+      modelTimeScale: 0.01,
       faults: {
         failJobs: 'boom',
         throttleRate: 0.25,
@@ -58,7 +60,39 @@ describe('emulatorOptionsFromEnv', () => {
     expect(Object.keys(DEFAULT_FAULTS).length).toBe(9);
   });
 
+  test('Event Grid settings', () => {
+    expect(
+      emulatorOptionsFromEnv({
+        AML_EMULATOR_EVENT_GRID_URL: 'http://127.0.0.1:7071/runtime/webhooks/eventgrid?functionName=f',
+        AML_EMULATOR_EVENT_GRID_SUBSCRIPTION: 'runs',
+        AML_EMULATOR_EVENT_GRID_STATUSES: 'Failed, Completed',
+        AML_EMULATOR_EVENT_GRID_FAILURE_EVENTS: 'false',
+        AML_EMULATOR_EVENT_GRID_DROP_RATE: '0.1',
+        AML_EMULATOR_EVENT_GRID_DUPLICATE_RATE: '0.2',
+        AML_EMULATOR_EVENT_GRID_DELAY_MS: '1500',
+        AML_EMULATOR_EVENT_GRID_RETRY_SCALE: '0.01',
+        AML_EMULATOR_EVENT_GRID_MAX_DELIVERY_ATTEMPTS: '3',
+      }).eventGrid,
+    ).toEqual({
+      url: 'http://127.0.0.1:7071/runtime/webhooks/eventgrid?functionName=f',
+      subscriptionName: 'runs',
+      statuses: ['Failed', 'Completed'],
+      failureEvents: false,
+      dropRate: 0.1,
+      duplicateRate: 0.2,
+      delayMs: 1500,
+      retryScale: 0.01,
+      maxDeliveryAttempts: 3,
+    });
+    expect(emulatorOptionsFromEnv({ AML_EMULATOR_EVENT_GRID_STATUSES: 'all' }).eventGrid).toEqual({
+      statuses: 'all',
+    });
+  });
+
   test.each([
+    ['AML_EMULATOR_EVENT_GRID_URL', 'ftp://x'],
+    ['AML_EMULATOR_EVENT_GRID_STATUSES', 'Done'],
+    ['AML_EMULATOR_EVENT_GRID_DROP_RATE', '2'],
     ['AML_EMULATOR_PORT', 'abc'],
     ['AML_EMULATOR_PORT', '70000'],
     ['AML_EMULATOR_THROTTLE_RATE', '1.5'],
@@ -66,6 +100,7 @@ describe('emulatorOptionsFromEnv', () => {
     ['AML_EMULATOR_TIMINGS', 'slow'],
     ['AML_EMULATOR_QUEUED_MS', '-5'],
     ['AML_EMULATOR_DATASTORES', 'justaname'],
+    ['AML_EMULATOR_MODEL_TIME_SCALE', '0'],
   ])('refuses %s=%s naming the problem', (name, value) => {
     expect(() => emulatorOptionsFromEnv({ [name]: value })).toThrow(name);
   });
