@@ -1,4 +1,4 @@
-import { isAmlStatus, isAmlTerminal } from '../domain/amlStatus';
+import { AML_STATUSES, isAmlTerminal } from '../domain/amlStatus';
 import type { AmlStatusEvent } from '../orchestration/contracts';
 
 /** The two AML event types that carry a run's status (aml-batch-contract notes; Learn `event-schema-machine-learning`). */
@@ -40,9 +40,10 @@ export async function onAmlEvent(event: AmlRunEvent, d: AmlEventDeps): Promise<A
     return ignore(`event type ${String(event.eventType)}`);
   if (d.endpointName && data.experimentName?.toLowerCase() !== d.endpointName.toLowerCase())
     return ignore(`experiment ${String(data.experimentName)} is not endpoint ${d.endpointName}`);
-  const amlStatus = event.eventType === RUN_COMPLETED ? 'Completed' : String(data.runStatus);
-  if (!isAmlStatus(amlStatus) || !isAmlTerminal(amlStatus))
-    return ignore(`status ${amlStatus} is not an end`);
+  // Learn's RunStatusChanged example writes "failed": statuses are matched without regard to case.
+  const reported = event.eventType === RUN_COMPLETED ? 'Completed' : String(data.runStatus);
+  const amlStatus = AML_STATUSES.find((s) => s.toLowerCase() === reported.toLowerCase());
+  if (!amlStatus || !isAmlTerminal(amlStatus)) return ignore(`status ${reported} is not an end`);
   if (!data.runId) return ignore('no runId');
   const instanceId = await d.instanceFor(data.runId);
   if (!instanceId) return ignore(`AML job ${data.runId} is not one of ours`);
