@@ -256,7 +256,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     POLL_BACKOFF_FACTOR: pollBackoffFactor
     POLL_MAX_DELAY_SECONDS: string(pollMaxDelaySeconds)
     POLL_LEARNED_TIMING: 'true'
-    AML_EVENTS_ENABLED: string(amlEventsEnabled)
+    AML_EVENTS_ENABLED: amlEventsEnabled ? 'true' : 'false' // string(bool) would give 'True'
     JOB_DEADLINE_SECONDS: string(jobDeadlineSeconds)
     PUBLISH_MODE: 'join'
     // The reconcile timer's schedule: the host resolves %RECONCILE_SCHEDULE% when it indexes the function.
