@@ -36,12 +36,13 @@ export const POLLS_PER_EXECUTION = 20;
 export const MAX_EVENT_CHECKS = 3;
 
 /**
- * From a submitted AML job to the end: sleep on a durable timer, check AML, repeat on the backoff
- * schedule (or, with a learned duration estimate, sparsely early and densely around the expected end);
- * an AML status event (amlEvents function) cuts the sleep short for an immediate check; then publish. A check or publish that cannot get through (retries exhausted) is not a
- * verdict: it is recorded as an outage and tried again on the schedule. Only an answer from AML, a
- * cancel request or the deadline ends the job; when our side gives up while AML may still be running,
- * the AML job is cancelled first.
+ * From a submitted AML job to the end: sleep on a durable timer, check AML, repeat on the backoff schedule
+ * (or, with a learned duration estimate, sparsely early and densely around the expected end); an AML status
+ * event (functions/amlEvents.ts) cuts the sleep short for an immediate check; then publish. A check or
+ * publish that cannot get through (retries exhausted) is not a verdict: it is recorded as an outage and tried
+ * again on the schedule. Only an answer from AML, a cancel request or the deadline ends the job; when our
+ * side gives up while AML may still be running, the AML job is cancelled first. Events are hints: one that
+ * is lost (it may also be taken by a wait already answered, or dropped by continueAsNew) costs only time.
  */
 export function* waitAndPublish(
   context: OrchestrationContext,
