@@ -126,6 +126,15 @@ async function main(): Promise<void> {
       startAmlEmulator({
         // AML_EMULATOR_* settings (timings, faults, tokens) apply; the pipeline's own settings decide the rest.
         ...emulatorOptionsFromEnv(process.env),
+        // AML_EVENTS_ENABLED: run events go to the runtime's Event Grid webhook, as the infra subscription sends them.
+        ...(app.poll.events && !process.env.AML_EMULATOR_EVENT_GRID_URL
+          ? {
+              eventGrid: {
+                ...emulatorOptionsFromEnv(process.env).eventGrid,
+                url: `http://127.0.0.1:${ports.http}/runtime/webhooks/eventgrid?functionName=amlEventsTrigger`,
+              },
+            }
+          : {}),
         port: ports.aml,
         storageConnectionString: env.AmlDatastoreStorage!,
         datastores: { [app.aml.datastoreName]: app.aml.datastoreContainer },

@@ -157,6 +157,12 @@ param pollMaxDelaySeconds int = 300
 @description('Seconds after which a job still running is cancelled and reported as timed out.')
 param jobDeadlineSeconds int = 86400
 
+@description('Deliver AML run events (RunStatusChanged, RunCompleted) of the endpoint to the app (app/aml-events.bicep): completion seen in seconds. Turn on only after the first `azd deploy` (Event Grid checks that the function exists).')
+param amlEventsEnabled bool = false
+
+@description('The AML workspace\'s existing Event Grid system topic, if it has one (a source can have only one); empty to create one.')
+param amlEventsExistingSystemTopic string = ''
+
 @description('NCRONTAB schedule (6 fields, UTC) of the reconcile timer that sweeps for missed events and stuck jobs.')
 param reconcileSchedule string = '0 */5 * * * *'
 
@@ -278,6 +284,7 @@ module dataStorage 'app/storage.bicep' = {
     ]
     tables: [
       jobsTableName
+      '${jobsTableName}AmlJobs' // the AML job index (src/adapters/amlJobIndex.ts)
     ]
     expireBlobsPrefix: '${inboxContainerName}/'
     expireBlobsAfterDays: inboxRetentionDays
@@ -391,10 +398,28 @@ module functionApp 'app/function-app.bicep' = {
     pollFirstDelaySeconds: pollFirstDelaySeconds
     pollBackoffFactor: pollBackoffFactor
     pollMaxDelaySeconds: pollMaxDelaySeconds
+    amlEventsEnabled: amlEventsEnabled
     jobDeadlineSeconds: jobDeadlineSeconds
     reconcileSchedule: reconcileSchedule
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
+  }
+}
+
+// Optional: AML run events to amlEventsTrigger, in the workspace's resource group (a nested deployment there, like rbacAml).
+module amlEvents 'app/aml-events.bicep' = if (amlEventsEnabled) {
+  name: 'aml-events-${resourceToken}'
+  scope: resourceGroup(effectiveAmlSubscriptionId, amlResourceGroup)
+  params: {
+    workspaceName: amlWorkspaceName
+    systemTopicName: '${abbrs.eventGridSystemTopics}aml-${resourceToken}'
+    existingSystemTopicName: amlEventsExistingSystemTopic
+    location: location
+    tags: tags
+    endpointName: split(replace(amlScoringUri, 'https://', ''), '.')[0]
+    appSubscriptionId: subscription().subscriptionId
+    appResourceGroup: rg.name
+    functionAppName: functionApp.outputs.name
   }
 }
 

@@ -10,3 +10,4 @@ import './functions/activities';
 import './functions/httpApi';
 import './functions/reconcile';
 import './functions/ui';
+import './functions/amlEvents';

@@ -69,6 +69,8 @@ export interface HttpHostOptions {
   log: LineLog;
   /** The Durable HTTP API; true when it answered the request. */
   durable: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
+  /** Extension webhooks (`/runtime/webhooks/...`, eventGrid.ts); true when answered. */
+  webhooks?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
   /** Runs a non-HTTP function now (admin API): 202, 404 unknown, 501 not runnable. */
   runNow: (name: string) => number;
   bodyLimit: number;
@@ -106,6 +108,7 @@ export async function startHttpHost(o: HttpHostOptions): Promise<{ url: string; 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const u = new URL(req.url ?? '/', `http://${req.headers.host ?? url.slice(7)}`);
     if (await o.durable(req, res, u)) return;
+    if (await o.webhooks?.(req, res, u)) return;
     const admin = /^\/admin\/functions\/([^/]+)$/.exec(u.pathname);
     if (admin && req.method === 'POST') return runNow(decodeURIComponent(admin[1]!), req, res);
     const lower = u.pathname.toLowerCase();

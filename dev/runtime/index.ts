@@ -4,6 +4,7 @@ import { scaledClock } from './clock';
 import { clientBindingData, DurableHttpApi } from './durable/clientRoutes';
 import { DurableEngine } from './durable/engine';
 import { replaySchema } from './durable/replay';
+import { EventGridWebhook } from './eventGrid';
 import { startHttpHost } from './httpServer';
 import {
   buildRegistry,
@@ -97,6 +98,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions) {
   );
 
   await engine.start();
+  const eventGrid = new EventGridWebhook(byKind('eventgrid'), invoke, log);
   const durableApi = new DurableHttpApi(engine, taskHub, () => baseUrl);
   const http = await startHttpHost({
     port: opts.httpPort ?? 7071,
@@ -106,6 +108,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions) {
     invoke,
     log,
     durable: (req, res, url) => durableApi.handle(req, res, url),
+    webhooks: (req, res, url) => eventGrid.handle(req, res, url),
     // Admin "run a non-HTTP function now" (FunctionsController.Invoke): timers only here.
     runNow: (name: string) => {
       const timer = timers.find((t) => t.fn.name.toLowerCase() === name.toLowerCase());

@@ -9,7 +9,7 @@ import type { BindingInfo, FunctionMetadata, TypedData, WorkerApp } from './work
  */
 
 type Env = Record<string, string | undefined>;
-export type TriggerKind = 'http' | 'blob' | 'timer' | 'orchestration' | 'activity';
+export type TriggerKind = 'http' | 'blob' | 'timer' | 'orchestration' | 'activity' | 'eventgrid'; // eventgrid: eventGrid.ts
 export interface BindingRef {
   name: string;
   type: string;
@@ -66,12 +66,12 @@ export function buildRegistry(app: WorkerApp, env: Env, log: (line: string) => v
       problems.push(`${where}: expected exactly one trigger binding, found ${triggers.length}`);
       continue;
     }
-    const kind = /^(http|blob|timer|orchestration|activity)trigger$/i
+    const kind = /^(http|blob|timer|orchestration|activity|eventGrid)trigger$/i
       .exec(trigger.type)?.[1]
       ?.toLowerCase() as TriggerKind | undefined;
     if (!kind) {
       problems.push(
-        `${where}: trigger type "${trigger.type}" is not supported (supported: httpTrigger, blobTrigger, timerTrigger, orchestrationTrigger, activityTrigger)`,
+        `${where}: trigger type "${trigger.type}" is not supported (supported: httpTrigger, blobTrigger, timerTrigger, orchestrationTrigger, activityTrigger, eventGridTrigger)`,
       );
       continue;
     }

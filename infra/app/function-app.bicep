@@ -115,6 +115,9 @@ param pollBackoffFactor string
 @description('Longest wait between status checks, in seconds.')
 param pollMaxDelaySeconds int
 
+@description('AML run events reach amlEventsTrigger: polling becomes the sparser safety net.')
+param amlEventsEnabled bool = false
+
 @description('Seconds after which a job still running is cancelled and reported as timed out.')
 param jobDeadlineSeconds int
 
@@ -252,6 +255,8 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     POLL_FIRST_DELAY_SECONDS: string(pollFirstDelaySeconds)
     POLL_BACKOFF_FACTOR: pollBackoffFactor
     POLL_MAX_DELAY_SECONDS: string(pollMaxDelaySeconds)
+    POLL_LEARNED_TIMING: 'true'
+    AML_EVENTS_ENABLED: amlEventsEnabled ? 'true' : 'false' // string(bool) would give 'True'
     JOB_DEADLINE_SECONDS: string(jobDeadlineSeconds)
     PUBLISH_MODE: 'join'
     // The reconcile timer's schedule: the host resolves %RECONCILE_SCHEDULE% when it indexes the function.

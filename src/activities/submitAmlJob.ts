@@ -1,3 +1,4 @@
+import { AmlJobIndex } from '../adapters/amlJobIndex';
 import { isAmlStatus, type AmlStatus } from '../domain/amlStatus';
 import { withAmlStatus } from '../domain/jobRecord';
 import type { SubmitInput, SubmitResult } from '../orchestration/contracts';
@@ -40,6 +41,9 @@ export async function submitAmlJob(input: SubmitInput, d: Deps): Promise<SubmitR
       now,
     );
   }
+  // AML's run events find the orchestration that owns the job through this index (amlEventsTrigger).
+  if (d.settings.poll.events)
+    await AmlJobIndex.fromConnection(d.settings.dataStorage, d.settings.jobsTable).put(job.name, input.jobId);
   await inParallel(input.staged.members ?? [], 8, async (member) => {
     await d.jobs.transition(
       member,

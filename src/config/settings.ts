@@ -121,6 +121,10 @@ const TABLE = {
   POLL_FIRST_DELAY_SECONDS: { default: 30 },
   POLL_BACKOFF_FACTOR: { default: 1.5 },
   POLL_MAX_DELAY_SECONDS: { default: 300 },
+  /** Poll around a duration learned from the deployment's recent jobs of similar size. */
+  POLL_LEARNED_TIMING: { default: 'true' },
+  /** An Event Grid subscription delivers AML run events to amlEventsTrigger (infra `amlEventsEnabled`). */
+  AML_EVENTS_ENABLED: { default: 'false' },
   JOB_DEADLINE_SECONDS: { default: 24 * 3600 },
   PUBLISH_MODE: { default: 'join' },
   BATCH_WINDOW_SECONDS: { default: 300 },
@@ -178,6 +182,12 @@ function num(env: Env, name: WithDefault<number>, check: (n: number) => boolean,
   const n = Number(raw);
   if (!Number.isFinite(n) || !check(n)) fail(name, `must be ${rule} (got "${raw}")`);
   return n;
+}
+
+function bool(env: Env, name: WithDefault<string>): boolean {
+  const v = str(env, name).toLowerCase();
+  if (v !== 'true' && v !== 'false') fail(name, `must be "true" or "false" (got "${v}")`);
+  return v === 'true';
 }
 
 const positiveSeconds = (env: Env, name: WithDefault<number>): number =>
@@ -332,6 +342,8 @@ export function loadSettings(env: Env = process.env): Settings {
       firstDelaySeconds: positiveSeconds(env, 'POLL_FIRST_DELAY_SECONDS'),
       factor: num(env, 'POLL_BACKOFF_FACTOR', (n) => n >= 1, 'a number >= 1'),
       maxDelaySeconds: positiveSeconds(env, 'POLL_MAX_DELAY_SECONDS'),
+      learned: bool(env, 'POLL_LEARNED_TIMING'),
+      events: bool(env, 'AML_EVENTS_ENABLED'),
     },
     jobDeadlineSeconds: positiveSeconds(env, 'JOB_DEADLINE_SECONDS'),
     publishMode,

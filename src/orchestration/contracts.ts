@@ -1,4 +1,4 @@
-import type { PollSchedule } from '../domain/pollSchedule';
+import type { DurationEstimate, PollSchedule } from '../domain/pollSchedule';
 import type { ErrorInfo } from '../domain/errors';
 import type { CancelRecord, JobState, Outage } from '../domain/jobRecord';
 import type { AmlStatus } from '../domain/amlStatus';
@@ -38,6 +38,10 @@ export interface ScoreJobProgress {
   amlStatus?: AmlStatus;
   /** Set while checks (or, once AML completed, publish attempts) cannot get through. */
   outage?: Outage;
+  /** Present once the duration estimate was asked for (schedule.learned); `estimate` absent = none to be had. */
+  timing?: { estimate?: DurationEstimate };
+  /** Checks made at once because an AML status event arrived (bounded: events can be duplicated). */
+  eventChecks?: number;
 }
 
 export interface StagedFile {
@@ -97,6 +101,22 @@ export interface CheckInput {
   polls: number;
 }
 export type CheckResult = Result<{ amlStatus: AmlStatus; amlError?: string; cancelRequested: boolean }>;
+
+/** `deployment` when the orchestration knows it; otherwise the activity reads it from the job's record. */
+export interface EstimateInput {
+  jobId: string;
+  rows: number;
+  deployment?: string;
+}
+export type EstimateResult = Result<{ estimate?: DurationEstimate }>;
+
+/** What the AML events function raises (AML_STATUS_EVENT): the AML job and the status the event reported. */
+export interface AmlStatusEvent {
+  amlJobName: string;
+  amlStatus: string;
+  /** The event's own time (`eventTime`), for the logs. */
+  at?: string;
+}
 
 export interface OutageInput {
   jobId: string;

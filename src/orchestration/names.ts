@@ -15,6 +15,7 @@ export const ACTIVITY = {
   joinBatch: 'joinBatchActivity',
   closeBatch: 'closeBatchActivity',
   notifyMembers: 'notifyMembersActivity',
+  estimateDuration: 'estimateDurationActivity',
 } as const;
 
 /** External event the cancel API raises on a running orchestration. */
@@ -25,3 +26,9 @@ export const BATCH_CLOSE_EVENT = 'BatchClosed';
 
 /** Raised on each member's orchestration when its batch ends (payload: BatchDone). */
 export const BATCH_DONE_EVENT = 'BatchDone';
+
+/**
+ * External event the AML events function raises on the orchestration that owns an AML job, with
+ * `AmlStatusEvent` as data. A hint only: the orchestrator checks AML at once, and polling stays the truth.
+ */
+export const AML_STATUS_EVENT = 'AmlStatusChanged';

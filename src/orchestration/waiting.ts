@@ -1,13 +1,17 @@
-import type { OrchestrationContext, Task } from 'durable-functions';
+import type { OrchestrationContext, Task, TimerTask } from 'durable-functions';
 import { isAmlTerminal } from '../domain/amlStatus';
 import type { ErrorInfo } from '../domain/errors';
 import type { Outage } from '../domain/jobRecord';
+import type { AmlStatus } from '../domain/amlStatus';
 import { nextPollAt } from '../domain/pollSchedule';
 import { cancelAml } from './cancel';
-import { ACTIVITY, CANCEL_EVENT } from './names';
+import { ACTIVITY, AML_STATUS_EVENT, CANCEL_EVENT } from './names';
 import type {
+  AmlStatusEvent,
   CheckInput,
   CheckResult,
+  EstimateInput,
+  EstimateResult,
   Outcome,
   OutageInput,
   ProgressStatus,
@@ -26,11 +30,19 @@ import { finish, run } from './steps';
 export const POLLS_PER_EXECUTION = 20;
 
 /**
- * From a submitted AML job to the end: sleep on a durable timer, check AML, repeat on the backoff
- * schedule; then publish. A check or publish that cannot get through (retries exhausted) is not a
- * verdict: it is recorded as an outage and tried again on the schedule. Only an answer from AML, a
- * cancel request or the deadline ends the job; when our side gives up while AML may still be running,
- * the AML job is cancelled first.
+ * Checks made at once on an AML status event, per AML job. Events can be duplicated or stale; past this
+ * many, they are no longer listened to and the schedule alone decides.
+ */
+export const MAX_EVENT_CHECKS = 3;
+
+/**
+ * From a submitted AML job to the end: sleep on a durable timer, check AML, repeat on the backoff schedule
+ * (or, with a learned duration estimate, sparsely early and densely around the expected end); an AML status
+ * event (functions/amlEvents.ts) cuts the sleep short for an immediate check; then publish. A check or
+ * publish that cannot get through (retries exhausted) is not a verdict: it is recorded as an outage and tried
+ * again on the schedule. Only an answer from AML, a cancel request or the deadline ends the job; when our
+ * side gives up while AML may still be running, the AML job is cancelled first. Events are hints: one that
+ * is lost (it may also be taken by a wait already answered, or dropped by continueAsNew) costs only time.
  */
 export function* waitAndPublish(
   context: OrchestrationContext,
@@ -44,6 +56,7 @@ export function* waitAndPublish(
   const startedAt = new Date(progress.startedAt);
   const deadline = new Date(startedAt.getTime() + input.deadlineSeconds * 1000);
   const cancelEvent = context.df.waitForExternalEvent(CANCEL_EVENT);
+  let amlEvent = context.df.waitForExternalEvent(AML_STATUS_EVENT);
 
   const end = (outcome: Outcome): Generator<Task, ScoreJobOutput, unknown> =>
     finish(
@@ -73,6 +86,21 @@ export function* waitAndPublish(
     yield* run(context, ACTIVITY.recordOutage, { jobId, outage } satisfies OutageInput);
   };
 
+  // Once per AML job (carried across continueAsNew): an activity reads the history, the orchestrator stays pure.
+  if (input.schedule.learned && !progress.timing) {
+    const est = yield* run<EstimateResult>(context, ACTIVITY.estimateDuration, {
+      jobId,
+      rows: progress.staged.rows,
+      ...(input.deployment ? { deployment: input.deployment } : {}),
+    } satisfies EstimateInput);
+    progress = { ...progress, timing: est.ok && est.estimate ? { estimate: est.estimate } : {} };
+  }
+  const estimate = progress.timing?.estimate;
+  const learned = estimate ? { startedAt, estimate } : undefined;
+  /** An event worth a check now: about our AML job, saying it ended. */
+  const worthACheck = (e: AmlStatusEvent | undefined): boolean =>
+    e?.amlJobName === amlJobName && isAmlTerminal(e.amlStatus as AmlStatus);
+
   for (let i = 0; i < POLLS_PER_EXECUTION; i++) {
     const completed = progress.amlStatus === 'Completed';
     if (now().getTime() >= deadline.getTime()) {
@@ -89,13 +117,34 @@ export function* waitAndPublish(
     // Publishing goes at once; only a publish that could not get through waits for the schedule.
     if (!completed || progress.outage) {
       const n = completed ? progress.outage!.missedChecks - 1 : progress.polls;
-      const fireAt = nextPollAt(input.schedule, n, now(), deadline);
+      const fireAt = nextPollAt(input.schedule, n, now(), deadline, completed ? undefined : learned);
       context.df.setCustomStatus(waitingStatus(progress, now(), startedAt, fireAt));
-      const timer = context.df.createTimer(fireAt);
-      const winner = yield context.df.Task.any([timer, cancelEvent]);
-      if (winner === cancelEvent) {
-        timer.cancel();
-        return yield* giveUp('Canceled', canceledOnRequest());
+      const listening = (): boolean => !completed && (progress.eventChecks ?? 0) < MAX_EVENT_CHECKS;
+      let timer: TimerTask | undefined;
+      for (;;) {
+        // An event that arrived while we were not waiting (a check under way) completed its task already, and
+        // durable-functions does not let a new Task.any see an already completed child: look first.
+        let winner: Task | undefined = cancelEvent.isCompleted
+          ? cancelEvent
+          : listening() && amlEvent.isCompleted
+            ? amlEvent
+            : undefined;
+        if (!winner) {
+          timer ??= context.df.createTimer(fireAt);
+          winner = (yield context.df.Task.any(
+            listening() ? [timer, cancelEvent, amlEvent] : [timer, cancelEvent],
+          )) as Task;
+        }
+        if (winner === timer) break;
+        timer?.cancel();
+        timer = undefined; // a cancelled timer must not be yielded again: sleep on a new one to the same time
+        if (winner === cancelEvent) return yield* giveUp('Canceled', canceledOnRequest());
+        const event = amlEvent.result as AmlStatusEvent | undefined;
+        amlEvent = context.df.waitForExternalEvent(AML_STATUS_EVENT);
+        if (worthACheck(event)) {
+          progress = { ...progress, eventChecks: (progress.eventChecks ?? 0) + 1 };
+          break;
+        }
       }
     }
 

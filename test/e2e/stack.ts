@@ -63,7 +63,7 @@ export async function startStack(env: Record<string, string> = {}, o: StackOptio
     storageConnectionString: cs,
     datastores: { workspaceblobstore: datastore },
     ...(o.emulatorDeployments ? { deployments: o.emulatorDeployments } : {}),
-    timings: {
+    timings: o.emulatorTimings ?? {
       notStartedMs: 100,
       queuedMs: 200,
       preparingMs: 200,

@@ -17,7 +17,7 @@ describe('settings', () => {
       inboxTriggerSource: 'EventGrid',
       publishMode: 'join',
       jobDeadlineSeconds: 86400,
-      poll: { firstDelaySeconds: 30, factor: 1.5, maxDelaySeconds: 300 },
+      poll: { firstDelaySeconds: 30, factor: 1.5, maxDelaySeconds: 300, learned: true, events: false },
       aml: {
         datastoreName: 'workspaceblobstore',
         auth: { kind: 'azure' },

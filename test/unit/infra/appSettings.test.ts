@@ -153,7 +153,13 @@ function filesUnder(dir: string, ext: string): string[] {
     expect(s.aml.managementUri).toBe('https://management.azure.com');
     expect(s.aml.datastoreName).toBe('workspaceblobstore');
     expect(s.aml.datastoreContainer).toBe(AZD_ENV.AML_DATASTORE_CONTAINER);
-    expect(s.poll).toEqual({ firstDelaySeconds: 30, factor: 1.5, maxDelaySeconds: 300 });
+    expect(s.poll).toEqual({
+      firstDelaySeconds: 30,
+      factor: 1.5,
+      maxDelaySeconds: 300,
+      learned: true,
+      events: false,
+    });
     expect(s.jobDeadlineSeconds).toBe(86400);
     expect(s.publishMode).toBe('join');
   });

@@ -95,13 +95,15 @@ const bicepString = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\
  */
 export function deploy(
   env: Record<string, string> = AZD_ENV,
-  overrides: Record<string, string> = {},
+  overrides: Record<string, string | boolean> = {},
 ): Deployment {
   const t = must(bicep);
   const params = { ...readParametersFile(env), ...overrides };
   const text = [
     "using '../../../infra/main.bicep'",
-    ...Object.entries(params).map(([k, v]) => `param ${k} = ${bicepString(String(v))}`),
+    ...Object.entries(params).map(
+      ([k, v]) => `param ${k} = ${typeof v === 'boolean' ? String(v) : bicepString(String(v))}`,
+    ),
   ].join('\n');
   const key = `snapshot-${createHash('sha256').update(text).digest('hex').slice(0, 12)}`;
   const result = cached(t, key, (dir) => {
