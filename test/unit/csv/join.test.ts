@@ -1,6 +1,6 @@
 import { parse } from 'csv-parse/sync';
 import { Readable } from 'node:stream';
-import { joinPredictions, type JoinOptions } from '../../../src/domain/csv';
+import { concatSources, joinPredictions, type JoinOptions } from '../../../src/domain/csv';
 import { PipelineError } from '../../../src/domain/errors';
 import { chunksOf, iterate, randomChunks, rng } from './support';
 
@@ -324,5 +324,40 @@ describe('joinPredictions with an errors sink (rows AML skipped)', () => {
     await expect(joinWithErrors('a\n1\n2\n', '1,x,f\n1,y,f\n')).rejects.toMatchObject({
       code: 'PredictionsInvalid',
     });
+  });
+
+  test('header: false writes no header line (a later part of a split file); lineOffset moves the input lines', async () => {
+    const input = 'a,b\n5,x\n6,y\n7,z\n';
+    const res = await joinWithErrors(input, '0,p5,part-00001.csv\n2,p7,part-00001.csv\n', {
+      header: false,
+      lineOffset: 98,
+    });
+    expect(res.text).toBe('5,x,p5\n7,z,p7\n');
+    expect(res.errors).toBe('101,skipped,6,y\n');
+    // The errors header can be asked for on its own: the first part with missing rows writes it.
+    const first = await joinWithErrors(input, '0,p5,f\n', {
+      header: false,
+      errorsHeader: true,
+      lineOffset: 10,
+    });
+    expect(first.text).toBe('5,x,p5\n');
+    expect(first.errors).toBe('input_line,reason,a,b\n13,skipped,6,y\n14,skipped,7,z\n');
+    // Without missing rows nothing reaches the errors sink, header or not.
+    expect(await joinWithErrors(input, preds(['a', 'b', 'c']), { errorsHeader: true })).toMatchObject({
+      errors: '',
+      errorChunks: 0,
+    });
+  });
+
+  test('the predictions may be the concatenation of several runs of one file', async () => {
+    const runs = ['2,c,f.csv\n3,d,f.csv\n', '0,a,f.csv\n', '1,b,f.csv\n'];
+    const parts: Buffer[] = [];
+    const res = await joinPredictions(
+      iterate([Buffer.from('x\n1\n2\n3\n4\n')]),
+      concatSources(runs.map((r) => () => iterate([Buffer.from(r)]))),
+      (c) => void parts.push(Buffer.from(c)),
+    );
+    expect(res.rows).toBe(4);
+    expect(Buffer.concat(parts).toString()).toBe('x,prediction\n1,a\n2,b\n3,c\n4,d\n');
   });
 });
