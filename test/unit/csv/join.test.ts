@@ -23,7 +23,11 @@ async function join(
   return { text: out.toString('utf8'), rows: res.rows, bytes: res.bytes, chunks: parts.length };
 }
 
-async function joinError(input: string, predictions: string, opts: JoinOptions = {}): Promise<PipelineError> {
+async function joinError(
+  input: string,
+  predictions: string,
+  opts: JoinOptions & { inChunk?: number; predChunk?: number } = {},
+): Promise<PipelineError> {
   try {
     await join(input, predictions, opts);
   } catch (err) {
@@ -165,6 +169,37 @@ describe('joinPredictions', () => {
     const broken = await joinError('a\n1\n', '0,"x,f\n');
     expect(broken.code).toBe('PredictionsInvalid');
     expect(broken.message).toContain('not valid CSV');
+  });
+
+  test('predictions read by the simple-line loop and by the scanner agree, line numbers included', async () => {
+    // Simple lines (the fast loop) mixed with lines only the scanner reads: quoted values, blank
+    // lines, a quoted file name, a value with spaces; in LF and CRLF files and any chunking.
+    const r = rng(5);
+    for (const eol of ['\n', '\r\n']) {
+      const n = 3000;
+      const lines: string[] = [];
+      const values: string[] = [];
+      for (let i = 0; i < n; i++) {
+        const kind = r();
+        const v = kind < 0.05 ? `"[${i}, ""a""]"` : kind < 0.08 ? `v ${i}!` : String(i / 4);
+        values.push(v.startsWith('"') ? `"[${i}, ""a""]"` : v);
+        lines.push(kind > 0.97 ? `${i},${v},"f.csv"` : `${i},${v},f.csv`);
+        if (r() < 0.02) lines.push('');
+      }
+      const input = `x${eol}${Array.from({ length: n }, (_, i) => `r${i}`).join(eol)}${eol}`;
+      const expected = `x,prediction${eol}${Array.from({ length: n }, (_, i) => `r${i},${values[i]}`).join(eol)}${eol}`;
+      const predictions = Buffer.from(lines.join(eol) + eol);
+      for (const predChunk of [1, 7, 100, 4096]) {
+        expect((await join(input, predictions, { predChunk })).text).toBe(expected);
+      }
+      // A bad line after many simple ones is reported at its line, whatever the chunking.
+      const bad = Buffer.from(`${lines.join(eol)}${eol}x,1,f.csv${eol}`);
+      const lineNo = lines.length + 1;
+      for (const predChunk of [3, 1000, 65536]) {
+        const err = await joinError(input, bad.toString(), { predChunk });
+        expect(err.message).toContain(`at line ${lineNo} of the predictions file`);
+      }
+    }
   });
 
   test('blank input lines are skipped, as in validation', async () => {
