@@ -122,6 +122,16 @@ describe('splitPredictionsByFile', () => {
       // The run being written when the error came is aborted; earlier runs were ended.
       expect(sinks.every((s) => s.state !== 'open')).toBe(true);
     }
+    // A run whose end (its blob commit) fails fails the whole split, after the others settled.
+    const failing = splitPredictionsByFile(
+      iterate([Buffer.from('0,a,f.csv\n0,b,g.csv\n1,c,f.csv\n')]),
+      (file) => {
+        const s = new Sink();
+        if (file === 'g.csv') s.end = () => Promise.reject(new Error('commit failed'));
+        return s;
+      },
+    );
+    await expect(failing).rejects.toThrow('commit failed');
     const err = (await regroup('0,a,part-00003.csv\n', { files }).catch((e: unknown) => e)) as Error;
     expect(err.message).toContain('"part-00003.csv"');
   });
