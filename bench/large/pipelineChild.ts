@@ -240,7 +240,9 @@ async function pipeline(a: PipelineArgs): Promise<PipelineReport> {
   if (published.rows !== staged.staged.rows)
     throw new Error(`published ${published.rows} rows of ${staged.staged.rows}`);
   const record = await d.jobs.get(jobId);
-  if (record?.status !== 'Succeeded') throw new Error(`job ended ${record?.status}`);
+  // The activity leaves the record in Publishing; the orchestrator records Succeeded from its answer.
+  if (record?.status !== 'Publishing' && record?.status !== 'Succeeded')
+    throw new Error(`job ended ${record?.status}`);
   const out = await d.data.info(s.outboxContainer, outboxName(a.blob));
   log(`published ${published.rows} rows (${out.size} bytes) in ${publishTiming.seconds.toFixed(1)} s`);
 

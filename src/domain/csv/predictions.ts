@@ -36,6 +36,7 @@ export class PredictionReader {
   private qHead = 0;
   private done = false;
   private readonly gaps: boolean;
+  private readonly maxRecordBytes: number;
 
   /**
    * `gaps`: rows may have no prediction. Then a full window is not an error: `take` stops setting
@@ -50,6 +51,7 @@ export class PredictionReader {
     this.iter = iter;
     this.window = window;
     this.gaps = gaps;
+    this.maxRecordBytes = maxRecordBytes;
     this.scanner = new CsvScanner((rec) => this.onRecord(rec), { maxRecordBytes });
   }
 
@@ -119,7 +121,7 @@ export class PredictionReader {
         this.done = true;
         this.scanner.end();
       } else {
-        this.scanner.push(r.value);
+        this.pushChunk(r.value);
       }
     } catch (err) {
       if (err instanceof CsvScanError) {
@@ -128,6 +130,90 @@ export class PredictionReader {
       throw err;
     }
     return true;
+  }
+
+  /**
+   * Feeds a chunk: its simple lines (the common case: `row,value,file_name` with no quotes or stray
+   * line breaks) are read by `simpleLines`, a tight loop with the same results as the scanner; the
+   * scanner reads the rest (a record pending from the last chunk, anything unusual, the last
+   * incomplete line).
+   */
+  private pushChunk(chunk: Buffer): void {
+    const sc = this.scanner;
+    let p = 0;
+    if (!sc.idle) {
+      const lf = chunk.indexOf(LF);
+      if (lf < 0) {
+        sc.push(chunk);
+        return;
+      }
+      sc.push(chunk.subarray(0, lf + 1));
+      p = lf + 1;
+      if (!sc.idle) {
+        if (p < chunk.length) sc.push(chunk.subarray(p));
+        return;
+      }
+    }
+    const last = chunk.lastIndexOf(LF);
+    if (last >= p) {
+      const stop = this.simpleLines(chunk, p, last + 1, sc.lineEnding === 'CRLF');
+      sc.skip(this.simpleCount, stop - p);
+      p = stop;
+    }
+    if (p < chunk.length) sc.push(chunk.subarray(p));
+  }
+
+  private simpleCount = 0;
+
+  /**
+   * Reads the complete lines of buf[p, end) that are `digits,value,name` with no quote, CR or extra
+   * comma (CRLF files: ending in CR LF), queueing each as `onRecord` would; stops at the first other
+   * line (blank, quoted, malformed, too long: the scanner then reads it, with its errors). Returns
+   * where it stopped; `simpleCount` is the number of lines read.
+   */
+  private simpleLines(buf: Buffer, p: number, end: number, crlf: boolean): number {
+    let line = this.scanner.nextLine;
+    const first = line;
+    const max = this.maxRecordBytes;
+    while (p < end) {
+      let i = p;
+      let c = buf[i] as number;
+      let row = 0;
+      while (c >= 48 && c <= 57) {
+        row = row * 10 + (c - 48);
+        c = buf[++i] as number;
+      }
+      if (c !== COMMA || i === p || i - p > 15) break;
+      const vs = ++i;
+      for (;;) {
+        c = buf[i] as number;
+        if (c > COMMA || (c !== COMMA && c !== QUOTE && c !== LF && c !== CR)) i++;
+        else break;
+      }
+      if (c !== COMMA) break;
+      const ve = i++;
+      for (;;) {
+        c = buf[i] as number;
+        if (c > COMMA || (c !== COMMA && c !== QUOTE && c !== LF && c !== CR)) i++;
+        else break;
+      }
+      if (crlf) {
+        if (c !== CR || buf[i + 1] !== LF) break;
+        i++;
+      } else if (c !== LF) break;
+      if (i + 1 - p > max) break;
+      const k = this.qLen++;
+      if (k >= this.qRows.length) this.growQueue();
+      this.qRows[k] = row;
+      this.qLines[k] = line++;
+      const start = this.arenaUsed;
+      this.appendArena(buf, vs, ve);
+      this.qPos[2 * k] = start;
+      this.qPos[2 * k + 1] = this.arenaUsed;
+      p = i + 1;
+    }
+    this.simpleCount = line - first;
+    return p;
   }
 
   /** Drops the part of the queue `take` is done with, and its bytes in the arena. */
@@ -236,6 +322,11 @@ export class PredictionReader {
     this.qLines = lines;
   }
 }
+
+const COMMA = 44;
+const QUOTE = 34;
+const LF = 10;
+const CR = 13;
 
 function invalid(message: string): PipelineError {
   return new PipelineError('PredictionsInvalid', message);

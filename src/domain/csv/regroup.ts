@@ -19,6 +19,9 @@ export interface RegroupResult {
   runs: number;
 }
 
+/** Run writers ending (committing) at once, while the next runs are written. */
+const MAX_ENDING = 4;
+
 interface Run {
   file: string;
   /** 0-based sequence of this run among its file's runs (the order they appear in). */
@@ -34,7 +37,8 @@ interface Run {
  * file's name and the run's 0-based sequence among that file's runs. Concatenating a file's runs
  * in sequence order gives that file's predictions in output order, ready for `joinPredictions`
  * (a last line without a line break gets one, so runs concatenate). A run is ended as soon as the
- * next one starts; on an error, the run being written is aborted (runs already ended stay).
+ * next one starts, without waiting for that end (up to 4 at once); the result comes once every run
+ * has ended. On an error, the run being written is aborted (runs already ended stay).
  * Lines that are not 3 fields with a non-negative integer row, and file names not in `files` (or
  * not a plain file name), throw PipelineError('PredictionsInvalid').
  */
@@ -45,13 +49,20 @@ export async function splitPredictionsByFile(
 ): Promise<RegroupResult> {
   const g = new Regrouper(opts);
   let current: Run | undefined;
+  // A finished run's end (a blob commit) overlaps the next runs' writes; a few at a time.
+  const ending: Promise<void>[] = [];
+  const endRun = async (run: Run): Promise<void> => {
+    if (ending.length >= MAX_ENDING) await ending.shift();
+    const p = run.writer!.end().then(() => {
+      run.ended = true;
+    });
+    p.catch(() => undefined); // awaited in turn; unhandled until then
+    ending.push(p);
+  };
   const drain = async (): Promise<void> => {
     for (const { target, bytes } of g.queue.take()) {
       if (target !== current) {
-        if (current) {
-          await current.writer!.end();
-          current.ended = true;
-        }
+        if (current) await endRun(current);
         current = target;
         current.writer = await open(target.file, target.seq);
       }
@@ -65,12 +76,11 @@ export async function splitPredictionsByFile(
     }
     g.end();
     await drain();
-    if (current) {
-      await current.writer!.end();
-      current.ended = true;
-    }
+    if (current) await endRun(current);
+    while (ending.length > 0) await ending.shift();
     return { rowsByFile: g.rowsByFile, runs: g.runs };
   } catch (err) {
+    await Promise.allSettled(ending);
     if (current?.writer && !current.ended) await current.writer.abort(err).catch(() => undefined);
     const s = predictions as { destroy?: () => void; destroyed?: boolean };
     if (typeof s.destroy === 'function' && s.destroyed !== true) s.destroy();

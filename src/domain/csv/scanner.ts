@@ -231,6 +231,35 @@ export class CsvScanner {
     return buf === this.carry;
   }
 
+  /**
+   * At a record boundary with nothing pending and the line ending known: a caller may then handle
+   * complete simple lines itself (see `skip`) and push the rest.
+   */
+  get idle(): boolean {
+    return (
+      this.carryLen === 0 &&
+      this.n === 0 &&
+      !this.quoted &&
+      this.mode !== M_UNKNOWN &&
+      this.bomState === 1 &&
+      !this.done &&
+      this.failed === undefined
+    );
+  }
+
+  /** The 1-based physical line the next record starts on (when `idle`). */
+  get nextLine(): number {
+    return this.line;
+  }
+
+  /** Accounts for `lines` complete one-line records of `bytes` bytes that the caller handled itself while `idle`. */
+  skip(lines: number, bytes: number): void {
+    this.line += lines;
+    this.recLine = this.line;
+    this.recIndex += lines;
+    this.total += bytes;
+  }
+
   /** Records emitted so far. */
   get records(): number {
     return this.recIndex;

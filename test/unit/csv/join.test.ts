@@ -1,6 +1,6 @@
 import { parse } from 'csv-parse/sync';
 import { Readable } from 'node:stream';
-import { joinPredictions, type JoinOptions } from '../../../src/domain/csv';
+import { concatSources, joinPredictions, type JoinOptions } from '../../../src/domain/csv';
 import { PipelineError } from '../../../src/domain/errors';
 import { chunksOf, iterate, randomChunks, rng } from './support';
 
@@ -23,7 +23,11 @@ async function join(
   return { text: out.toString('utf8'), rows: res.rows, bytes: res.bytes, chunks: parts.length };
 }
 
-async function joinError(input: string, predictions: string, opts: JoinOptions = {}): Promise<PipelineError> {
+async function joinError(
+  input: string,
+  predictions: string,
+  opts: JoinOptions & { inChunk?: number; predChunk?: number } = {},
+): Promise<PipelineError> {
   try {
     await join(input, predictions, opts);
   } catch (err) {
@@ -165,6 +169,37 @@ describe('joinPredictions', () => {
     const broken = await joinError('a\n1\n', '0,"x,f\n');
     expect(broken.code).toBe('PredictionsInvalid');
     expect(broken.message).toContain('not valid CSV');
+  });
+
+  test('predictions read by the simple-line loop and by the scanner agree, line numbers included', async () => {
+    // Simple lines (the fast loop) mixed with lines only the scanner reads: quoted values, blank
+    // lines, a quoted file name, a value with spaces; in LF and CRLF files and any chunking.
+    const r = rng(5);
+    for (const eol of ['\n', '\r\n']) {
+      const n = 3000;
+      const lines: string[] = [];
+      const values: string[] = [];
+      for (let i = 0; i < n; i++) {
+        const kind = r();
+        const v = kind < 0.05 ? `"[${i}, ""a""]"` : kind < 0.08 ? `v ${i}!` : String(i / 4);
+        values.push(v.startsWith('"') ? `"[${i}, ""a""]"` : v);
+        lines.push(kind > 0.97 ? `${i},${v},"f.csv"` : `${i},${v},f.csv`);
+        if (r() < 0.02) lines.push('');
+      }
+      const input = `x${eol}${Array.from({ length: n }, (_, i) => `r${i}`).join(eol)}${eol}`;
+      const expected = `x,prediction${eol}${Array.from({ length: n }, (_, i) => `r${i},${values[i]}`).join(eol)}${eol}`;
+      const predictions = Buffer.from(lines.join(eol) + eol);
+      for (const predChunk of [5, 100, 4096]) {
+        expect((await join(input, predictions, { predChunk })).text).toBe(expected);
+      }
+      // A bad line after many simple ones is reported at its line, whatever the chunking.
+      const bad = Buffer.from(`${lines.join(eol)}${eol}x,1,f.csv${eol}`);
+      const lineNo = lines.length + 1;
+      for (const predChunk of [11, 1000, 65536]) {
+        const err = await joinError(input, bad.toString(), { predChunk });
+        expect(err.message).toContain(`at line ${lineNo} of the predictions file`);
+      }
+    }
   });
 
   test('blank input lines are skipped, as in validation', async () => {
@@ -324,5 +359,40 @@ describe('joinPredictions with an errors sink (rows AML skipped)', () => {
     await expect(joinWithErrors('a\n1\n2\n', '1,x,f\n1,y,f\n')).rejects.toMatchObject({
       code: 'PredictionsInvalid',
     });
+  });
+
+  test('header: false writes no header line (a later part of a split file); lineOffset moves the input lines', async () => {
+    const input = 'a,b\n5,x\n6,y\n7,z\n';
+    const res = await joinWithErrors(input, '0,p5,part-00001.csv\n2,p7,part-00001.csv\n', {
+      header: false,
+      lineOffset: 98,
+    });
+    expect(res.text).toBe('5,x,p5\n7,z,p7\n');
+    expect(res.errors).toBe('101,skipped,6,y\n');
+    // The errors header can be asked for on its own: the first part with missing rows writes it.
+    const first = await joinWithErrors(input, '0,p5,f\n', {
+      header: false,
+      errorsHeader: true,
+      lineOffset: 10,
+    });
+    expect(first.text).toBe('5,x,p5\n');
+    expect(first.errors).toBe('input_line,reason,a,b\n13,skipped,6,y\n14,skipped,7,z\n');
+    // Without missing rows nothing reaches the errors sink, header or not.
+    expect(await joinWithErrors(input, preds(['a', 'b', 'c']), { errorsHeader: true })).toMatchObject({
+      errors: '',
+      errorChunks: 0,
+    });
+  });
+
+  test('the predictions may be the concatenation of several runs of one file', async () => {
+    const runs = ['2,c,f.csv\n3,d,f.csv\n', '0,a,f.csv\n', '1,b,f.csv\n'];
+    const parts: Buffer[] = [];
+    const res = await joinPredictions(
+      iterate([Buffer.from('x\n1\n2\n3\n4\n')]),
+      concatSources(runs.map((r) => () => iterate([Buffer.from(r)]))),
+      (c) => void parts.push(Buffer.from(c)),
+    );
+    expect(res.rows).toBe(4);
+    expect(Buffer.concat(parts).toString()).toBe('x,prediction\n1,a\n2,b\n3,c\n4,d\n');
   });
 });

@@ -117,3 +117,34 @@ test('the join of ~200 MB keeps memory flat', async () => {
   expect(mem.heapPeak).toBeLessThan(16 * MB);
   expect(mem.buffersPeak).toBeLessThan(16 * MB);
 }, 120_000);
+
+test('validation with split of ~200 MB into parts keeps memory flat (each part written as it is read)', async () => {
+  const mem = new LiveMemory();
+  const written: number[] = [];
+  const rep = await validateCsvStream(input(mem), {
+    schema: diamondsSchema,
+    maxBytes: 10 * TOTAL,
+    maxProblems: 10,
+    split: {
+      rows: Math.ceil(ROWS / 5),
+      open: (i) => {
+        written[i] = 0;
+        return {
+          write: async (chunk) => {
+            written[i]! += chunk.length;
+            await new Promise((resolve) => setImmediate(resolve));
+          },
+          end: async () => undefined,
+          abort: async () => undefined,
+        };
+      },
+    },
+  });
+  expect(rep).toMatchObject({ ok: true, rows: ROWS });
+  expect(rep.parts).toHaveLength(5);
+  expect(rep.parts.map((p) => p.bytes)).toEqual(written);
+  expect(written.reduce((a, b) => a + b, 0)).toBeGreaterThan(TOTAL);
+  expect(mem.samples).toBeGreaterThan(10);
+  expect(mem.heapPeak).toBeLessThan(16 * MB);
+  expect(mem.buffersPeak).toBeLessThan(16 * MB);
+}, 120_000);
