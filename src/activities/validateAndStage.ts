@@ -70,14 +70,20 @@ export async function validateAndStage(input: ValidateInput, d: Deps): Promise<V
             split: {
               rows: splitRows,
               open: (index: number) => {
-                // Parts are committed as the next one opens: one upload buffer at a time, whatever the size.
-                void parts
-                  .at(-1)
-                  ?.end(true)
-                  .catch(() => undefined); // a failure surfaces at the final end()
+                // A part is committed before the next one is first written to: one upload buffer at a
+                // time, whatever the size. Not at open: the splitter still writes the rows it queued
+                // for the previous part (it writes a chunk's rows after the chunk, in order).
+                const previous = parts.at(-1);
                 const part = new BlobSink(d.datastore, container, `${folder}/${partName(index)}`);
                 parts.push(part);
-                return part;
+                return {
+                  write: async (chunk: Buffer) => {
+                    if (previous && !part.written) await previous.end(true);
+                    await part.write(chunk);
+                  },
+                  end: () => part.end(true),
+                  abort: (err: unknown) => part.abort(err),
+                };
               },
             },
           }
