@@ -470,8 +470,9 @@ describe('a batch published and its members told', () => {
     // Told again (a retried activity): harmless.
     await notifyMembers({ batchId, members: staged.members!, done }, d, orch);
 
-    // Each member publishes its own file from its runs; compare with the file scored alone.
-    const alone = await testDeps();
+    // Each member publishes its own file from its runs; compare with the file scored alone, staged
+    // whole (SPLIT_ROWS=0: AML reads the original bytes).
+    const alone = await testDeps({ SPLIT_ROWS: '0' });
     for (const m of members) {
       const runs = m === z ? manifest[`${z.jobId}.csv`]! : told.get(m.jobId)!.predictionRuns!;
       const res = await publishPredictions(
