@@ -155,13 +155,28 @@ test('a file within SPLIT_ROWS is one part, staged as a plain file', async () =>
   expect(await readText(d.datastore, d.settings.aml.datastoreContainer, v.staged.inputPath)).toBe(small);
 });
 
-test('an invalid file leaves no part behind, even parts completed before the bad row', async () => {
-  // Row 7 (line 11) is invalid: parts 0 and 1 were complete (and committed) by then.
-  const bad = FILE.replace('0.28,Ideal,E,VVS2,h', '0.28,Ideal,Z,VVS2,h');
-  const job = await drop(d, 'bad.csv', bad);
+test.each([
+  [
+    'in the same chunk as the parts before it',
+    3,
+    FILE.replace('0.28,Ideal,E,VVS2,h', '0.28,Ideal,Z,VVS2,h'),
+    11,
+  ],
+  [
+    'after earlier parts were written and committed (a later chunk)',
+    10_000,
+    HEADER +
+      Array.from({ length: 30_000 }, (_, i) => `0.${i + 1},Ideal,${i === 25_000 ? 'Z' : 'E'},SI1,r\r\n`).join(
+        '',
+      ),
+    25_002,
+  ],
+] as const)('an invalid file leaves no part behind: bad row %s', async (_when, splitRows, body, line) => {
+  d = await testDeps({ SPLIT_ROWS: String(splitRows), BATCH_WINDOW_SECONDS: '0' });
+  const job = await drop(d, 'bad.csv', body);
   const v = await validateAndStage({ jobId: job.jobId, source: job.source }, d);
   expect(v).toMatchObject({ ok: false, error: { code: 'InputInvalidValues' } });
-  expect(!v.ok && v.rejected?.problems).toEqual([expect.objectContaining({ line: 11, column: 'color' })]);
+  expect(!v.ok && v.rejected?.problems).toEqual([expect.objectContaining({ line, column: 'color' })]);
   expect(await listNames(d, `${d.settings.aml.datastorePathPrefix}/${job.jobId}/`)).toEqual([]);
 });
 
