@@ -31,6 +31,8 @@ export async function joinBatch(
   };
   const intended = (await d.jobs.get(input.jobId))?.batchId;
   for (let attempt = 0; attempt < 20; attempt++) {
+    // Many files arriving together contend for one row: a short random pause spreads their retries.
+    if (attempt > 0) await new Promise((r) => setTimeout(r, Math.random() * 25 * Math.min(attempt, 8)));
     const { head, etag } = await heads.read(input.deployment);
     if (intended && intended !== head?.batchId) {
       const earlier = await d.jobs.get(intended);
