@@ -112,7 +112,10 @@ test('a 10-row file with SPLIT_ROWS=3 is staged as 4 parts, each with the header
   expect(await listNames(d, `${d.settings.aml.datastorePathPrefix}/${job.jobId}/`)).toEqual(names);
   const ds = d.settings.aml.datastoreContainer;
   for (const [k, p] of PARTS.entries()) {
-    expect(await readText(d.datastore, ds, names[k]!)).toBe(HEADER + p.rows.map((r) => ROWS[r]).join(''));
+    // The blank line (input line 7) stays in its part, between rows 3 and 4: line numbers stay the input's.
+    const rows = p.rows.map((r) => ROWS[r]!);
+    if (k === 1) rows.splice(1, 0, '\r\n');
+    expect(await readText(d.datastore, ds, names[k]!)).toBe(HEADER + rows.join(''));
   }
   expect(await d.jobs.get(job.jobId)).toMatchObject({ status: 'Validating', rowCount: 10, parts: 4 });
   // Repeated (a retried activity): the same answer and the same parts.
