@@ -36,6 +36,11 @@ export function* waitAndPublish(
   context: OrchestrationContext,
   input: ScoreJobInput,
   start: ScoreJobProgress,
+  /**
+   * A cancel wait the caller already has open (a batch member): the engine hands an event to the newest
+   * open wait of its name, so a second wait here would miss a cancel raised while publish is retried.
+   */
+  cancelWait?: Task,
 ): Generator<Task, ScoreJobOutput, unknown> {
   const { jobId } = input;
   const { amlJobName } = start;
@@ -43,7 +48,7 @@ export function* waitAndPublish(
   const now = (): Date => context.df.currentUtcDateTime;
   const startedAt = new Date(progress.startedAt);
   const deadline = new Date(startedAt.getTime() + input.deadlineSeconds * 1000);
-  const cancelEvent = context.df.waitForExternalEvent(CANCEL_EVENT);
+  const cancelEvent = cancelWait ?? context.df.waitForExternalEvent(CANCEL_EVENT);
 
   const end = (outcome: Outcome): Generator<Task, ScoreJobOutput, unknown> =>
     finish(
@@ -88,6 +93,9 @@ export function* waitAndPublish(
 
     // Publishing goes at once; only a publish that could not get through waits for the schedule.
     if (!completed || progress.outage) {
+      // A cancel that arrived while an activity ran: Task.any does not resolve on a child that has
+      // already completed (durable-functions CompoundTask), so look before waiting.
+      if (cancelEvent.isCompleted) return yield* giveUp('Canceled', canceledOnRequest());
       const n = completed ? progress.outage!.missedChecks - 1 : progress.polls;
       const fireAt = nextPollAt(input.schedule, n, now(), deadline);
       context.df.setCustomStatus(waitingStatus(progress, now(), startedAt, fireAt));

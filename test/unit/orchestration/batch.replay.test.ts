@@ -1,6 +1,8 @@
+import { InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
 import type { OrchestrationHandler } from 'durable-functions';
 import { batchIdFor } from '../../../src/domain/batch';
-import type { ErrorInfo } from '../../../src/domain/errors';
+import { errorProperties, PipelineError, type ErrorInfo } from '../../../src/domain/errors';
 import { batchOrchestrator } from '../../../src/orchestration/batch';
 import {
   ACTIVITY,
@@ -45,6 +47,51 @@ const batching = { windowSeconds: 60, maxFiles: 10, maxBytes: 1_000_000 };
 const J1 = 'j7000000000000-00000000000000000001';
 const J2 = 'j7000000000001-00000000000000000002';
 const BATCH = batchIdFor(J1);
+
+/**
+ * A thrown transient error as the orchestrator receives it from the host (as in scoreJob.replay.test.ts):
+ * durable-functions' activity wrapper with the app's exception properties provider, then the
+ * extension's `Activity function '<name>' failed: <message>` as the TaskFailed reason.
+ */
+const hostReasons = new Map<string, string>();
+async function hostReason(name: string, err: PipelineError): Promise<string> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { wrapActivityHandler } = require('durable-functions/lib/src/app') as {
+    wrapActivityHandler: (h: () => Promise<never>) => (i: unknown, c: InvocationContext) => Promise<never>;
+  };
+  const thrown = (await wrapActivityHandler(async () => {
+    throw err;
+  })(undefined, new InvocationContext()).catch((e: unknown) => e)) as Error;
+  return `Activity function '${name}' failed: ${thrown.message}`;
+}
+const CONTENTION = `job ${J1} could not join a batch under contention`;
+beforeAll(async () => {
+  df.app.setExceptionPropertiesProvider({ getExceptionProperties: errorProperties });
+  hostReasons.set(
+    'join',
+    await hostReason(
+      ACTIVITY.joinBatch,
+      new PipelineError('StorageConflict', CONTENTION, { retryable: true }),
+    ),
+  );
+  hostReasons.set(
+    'check',
+    await hostReason(
+      ACTIVITY.checkAmlJob,
+      new PipelineError('AmlUnavailable', 'Could not reach AML (ECONNREFUSED).', { retryable: true }),
+    ),
+  );
+  hostReasons.set(
+    'publish',
+    await hostReason(
+      ACTIVITY.publishPredictions,
+      new PipelineError('StorageUnavailable', 'write outbox/a_predictions.csv: 503 Server Busy', {
+        retryable: true,
+      }),
+    ),
+  );
+});
+const thrown = (which: string) => ({ error: hostReasons.get(which)! });
 
 /** Replays every prefix of every execution of `r` and expects the same actions as the simulation. */
 async function expectDeterministic(
@@ -196,7 +243,7 @@ describe('a member file (scoreJob with coalescing, real durable-functions replay
       activities: memberWorld({
         // The join's first attempt fails transiently; the event arrives while the retry timer runs.
         [ACTIVITY.joinBatch]: (_n, _i, call) =>
-          call === 2 ? { error: 'Activity failed: 503' } : { result: { ok: true, batchId: BATCH } },
+          call === 2 ? thrown('join') : { result: { ok: true, batchId: BATCH } },
       }),
       events: [doneAt(2)],
     });
@@ -287,6 +334,58 @@ describe('a member file (scoreJob with coalescing, real durable-functions replay
     expect(r.finishedAt).toEqual(after(30)); // at once: it did not wait for the batch
   });
 
+  test('cancel during a publish outage (after BatchDone) ends Canceled, as on the plain path; AML is not cancelled', async () => {
+    const r = await playMember({
+      activities: memberWorld({
+        [ACTIVITY.publishPredictions]: () => thrown('publish'),
+      }),
+      // The cancel arrives while the first publish is still being retried (attempts at +90 s ... +245 s).
+      events: [doneAt(90), { at: after(100), name: CANCEL_EVENT, data: { at: 'api' } }],
+    });
+    expect(callTimes(r, ACTIVITY.publishPredictions)).toEqual([90, 95, 105, 125, 165, 245]);
+    expect(inputsOf(r, ACTIVITY.recordOutage)).toEqual([
+      {
+        jobId: J1,
+        outage: {
+          since: after(90).toISOString(),
+          missedChecks: 1,
+          lastError: expect.objectContaining({ code: 'StorageUnavailable' }),
+        },
+      },
+    ]);
+    // Canceled at the first outage wait (the out-of-retries answer comes one capped interval after the
+    // last attempt), not at the deadline a day later.
+    expect(callTimes(r, ACTIVITY.recordOutage)).toEqual([365]);
+    expect(r.finishedAt).toEqual(after(365));
+    expect(names(r)).not.toContain(ACTIVITY.cancelAmlJob);
+    expect(outcome(r)).toMatchObject({
+      status: 'Canceled',
+      amlStatus: 'Completed',
+      error: { code: 'Canceled', message: 'Canceled on request.' },
+    });
+  });
+
+  test('plain path too: a cancel raised while a check is being retried is acted on at the next wait', async () => {
+    let checks = 0;
+    const r = await playMember({
+      input: { ...memberInput, batching: undefined },
+      activities: memberWorld({
+        [ACTIVITY.checkAmlJob]: () =>
+          ++checks === 1
+            ? thrown('check')
+            : { result: { ok: true, amlStatus: 'Running', cancelRequested: false } },
+        [ACTIVITY.cancelAmlJob]: () => ({
+          result: { ok: true, confirmed: true, amlAnswer: 'AML accepted the cancel (202).' },
+        }),
+      }),
+      // The first check runs at +30 s and is retried at +35 s; the cancel comes in between.
+      events: [{ at: after(32), name: CANCEL_EVENT, data: { at: 'api' } }],
+    });
+    expect(callTimes(r, ACTIVITY.checkAmlJob)).toEqual([30, 35]);
+    expect(callTimes(r, ACTIVITY.cancelAmlJob)).toEqual([35]);
+    expect(outcome(r)).toMatchObject({ status: 'Canceled', cancel: { confirmed: true } });
+  });
+
   test('no BatchDone ever: BatchLost after the safety timer (window + deadline + 1 h), retryable', async () => {
     const r = await playMember({ activities: memberWorld() });
     expect(names(r)).toEqual([ACTIVITY.validateAndStage, ACTIVITY.joinBatch, ACTIVITY.recordOutcome]);
@@ -321,13 +420,15 @@ describe('a member file (scoreJob with coalescing, real durable-functions replay
   test('a join out of retries (thrown: contention) ends the member Failed, retryable', async () => {
     const r = await playMember({
       activities: memberWorld({
-        [ACTIVITY.joinBatch]: () => ({
-          error: `Activity function '${ACTIVITY.joinBatch}' failed: job ${J1} could not join a batch under contention`,
-        }),
+        [ACTIVITY.joinBatch]: () => thrown('join'),
       }),
     });
     expect(inputsOf(r, ACTIVITY.joinBatch)).toHaveLength(6); // the retry policy's attempts
-    expect(outcome(r)).toMatchObject({ status: 'Failed', error: { retryable: true } });
+    expect(outcome(r)).toEqual({
+      jobId: J1,
+      status: 'Failed',
+      error: { code: 'StorageConflict', message: CONTENTION, retryable: true },
+    });
     expect(names(r)).not.toContain(ACTIVITY.publishPredictions);
   });
 
@@ -364,7 +465,7 @@ describe('a member file (scoreJob with coalescing, real durable-functions replay
         // Out of retries POLLS_PER_EXECUTION times in a row: each is an outage, then continueAsNew.
         [ACTIVITY.publishPredictions]: () =>
           ++attempts <= 6 * POLLS_PER_EXECUTION
-            ? { error: `Activity function '${ACTIVITY.publishPredictions}' failed: 503 Server Busy` }
+            ? thrown('publish')
             : { result: { ok: true, outputBlob: 'outbox/a_predictions.csv', rows: 3, rowsFailed: 0 } },
       }),
       events: [doneAt(90)],
