@@ -23,11 +23,10 @@ export async function notifyMembers(
   await inParallel(input.members, 8, async (jobId) => {
     const done: BatchDone = { ...input.done, predictionRuns: runs[memberFileName(jobId)] ?? [] };
     await orch.raise(jobId, BATCH_DONE_EVENT, done).catch((err: unknown) => {
-      // The Durable HTTP API answers 410 Gone for an instance that has ended.
-      if (
-        !/\b(410|404)\b|not running|completed|terminated|failed/i.test(String((err as Error)?.message ?? err))
-      )
-        throw err;
+      // durable-functions' DurableClient.raiseEvent resolves on 410 Gone (the instance has ended) and
+      // rejects a 404 with "No instance with ID '<id>' found." (purged): nobody left to tell. Anything
+      // else ("The operation failed with an unexpected status code: 503 ...") is retried by the policy.
+      if (!/No instance with ID|\b(410|404)\b/.test(String((err as Error)?.message ?? err))) throw err;
     });
   });
   return { ok: true };
