@@ -251,6 +251,21 @@ describe('a member file (scoreJob with coalescing, real durable-functions replay
     expect(outcome(r)).toMatchObject({ status: 'Succeeded' });
   });
 
+  test('a BatchDone told twice (notifyMembers retried) publishes and records once', async () => {
+    const r = await playMember({
+      activities: memberWorld({
+        // The second BatchDone arrives while the first publish is being retried.
+        [ACTIVITY.publishPredictions]: (_n, _i, call) =>
+          call === 3
+            ? thrown('publish')
+            : { result: { ok: true, outputBlob: 'outbox/a_predictions.csv', rows: 3, rowsFailed: 0 } },
+      }),
+      events: [doneAt(90), doneAt(92)],
+    });
+    expect(callTimes(r, ACTIVITY.publishPredictions)).toEqual([90, 95]);
+    expect(outcome(r)).toMatchObject({ status: 'Succeeded' });
+  });
+
   test('some rows without a prediction from the batch: Succeeded with a warning naming the batch’s AML job', async () => {
     const r = await playMember({
       activities: memberWorld({
@@ -591,6 +606,21 @@ describe('a batch (batchOrchestrator, real durable-functions replay engine)', ()
     expect(callTimes(r, ACTIVITY.closeBatch)).toEqual([12]);
     expect(callTimes(r, ACTIVITY.submitAmlJob)).toEqual([12]);
     expect(outcome(r)).toMatchObject({ status: 'Succeeded' });
+  });
+
+  test('BatchClosed raised by several joiners, and again after the close: closed and staged once', async () => {
+    const closeAt = (s: number) => ({
+      at: after(s),
+      name: BATCH_CLOSE_EVENT,
+      data: { closedAt: after(s).toISOString() },
+    });
+    const r = await playBatch({
+      activities: batchWorld(['Completed']),
+      events: [closeAt(10), closeAt(10), closeAt(11), closeAt(70)],
+    });
+    expect(callTimes(r, ACTIVITY.closeBatch)).toEqual([10]);
+    expect(inputsOf(r, ACTIVITY.submitAmlJob)).toHaveLength(1);
+    expect(notified(r)).toHaveLength(1);
   });
 
   test('a BatchClosed raised with the start (full at its first file) closes at once', async () => {
