@@ -23,9 +23,10 @@ export async function notifyMembers(
   await inParallel(input.members, 8, async (jobId) => {
     const done: BatchDone = { ...input.done, predictionRuns: runs[memberFileName(jobId)] ?? [] };
     await orch.raise(jobId, BATCH_DONE_EVENT, done).catch((err: unknown) => {
-      // An ended instance answers 410, which the client accepts; an instance purged since answers 404
-      // ("No instance with ID ... found." in durable-functions' DurableClient.raiseEvent): nobody to tell.
-      if (!/No instance with ID/.test(String((err as Error)?.message ?? err))) throw err;
+      // durable-functions' DurableClient.raiseEvent resolves on 410 Gone (the instance has ended) and
+      // rejects a 404 with "No instance with ID '<id>' found." (purged): nobody left to tell. Anything
+      // else ("The operation failed with an unexpected status code: 503 ...") is retried by the policy.
+      if (!/No instance with ID|\b(410|404)\b/.test(String((err as Error)?.message ?? err))) throw err;
     });
   });
   return { ok: true };

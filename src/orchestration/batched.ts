@@ -87,11 +87,16 @@ export function* scoreInBatch(
       { amlJobName },
     );
   }
-  return yield* waitAndPublish(context, input, {
-    startedAt: context.df.currentUtcDateTime.toISOString(),
-    staged: { ...staged, predictionRuns: result.predictionRuns ?? [] },
-    amlJobName,
-    polls: 0,
-    amlStatus: 'Completed',
-  });
+  return yield* waitAndPublish(
+    context,
+    input,
+    {
+      startedAt: context.df.currentUtcDateTime.toISOString(),
+      staged: { ...staged, predictionRuns: result.predictionRuns ?? [] },
+      amlJobName,
+      polls: 0,
+      amlStatus: 'Completed',
+    },
+    cancel,
+  );
 }

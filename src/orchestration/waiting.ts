@@ -48,6 +48,11 @@ export function* waitAndPublish(
   context: OrchestrationContext,
   input: ScoreJobInput,
   start: ScoreJobProgress,
+  /**
+   * A cancel wait the caller already has open (a batch member): the engine hands an event to the newest
+   * open wait of its name, so a second wait here would miss a cancel raised while publish is retried.
+   */
+  cancelWait?: Task,
 ): Generator<Task, ScoreJobOutput, unknown> {
   const { jobId } = input;
   const { amlJobName } = start;
@@ -55,7 +60,7 @@ export function* waitAndPublish(
   const now = (): Date => context.df.currentUtcDateTime;
   const startedAt = new Date(progress.startedAt);
   const deadline = new Date(startedAt.getTime() + input.deadlineSeconds * 1000);
-  const cancelEvent = context.df.waitForExternalEvent(CANCEL_EVENT);
+  const cancelEvent = cancelWait ?? context.df.waitForExternalEvent(CANCEL_EVENT);
   let amlEvent = context.df.waitForExternalEvent(AML_STATUS_EVENT);
 
   const end = (outcome: Outcome): Generator<Task, ScoreJobOutput, unknown> =>

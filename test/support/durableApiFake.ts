@@ -32,6 +32,8 @@ export interface DurableApiFake {
   events: { instanceId: string; name: string }[];
   /** Instances whose status read fails with a 500, as during a storage outage behind the extension. */
   failingStatus: Set<string>;
+  /** Instances to which raising an event fails with a 500 (the same outage, on the event path). */
+  failingEvents: Set<string>;
   /** The durable client binding data (`OrchestrationClientInputData`) pointing at this server. */
   clientData: Record<string, unknown>;
   close(): Promise<void>;
@@ -51,6 +53,7 @@ export async function startDurableApiFake(hub = 'testhub'): Promise<DurableApiFa
   const starts: DurableApiFake['starts'] = [];
   const events: DurableApiFake['events'] = [];
   const failingStatus = new Set<string>();
+  const failingEvents = new Set<string>();
   const server: Server = createServer((req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://x');
@@ -89,6 +92,7 @@ export async function startDurableApiFake(hub = 'testhub'): Promise<DurableApiFa
         parts[3] === 'raiseEvent' &&
         parts[4]
       ) {
+        if (failingEvents.has(parts[2])) return send(500, { Message: 'An error has occurred.' });
         const i = instances.get(parts[2]);
         if (!i) return send(404);
         if (!RUNNING.has(i.runtimeStatus)) return send(410);
@@ -132,6 +136,7 @@ export async function startDurableApiFake(hub = 'testhub'): Promise<DurableApiFa
     starts,
     events,
     failingStatus,
+    failingEvents,
     clientData,
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
