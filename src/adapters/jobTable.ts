@@ -40,6 +40,10 @@ function toEntity(r: JobRecord): Entity {
   return e;
 }
 
+function patchFor(p: PatchOf, rec: JobRecord): JobPatch {
+  return typeof p === 'function' ? p(rec) : p;
+}
+
 function truncateError(v: unknown): unknown {
   const err = v as { problems?: unknown[] };
   return { ...err, problems: (err.problems ?? []).slice(0, 5) };
@@ -64,8 +68,52 @@ export interface ListOptions {
   continuationToken?: string;
 }
 
+/** How many jobs' last known ETag one process keeps (a few hundred bytes each). */
+const CACHE_SIZE = 2_000;
+
+/** The record and ETag this process last wrote or read; a write with a stale ETag gets a 412. */
+interface Known {
+  etag: string;
+  record: JobRecord;
+}
+
+/** A patch, or one computed from the record it is applied to (e.g. appending to a history). */
+export type PatchOf = JobPatch | ((current: JobRecord) => JobPatch);
+
 export class JobTable {
+  /**
+   * ETag cache: a transition writes with the ETag of this process's last write or read of the job, and
+   * reads only when that write is refused (412: someone else wrote since) or when the cached record says
+   * there is nothing to do (confirmed on a fresh read). Another instance's cache going stale costs one
+   * 412 and one read; it can never make a write land on a record it did not decide on.
+   */
+  private readonly known = new Map<string, Known>();
+
   constructor(readonly client: TableClient) {}
+
+  private remember(jobId: string, etag: string | undefined, record: JobRecord): void {
+    this.known.delete(jobId);
+    if (!etag) return;
+    // A copy: a caller changing the record it got back must not change what the next write decides on.
+    this.known.set(jobId, { etag, record: structuredClone(record) });
+    if (this.known.size > CACHE_SIZE) this.known.delete(this.known.keys().next().value!);
+  }
+
+  /** A fresh read (remembered), undefined when there is no such job. */
+  private async read(jobId: string): Promise<Known | undefined> {
+    try {
+      const e = await this.client.getEntity<Record<string, unknown>>(partitionOf(jobId), jobId);
+      const record = fromEntity(e);
+      this.remember(jobId, e.etag, record);
+      return { etag: e.etag, record };
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) {
+        this.known.delete(jobId);
+        return undefined;
+      }
+      throw translateStorageError(err, `read job ${jobId}`);
+    }
+  }
 
   static fromConnection(conn: StorageConnection, table: string): JobTable {
     if (conn.kind === 'connectionString') {
@@ -90,20 +138,16 @@ export class JobTable {
     }
   }
 
+  /** The record as stored now: always a read (another process may have written). */
   async get(jobId: string): Promise<JobRecord | undefined> {
-    try {
-      const e = await this.client.getEntity<Record<string, unknown>>(partitionOf(jobId), jobId);
-      return fromEntity(e);
-    } catch (err) {
-      if ((err as { statusCode?: number }).statusCode === 404) return undefined;
-      throw translateStorageError(err, `read job ${jobId}`);
-    }
+    return (await this.read(jobId))?.record;
   }
 
   /** Inserts the first record of a job; if it exists already (a redelivered trigger), returns the existing one. */
   async create(record: JobRecord): Promise<{ created: boolean; record: JobRecord }> {
     try {
-      await this.client.createEntity(toEntity(record));
+      const res = await this.client.createEntity(toEntity(record));
+      this.remember(record.jobId, res.etag, record);
       return { created: true, record };
     } catch (err) {
       if ((err as { statusCode?: number }).statusCode !== 409)
@@ -121,19 +165,19 @@ export class JobTable {
    * Moves a job to `status` with `patch`. A step that is not forward (a late retry, a replay after the
    * job ended) changes nothing and returns the current record, so every update is safe to repeat.
    */
-  async transition(jobId: string, status: JobState, patch: JobPatch, at: Date): Promise<JobRecord> {
+  async transition(jobId: string, status: JobState, patch: PatchOf, at: Date): Promise<JobRecord> {
     return this.update(
       jobId,
-      (rec) => (canTransition(rec.status, status) ? { status, patch } : undefined),
+      (rec) => (canTransition(rec.status, status) ? { status, patch: patchFor(patch, rec) } : undefined),
       at,
     );
   }
 
   /** Adds facts to a job that has not ended, in whatever state it is. */
-  async mark(jobId: string, patch: JobPatch, at: Date): Promise<JobRecord> {
+  async mark(jobId: string, patch: PatchOf, at: Date): Promise<JobRecord> {
     return this.update(
       jobId,
-      (rec) => (isTerminal(rec.status) ? undefined : { status: rec.status, patch }),
+      (rec) => (isTerminal(rec.status) ? undefined : { status: rec.status, patch: patchFor(patch, rec) }),
       at,
     );
   }
@@ -178,21 +222,30 @@ export class JobTable {
     }
   }
 
-  /** Read, decide, write with the read's ETag; on a concurrent write, read and decide again. */
+  /**
+   * Decide on the last known record, write with its ETag; on a 412 (someone else wrote), read and decide
+   * again. A "nothing to do" decided on a remembered record is confirmed on a fresh read, so an answer
+   * never rests on a record that may be stale. Returns the record as written (or as read, if unchanged).
+   */
   private async update(
     jobId: string,
     decide: (rec: JobRecord) => { status: JobState; patch: JobPatch } | undefined,
     at: Date,
   ): Promise<JobRecord> {
+    let cur: Known | undefined = this.known.get(jobId);
+    let fresh = false;
     for (let attempt = 0; attempt < 10; attempt++) {
-      let current: TableEntityResult<Record<string, unknown>>;
-      try {
-        current = await this.client.getEntity<Record<string, unknown>>(partitionOf(jobId), jobId);
-      } catch (err) {
-        throw translateStorageError(err, `read job ${jobId}`);
+      if (!cur) {
+        cur = await this.read(jobId);
+        fresh = true;
+        if (!cur) throw new PipelineError('InputNotFound', `read job ${jobId}: there is no such job`);
       }
-      const rec = fromEntity(current);
+      const rec = structuredClone(cur.record);
       const step = decide(rec);
+      if (!step && !fresh) {
+        cur = undefined;
+        continue;
+      }
       if (!step) return rec;
       const iso = at.toISOString();
       const next: JobRecord = {
@@ -203,11 +256,14 @@ export class JobTable {
         phases: rec.phases[step.status] ? rec.phases : { ...rec.phases, [step.status]: iso },
       };
       try {
-        await this.client.updateEntity(toEntity(next), 'Replace', { etag: current.etag });
+        const res = await this.client.updateEntity(toEntity(next), 'Replace', { etag: cur.etag });
+        this.remember(jobId, res.etag, next);
         return next;
       } catch (err) {
-        if ((err as { statusCode?: number }).statusCode === 412) continue;
-        throw translateStorageError(err, `update job ${jobId}`);
+        this.known.delete(jobId);
+        const status = (err as { statusCode?: number }).statusCode;
+        if (status !== 412) throw translateStorageError(err, `update job ${jobId}`);
+        cur = undefined;
       }
     }
     throw new PipelineError('StorageConflict', `job ${jobId} kept changing under concurrent updates`, {

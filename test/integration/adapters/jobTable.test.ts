@@ -1,3 +1,4 @@
+import { TableClient } from '@azure/data-tables';
 import { JobTable } from '../../../src/adapters/jobTable';
 import { deriveJobId } from '../../../src/domain/jobId';
 import type { JobRecord } from '../../../src/domain/jobRecord';
@@ -179,4 +180,111 @@ test('list is newest first, filters by status, and pages', async () => {
     token = page.continuationToken;
   } while (token);
   expect(seen).toEqual(all.jobs.map((j) => j.sourceBlob));
+});
+
+/** A table client as another process would have one, with the requests it sends counted on the wire. */
+function counted(name: string): { table: JobTable; sent: string[] } {
+  const sent: string[] = [];
+  const client = TableClient.fromConnectionString(testConnectionString(), name, {
+    allowInsecureConnection: true,
+    additionalPolicies: [
+      {
+        position: 'perRetry',
+        policy: {
+          name: 'count',
+          sendRequest: (req, next) => {
+            sent.push(req.method);
+            return next(req);
+          },
+        },
+      },
+    ],
+  });
+  return { table: new JobTable(client), sent };
+}
+
+describe('ETag cache: a writer reads only on a conflict', () => {
+  test('after its own create, each transition is one write, with no read', async () => {
+    const { table: a, sent } = counted(table.client.tableName);
+    const r = record('k1.csv', t0);
+    await a.create(r);
+    await a.transition(r.jobId, 'Validating', {}, t0);
+    await a.transition(r.jobId, 'Submitted', { amlJobName: 'aml-1' }, t0);
+    await a.mark(r.jobId, { amlPolls: 1 }, t0);
+    expect(sent).toEqual(['POST', 'PUT', 'PUT', 'PUT']);
+    expect(await table.get(r.jobId)).toMatchObject({ status: 'Submitted', amlJobName: 'aml-1', amlPolls: 1 });
+  });
+
+  test('two writers with their own caches: the stale one is refused (412), reads, and keeps both changes', async () => {
+    const { table: a, sent } = counted(table.client.tableName);
+    const { table: b } = counted(table.client.tableName);
+    const r = record('k2.csv', t0);
+    await a.create(r); // a remembers the first ETag
+    await b.transition(r.jobId, 'Validating', { rowCount: 7 }, t0); // b reads, writes
+    await b.mark(r.jobId, { cancelRequested: true }, t0); // b writes again from its own cache
+    sent.length = 0;
+    const after = await a.transition(r.jobId, 'Submitted', { amlJobName: 'aml-2' }, t0);
+    expect(sent).toEqual(['PUT', 'GET', 'PUT']); // refused, read, written
+    expect(after).toMatchObject({
+      status: 'Submitted',
+      rowCount: 7,
+      cancelRequested: true,
+      amlJobName: 'aml-2',
+    });
+    expect(await table.get(r.jobId)).toEqual(after);
+    // b's cache is now the stale one, and a lower state from it is not written either.
+    await b.transition(r.jobId, 'Validating', { byteCount: 1 }, t0);
+    expect(await table.get(r.jobId)).toEqual(after);
+  });
+
+  test('"nothing to do" on a remembered record is confirmed by a read, not assumed', async () => {
+    const { table: a, sent } = counted(table.client.tableName);
+    const r = record('k3.csv', t0);
+    await a.create(r);
+    await a.transition(r.jobId, 'Succeeded', {}, t0);
+    sent.length = 0;
+    await a.mark(r.jobId, { amlPolls: 3 }, t0); // ended: nothing to add
+    expect(sent).toEqual(['GET']);
+    // Another writer cannot un-end a job, so the read agrees; but a linkRetry still lands once.
+    await a.linkRetry(r.jobId, 'j1', t0);
+    await a.linkRetry(r.jobId, 'j2', t0);
+    expect(await table.get(r.jobId)).toMatchObject({ status: 'Succeeded', retriedBy: 'j1' });
+  });
+
+  test('a stale cache that says "not ended" does not write over an end another writer recorded', async () => {
+    const { table: a } = counted(table.client.tableName);
+    const { table: b } = counted(table.client.tableName);
+    const r = record('k4.csv', t0);
+    await a.create(r);
+    await b.transition(r.jobId, 'Canceled', {}, t0);
+    const got = await a.mark(r.jobId, { amlPolls: 9 }, t0);
+    expect(got.status).toBe('Canceled');
+    expect(await table.get(r.jobId)).not.toHaveProperty('amlPolls');
+  });
+
+  test('a patch computed from the record sees the other writer’s change, not the stale copy', async () => {
+    const { table: a } = counted(table.client.tableName);
+    const { table: b } = counted(table.client.tableName);
+    const r = record('k5.csv', t0);
+    await a.create(r);
+    await b.transition(r.jobId, 'Running', { amlStatusHistory: [{ status: 'Queued', since: 'q' }] }, t0);
+    await a.transition(
+      r.jobId,
+      'Running',
+      (cur) => ({ amlStatusHistory: [...(cur.amlStatusHistory ?? []), { status: 'Running', since: 'r' }] }),
+      t0,
+    );
+    expect((await table.get(r.jobId))?.amlStatusHistory?.map((h) => h.status)).toEqual(['Queued', 'Running']);
+  });
+
+  test('changing a returned record does not change what the next write decides on', async () => {
+    const { table: a } = counted(table.client.tableName);
+    const r = record('k6.csv', t0);
+    await a.create(r);
+    const got = await a.transition(r.jobId, 'Validating', { rowCount: 1 }, t0);
+    got.rowCount = 999;
+    got.status = 'Succeeded';
+    await a.transition(r.jobId, 'Submitted', {}, t0);
+    expect(await table.get(r.jobId)).toMatchObject({ status: 'Submitted', rowCount: 1 });
+  });
 });
