@@ -64,6 +64,10 @@ export async function startCountingProxy(
     counts,
     total: () => [...counts.values()].reduce((a, b) => a + b, 0),
     reset: () => counts.clear(),
-    close: () => new Promise((r) => server.close(() => r())),
+    close: () =>
+      new Promise((r) => {
+        server.close(() => r());
+        server.closeAllConnections(); // idle keep-alive sockets would hold close() open
+      }),
   };
 }
