@@ -173,6 +173,28 @@ export class JobTable {
     );
   }
 
+  /**
+   * Decides on the record whether to write at all: `decide` answers a step (forward, or to the same
+   * state) or undefined for "nothing to write". On the remembered record that costs one write and no
+   * read when there is something to write; "nothing" is confirmed on a read. Either way the answer is
+   * the record as stored now: e.g. a status check learns `cancelRequested` from it without a read of
+   * its own when it writes.
+   */
+  async change(
+    jobId: string,
+    decide: (rec: JobRecord) => { status: JobState; patch: JobPatch } | undefined,
+    at: Date,
+  ): Promise<JobRecord> {
+    return this.update(
+      jobId,
+      (rec) => {
+        const step = decide(rec);
+        return step && canTransition(rec.status, step.status) ? step : undefined;
+      },
+      at,
+    );
+  }
+
   /** Adds facts to a job that has not ended, in whatever state it is. */
   async mark(jobId: string, patch: PatchOf, at: Date): Promise<JobRecord> {
     return this.update(

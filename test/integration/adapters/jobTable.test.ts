@@ -288,3 +288,32 @@ describe('ETag cache: a writer reads only on a conflict', () => {
     expect(await table.get(r.jobId)).toMatchObject({ status: 'Submitted', rowCount: 1 });
   });
 });
+
+test('change writes only when there is something to write, and always answers the stored record', async () => {
+  const { table: a, sent } = counted(table.client.tableName);
+  const { table: api } = counted(table.client.tableName);
+  const r = record('k7.csv', t0);
+  await a.create(r);
+  const poll = (amlStatus: string) =>
+    a.change(
+      r.jobId,
+      (rec) => (rec.amlStatus === amlStatus ? undefined : { status: 'Running', patch: { amlStatus } }),
+      t0,
+    );
+  sent.length = 0;
+  expect((await poll('Running')).amlStatus).toBe('Running');
+  expect(sent).toEqual(['PUT']); // a change: one write on the remembered ETag
+  sent.length = 0;
+  await api.mark(r.jobId, { cancelRequested: true }, t0); // another process
+  const same = await poll('Running');
+  expect(sent).toEqual(['GET']); // no change: confirmed on a read, which sees the other writer
+  expect(same.cancelRequested).toBe(true);
+  sent.length = 0;
+  await api.mark(r.jobId, { amlPolls: 5 }, t0);
+  const next = await poll('Finalizing');
+  expect(sent).toEqual(['PUT', 'GET', 'PUT']); // stale: refused, read, written
+  expect(next).toMatchObject({ amlStatus: 'Finalizing', amlPolls: 5, cancelRequested: true });
+  // A step backwards is never written, whatever decide answers.
+  await a.change(r.jobId, () => ({ status: 'Validating', patch: { rowCount: 1 } }), t0);
+  expect(await table.get(r.jobId)).toEqual(next);
+});
