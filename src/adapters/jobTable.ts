@@ -1,4 +1,4 @@
-import { TableClient, type TableEntityResult } from '@azure/data-tables';
+import { odata, TableClient, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
 import type { StorageConnection } from '../config/settings';
 import { PipelineError } from '../domain/errors';
 import {
@@ -38,6 +38,18 @@ function toEntity(r: JobRecord): Entity {
     } else e[k] = v;
   }
   return e;
+}
+
+/** The record after one step: the patch, the new status, and the first time each state was reached. */
+function stepped(rec: JobRecord, status: JobState, patch: JobPatch, at: Date): JobRecord {
+  const iso = at.toISOString();
+  return {
+    ...rec,
+    ...patch,
+    status,
+    updatedAt: iso,
+    phases: rec.phases[status] ? rec.phases : { ...rec.phases, [status]: iso },
+  };
 }
 
 function patchFor(p: PatchOf, rec: JobRecord): JobPatch {
@@ -195,6 +207,127 @@ export class JobTable {
     );
   }
 
+  /**
+   * One step for jobs that move together (a batch's members): one entity group transaction per
+   * partition and 100 jobs instead of a write each, every entity written with its own ETag, so a group
+   * lands whole or not at all. One stale ETag refuses the whole group (412): its records are read again
+   * (one query) and decided again. Jobs for which the step is not forward are left as they are.
+   * Returns the records as stored, in the order of `jobIds`.
+   */
+  async transitionMany(
+    jobIds: readonly string[],
+    status: JobState,
+    patch: PatchOf,
+    at: Date,
+  ): Promise<JobRecord[]> {
+    const groups = new Map<string, string[]>();
+    for (const id of new Set(jobIds))
+      groups.set(partitionOf(id), [...(groups.get(partitionOf(id)) ?? []), id]);
+    const done = new Map<string, JobRecord>();
+    for (const [partition, ids] of groups)
+      for (let i = 0; i < ids.length; i += 100)
+        for (const r of await this.transitionGroup(partition, ids.slice(i, i + 100), status, patch, at))
+          done.set(r.jobId, r);
+    return jobIds.map((id) => done.get(id)!);
+  }
+
+  private async transitionGroup(
+    partition: string,
+    ids: string[],
+    status: JobState,
+    patch: PatchOf,
+    at: Date,
+  ): Promise<JobRecord[]> {
+    const fresh = new Set<string>();
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const missing = ids.filter((id) => !this.known.has(id));
+      if (missing.length) {
+        await this.readMany(partition, missing);
+        for (const id of missing) fresh.add(id);
+      }
+      const unchanged: JobRecord[] = [];
+      const writes: JobRecord[] = [];
+      const actions: TransactionAction[] = [];
+      const unsure: string[] = [];
+      for (const id of ids) {
+        const cur = this.known.get(id);
+        if (!cur) throw new PipelineError('InputNotFound', `read job ${id}: there is no such job`);
+        const rec = structuredClone(cur.record);
+        if (!canTransition(rec.status, status)) {
+          // As for one job: "nothing to do" on a remembered record is confirmed on a read.
+          if (fresh.has(id)) unchanged.push(rec);
+          else unsure.push(id);
+          continue;
+        }
+        const next = stepped(rec, status, patchFor(patch, rec), at);
+        writes.push(next);
+        actions.push(['update', toEntity(next), 'Replace', { etag: cur.etag }]);
+      }
+      if (unsure.length) {
+        for (const id of unsure) this.known.delete(id);
+        continue;
+      }
+      if (await this.submitInSlices(partition, writes, actions)) return [...unchanged, ...writes];
+      fresh.clear();
+    }
+    throw new PipelineError(
+      'StorageConflict',
+      `jobs in partition ${partition} kept changing under concurrent updates`,
+      { retryable: true },
+    );
+  }
+
+  /**
+   * Submits the updates as transactions of at most 100 entities and about 3 MiB each (the service's
+   * limits are 100 and 4 MiB: Learn, "Performing entity group transactions"). Remembers what landed;
+   * answers false when one was refused for a stale ETag (its jobs are forgotten, to be read again).
+   */
+  private async submitInSlices(
+    partition: string,
+    writes: JobRecord[],
+    actions: TransactionAction[],
+  ): Promise<boolean> {
+    for (let start = 0; start < actions.length;) {
+      let end = start;
+      for (let bytes = 0; end < actions.length && end - start < 100; end++) {
+        bytes += JSON.stringify(actions[end]![1]).length;
+        if (bytes > 3 * 1024 * 1024 && end > start) break;
+      }
+      const slice = writes.slice(start, end);
+      try {
+        const res = await this.client.submitTransaction(actions.slice(start, end));
+        // A change set's responses come in the order of its operations; an update's names no row key.
+        const subs = res.subResponses.length === slice.length ? res.subResponses : [];
+        slice.forEach((w, i) => this.remember(w.jobId, subs[i]?.etag, w));
+      } catch (err) {
+        for (const w of slice) this.known.delete(w.jobId);
+        if ((err as { statusCode?: number }).statusCode === 412) return false;
+        throw translateStorageError(err, `update ${slice.length} jobs in partition ${partition}`);
+      }
+      start = end;
+    }
+    return true;
+  }
+
+  /**
+   * Reads jobs of one partition into the cache with one query (a page holds up to 1,000): by id for a
+   * few (a filter may hold at most 15 comparisons), by key range for more.
+   */
+  private async readMany(partition: string, ids: string[]): Promise<void> {
+    const sorted = [...ids].sort();
+    const filter =
+      ids.length <= 14
+        ? `PartitionKey eq '${partition}' and (${sorted.map((id) => odata`RowKey eq ${id}`).join(' or ')})`
+        : odata`PartitionKey eq ${partition} and RowKey ge ${sorted[0]!} and RowKey le ${sorted.at(-1)!}`;
+    const wanted = new Set(ids);
+    try {
+      for await (const e of this.client.listEntities<Record<string, unknown>>({ queryOptions: { filter } }))
+        if (wanted.has(e.rowKey!)) this.remember(e.rowKey!, e.etag, fromEntity(e));
+    } catch (err) {
+      throw translateStorageError(err, `read jobs in partition ${partition}`);
+    }
+  }
+
   /** Adds facts to a job that has not ended, in whatever state it is. */
   async mark(jobId: string, patch: PatchOf, at: Date): Promise<JobRecord> {
     return this.update(
@@ -269,14 +402,7 @@ export class JobTable {
         continue;
       }
       if (!step) return rec;
-      const iso = at.toISOString();
-      const next: JobRecord = {
-        ...rec,
-        ...step.patch,
-        status: step.status,
-        updatedAt: iso,
-        phases: rec.phases[step.status] ? rec.phases : { ...rec.phases, [step.status]: iso },
-      };
+      const next = stepped(rec, step.status, step.patch, at);
       try {
         const res = await this.client.updateEntity(toEntity(next), 'Replace', { etag: cur.etag });
         this.remember(jobId, res.etag, next);

@@ -317,3 +317,60 @@ test('change writes only when there is something to write, and always answers th
   await a.change(r.jobId, () => ({ status: 'Validating', patch: { rowCount: 1 } }), t0);
   expect(await table.get(r.jobId)).toEqual(next);
 });
+
+describe('transitionMany: jobs that move together are written together', () => {
+  const batch = (prefix: string, n: number): JobRecord[] =>
+    // One partition: arrivals a second apart.
+    Array.from({ length: n }, (_, i) => record(`${prefix}${i}.csv`, new Date(t0.getTime() + i * 1000)));
+
+  test('one entity group transaction for the members of one partition, after their own creates', async () => {
+    const { table: a, sent } = counted(table.client.tableName);
+    const members = batch('m', 5);
+    for (const r of members) await a.create(r);
+    sent.length = 0;
+    const ids = members.map((r) => r.jobId);
+    const got = await a.transitionMany(ids, 'Submitted', { amlJobName: 'aml-b' }, t0);
+    expect(sent).toEqual(['POST']); // one $batch
+    expect(got.map((r) => r.jobId)).toEqual(ids);
+    for (const id of ids)
+      expect(await table.get(id)).toMatchObject({ status: 'Submitted', amlJobName: 'aml-b' });
+    // The ETags came back with the transaction: the next step of one member is a single write.
+    sent.length = 0;
+    await a.transition(ids[0]!, 'Running', {}, t0);
+    expect(sent).toEqual(['PUT']);
+  });
+
+  test('a stale member refuses the whole group; it is read again with one query and nothing is lost', async () => {
+    const { table: a, sent } = counted(table.client.tableName);
+    const { table: b } = counted(table.client.tableName);
+    const members = batch('s', 4);
+    for (const r of members) await a.create(r);
+    const ids = members.map((r) => r.jobId);
+    await b.mark(ids[2]!, { cancelRequested: true }, t0); // another process
+    sent.length = 0;
+    await a.transitionMany(ids, 'Submitted', (rec) => ({ amlJobName: `aml-${rec.sourceBlob}` }), t0);
+    expect(sent).toEqual(['POST', 'GET', 'POST']); // refused whole, one query, written
+    expect(await table.get(ids[2]!)).toMatchObject({
+      status: 'Submitted',
+      cancelRequested: true,
+      amlJobName: 'aml-s2.csv',
+    });
+    expect(await table.get(ids[0]!)).toMatchObject({ status: 'Submitted', amlJobName: 'aml-s0.csv' });
+  });
+
+  test('without a cache: one query per partition; members not moving forward are left alone', async () => {
+    const { table: a, sent } = counted(table.client.tableName);
+    const members = batch('q', 20); // more than a filter's 15 comparisons: a key-range query
+    for (const r of members) await table.create(r);
+    await table.transition(members[3]!.jobId, 'Failed', {}, t0);
+    const other = record('elsewhere.csv', new Date(t0.getTime() + 5 * 86_400_000)); // another partition
+    await table.create(other);
+    const ids = [...members.map((r) => r.jobId), other.jobId];
+    const got = await a.transitionMany(ids, 'Validating', { rowCount: 2 }, t0);
+    expect(sent).toEqual(['GET', 'POST', 'GET', 'POST']); // per partition: a query, a transaction
+    expect(got[3]).toMatchObject({ status: 'Failed' });
+    expect(await table.get(members[3]!.jobId)).not.toHaveProperty('rowCount');
+    expect(await table.get(other.jobId)).toMatchObject({ status: 'Validating', rowCount: 2 });
+    expect(await table.get(members[19]!.jobId)).toMatchObject({ status: 'Validating', rowCount: 2 });
+  });
+});
