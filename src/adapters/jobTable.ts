@@ -105,7 +105,8 @@ export class JobTable {
 
   private remember(jobId: string, etag: string | undefined, record: JobRecord): void {
     this.known.delete(jobId);
-    if (!etag) return;
+    // An ended job is rarely written again (a retry link), and its record can be large (a rejection's problems).
+    if (!etag || isTerminal(record.status)) return;
     // A copy: a caller changing the record it got back must not change what the next write decides on.
     this.known.set(jobId, { etag, record: structuredClone(record) });
     if (this.known.size > CACHE_SIZE) this.known.delete(this.known.keys().next().value!);
