@@ -239,19 +239,16 @@ export class JobTable {
     patch: PatchOf,
     at: Date,
   ): Promise<JobRecord[]> {
-    const fresh = new Set<string>();
+    const fresh = new Map<string, Known>();
     for (let attempt = 0; attempt < 10; attempt++) {
-      const missing = ids.filter((id) => !this.known.has(id));
-      if (missing.length) {
-        await this.readMany(partition, missing);
-        for (const id of missing) fresh.add(id);
-      }
+      const missing = ids.filter((id) => !fresh.has(id) && !this.known.has(id));
+      if (missing.length) for (const [id, k] of await this.readMany(partition, missing)) fresh.set(id, k);
       const unchanged: JobRecord[] = [];
       const writes: JobRecord[] = [];
       const actions: TransactionAction[] = [];
       const unsure: string[] = [];
       for (const id of ids) {
-        const cur = this.known.get(id);
+        const cur = fresh.get(id) ?? this.known.get(id);
         if (!cur) throw new PipelineError('InputNotFound', `read job ${id}: there is no such job`);
         const rec = structuredClone(cur.record);
         if (!canTransition(rec.status, status)) {
@@ -311,19 +308,25 @@ export class JobTable {
   }
 
   /**
-   * Reads jobs of one partition into the cache with one query (a page holds up to 1,000): by id for a
+   * Reads jobs of one partition (and remembers them) with one query (a page holds up to 1,000): by id for a
    * few (a filter may hold at most 15 comparisons), by key range for more.
    */
-  private async readMany(partition: string, ids: string[]): Promise<void> {
+  private async readMany(partition: string, ids: string[]): Promise<Map<string, Known>> {
     const sorted = [...ids].sort();
     const filter =
       ids.length <= 14
         ? `PartitionKey eq '${partition}' and (${sorted.map((id) => odata`RowKey eq ${id}`).join(' or ')})`
         : odata`PartitionKey eq ${partition} and RowKey ge ${sorted[0]!} and RowKey le ${sorted.at(-1)!}`;
     const wanted = new Set(ids);
+    const found = new Map<string, Known>();
     try {
-      for await (const e of this.client.listEntities<Record<string, unknown>>({ queryOptions: { filter } }))
-        if (wanted.has(e.rowKey!)) this.remember(e.rowKey!, e.etag, fromEntity(e));
+      for await (const e of this.client.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {
+        if (!wanted.has(e.rowKey!)) continue;
+        const record = fromEntity(e);
+        this.remember(e.rowKey!, e.etag, record);
+        found.set(e.rowKey!, { etag: e.etag, record });
+      }
+      return found;
     } catch (err) {
       throw translateStorageError(err, `read jobs in partition ${partition}`);
     }
