@@ -19,10 +19,14 @@ export interface PhaseCount {
   byOperation: Record<string, number>;
 }
 
-/** Requests nobody's job made: the local container scan (Event Grid in Azure) and the reconciler's query. */
+/**
+ * Requests nobody's job made: the local container scan (Event Grid in Azure) and the reconciler's query
+ * (the only one filtering on `updatedAt`). Other queries, e.g. reading a batch's members, are the job's.
+ */
 export function background(r: SeenRequest): string | undefined {
   if (r.key === 'blob GET list') return 'container scan';
-  if (r.key.startsWith('table GET') && !r.path.includes('(PartitionKey=')) return 'table query';
+  if (r.key.startsWith('table GET') && (r.query.get('$filter') ?? '').includes('updatedAt'))
+    return 'table query';
   return undefined;
 }
 

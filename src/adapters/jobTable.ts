@@ -80,7 +80,7 @@ export interface ListOptions {
   continuationToken?: string;
 }
 
-/** How many jobs' last known ETag one process keeps (a few hundred bytes each). */
+/** How many jobs' last known record and ETag one process keeps (a job that has not ended: a few KB). */
 const CACHE_SIZE = 2_000;
 
 /** The record and ETag this process last wrote or read; a write with a stale ETag gets a 412. */
