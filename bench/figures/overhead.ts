@@ -22,7 +22,7 @@ const PHASE: Record<string, string> = {
   recordOutcome: 'outcome',
 };
 
-const BACKGROUND = new Set(['container scan', 'table query']);
+const BACKGROUND = new Set(['container scan', 'table query', 'other jobs']);
 
 function merge(into: Map<string, PhaseCount>, from: Map<string, PhaseCount>): void {
   for (const [k, v] of from) {
@@ -96,7 +96,7 @@ export const overhead: Figure = async (ctx) => {
       const completed = Date.parse(a.history.find((h) => h.status === 'Completed')!.at);
       (i % 2 === 0 ? toSubmitBlob : toSubmitApi).push(submitted - landed);
       completedToOutbox.push(Date.parse(rec.phases.Succeeded!) - completed);
-      merge(i % 2 === 0 ? plain : api, phasesOf(await sliceOf(b.timeline, from, rec.jobId)));
+      merge(i % 2 === 0 ? plain : api, phasesOf(await sliceOf(b.timeline, from, rec.jobId), rec.jobId));
     }
     const activities =
       stack.output.filter((l) => / activity \S+ completed/.test(l)).length - activitiesBefore;

@@ -20,19 +20,23 @@ export interface PhaseCount {
 }
 
 /**
- * Requests nobody's job made: the local container scan (Event Grid in Azure) and the reconciler's query
- * (the only one filtering on `updatedAt`). Other queries, e.g. reading a batch's members, are the job's.
+ * Requests not made for this job: the local container scan (Event Grid in Azure), the reconciler's
+ * listing of unfinished jobs (a query across partitions), and reads of other jobs' records (the
+ * reconciler looking up the inbox's older blobs). A query within one partition (a batch's members) is
+ * the job's.
  */
-export function background(r: SeenRequest): string | undefined {
+export function background(r: SeenRequest, jobId: string): string | undefined {
   if (r.key === 'blob GET list') return 'container scan';
-  if (r.key.startsWith('table GET') && (r.query.get('$filter') ?? '').includes('updatedAt'))
-    return 'table query';
+  if (!r.key.startsWith('table')) return undefined;
+  const row = /RowKey='([^']*)'/.exec(r.path)?.[1];
+  if (row !== undefined) return row === jobId ? undefined : 'other jobs';
+  if (r.key === 'table GET' && !(r.query.get('$filter') ?? '').includes('PartitionKey')) return 'table query';
   return undefined;
 }
 
 const ACTIVITY_LINE = /activity (\S+) (completed|failed)/;
 
-export function phasesOf(events: readonly TimelineEvent[]): Map<string, PhaseCount> {
+export function phasesOf(events: readonly TimelineEvent[], jobId: string): Map<string, PhaseCount> {
   const out = new Map<string, PhaseCount>();
   const add = (phase: string, rs: SeenRequest[], runs: number): void => {
     const p = out.get(phase) ?? { requests: 0, runs: 0, byOperation: {} };
@@ -47,7 +51,7 @@ export function phasesOf(events: readonly TimelineEvent[]): Map<string, PhaseCou
   let received = false;
   for (const e of events) {
     if (e.kind === 'request') {
-      const bg = background(e.r);
+      const bg = background(e.r, jobId);
       if (bg) add(bg, [e.r], 0);
       else pending.push(e.r);
       if (!received && e.r.key === 'table POST' && !e.r.path.endsWith('$batch')) {
