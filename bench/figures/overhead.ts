@@ -1,5 +1,6 @@
 import { INSTANT_TIMINGS } from '../../dev/aml-emulator';
 import { percentile, startBenchStack, waitForRecords, type RecordView } from '../stack/appStack';
+import { phasesOf, type PhaseCount, type TimelineEvent } from '../stack/phases';
 import type { BenchRow, Figure } from '../types';
 
 /**
@@ -10,6 +11,43 @@ import type { BenchRow, Figure } from '../types';
 const CSV = 'carat,cut,color,clarity\n0.3,Ideal,E,SI1\n1.01,Premium,G,VS2\n';
 
 const ENDED = new Set(['Succeeded', 'Rejected', 'Failed', 'TimedOut', 'Canceled']);
+
+/** The issue's phases, by the step that makes their requests; any other step is shown by its own name. */
+const PHASE: Record<string, string> = {
+  received: 'received',
+  validateAndStage: 'validating',
+  submitAmlJob: 'submitting',
+  checkAmlJob: 'waiting, per poll',
+  publishPredictions: 'publishing',
+  recordOutcome: 'outcome',
+};
+
+const BACKGROUND = new Set(['container scan', 'table query', 'other jobs']);
+
+function merge(into: Map<string, PhaseCount>, from: Map<string, PhaseCount>): void {
+  for (const [k, v] of from) {
+    const step = k.replace(/Activity$/, '');
+    const name = PHASE[step] ?? step;
+    const p = into.get(name) ?? { requests: 0, runs: 0, byOperation: {} };
+    p.requests += v.requests;
+    p.runs += v.runs;
+    for (const [op, c] of Object.entries(v.byOperation)) p.byOperation[op] = (p.byOperation[op] ?? 0) + c;
+    into.set(name, p);
+  }
+}
+
+/** Waits for the orchestration's `completed` line, so that a job's slice of the timeline holds all its steps. */
+async function sliceOf(timeline: TimelineEvent[], from: number, jobId: string): Promise<TimelineEvent[]> {
+  const done = (e: TimelineEvent): boolean =>
+    e.kind === 'log' && e.line.includes(`(${jobId})`) && / completed$/.test(e.line);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const end = timeline.findIndex((e, i) => i >= from && done(e));
+    if (end >= 0) return timeline.slice(from, end + 1);
+    if (Date.now() > deadline) throw new Error(`no completed line for ${jobId}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 export const overhead: Figure = async (ctx) => {
   const n = Math.max(10, Math.round(100 * ctx.scale));
@@ -23,7 +61,10 @@ export const overhead: Figure = async (ctx) => {
     const activitiesBefore = stack.output.filter((l) => / activity \S+ completed/.test(l)).length;
     b.resetCounts();
     const aml = (jobId: string) => stack.emulator.jobs().find((j) => j.inputUri.includes(jobId))!;
+    const plain = new Map<string, PhaseCount>();
+    const api = new Map<string, PhaseCount>();
     for (let i = 0; i < n; i++) {
+      const from = b.timeline.length;
       // Half through the inbox (the blob trigger, here a 1 s container scan), half through the API.
       let landed: number;
       let pick: (r: RecordView) => boolean;
@@ -55,6 +96,7 @@ export const overhead: Figure = async (ctx) => {
       const completed = Date.parse(a.history.find((h) => h.status === 'Completed')!.at);
       (i % 2 === 0 ? toSubmitBlob : toSubmitApi).push(submitted - landed);
       completedToOutbox.push(Date.parse(rec.phases.Succeeded!) - completed);
+      merge(i % 2 === 0 ? plain : api, phasesOf(await sliceOf(b.timeline, from, rec.jobId), rec.jobId));
     }
     const activities =
       stack.output.filter((l) => / activity \S+ completed/.test(l)).length - activitiesBefore;
@@ -62,6 +104,43 @@ export const overhead: Figure = async (ctx) => {
     const breakdown = b.breakdown();
     const scans = breakdown['blob GET list'] ?? 0;
     ctx.log(`storage transactions by operation: ${JSON.stringify(breakdown)}`);
+    for (const [k, v] of plain)
+      ctx.log(`phase ${k}: ${v.requests} requests in ${v.runs} runs ${JSON.stringify(v.byOperation)}`);
+    const inboxJobs = Math.ceil(n / 2);
+    const apiJobs = n - inboxJobs;
+    const own = ([k]: [string, PhaseCount]): boolean => !BACKGROUND.has(k);
+    const sum = (m: Map<string, PhaseCount>): number =>
+      [...m].filter(own).reduce((t, [, v]) => t + v.requests, 0);
+    const plainTotal = sum(plain) / inboxJobs;
+    const polls = plain.get('waiting, per poll')?.runs ?? 0;
+    const perPhase: BenchRow[] = [...plain].filter(own).map(([k, v]) => {
+      const perPoll = k === 'waiting, per poll';
+      return {
+        figure: `storage requests, plain job: ${k}`,
+        value: v.requests / (perPoll ? Math.max(1, v.runs) : inboxJobs),
+        unit: 'requests',
+        compare: `${perPoll ? `per poll, ${(v.runs / inboxJobs).toFixed(1)} polls per job here` : 'per job'}: ${Object.entries(
+          v.byOperation,
+        )
+          .map(([op, c]) => `${op} ${(c / (perPoll ? Math.max(1, v.runs) : inboxJobs)).toFixed(1)}`)
+          .join(', ')}`,
+      };
+    });
+    perPhase.push(
+      {
+        figure: 'storage requests per plain job (inbox drop), all phases',
+        value: plainTotal,
+        unit: 'requests',
+        compare: `sum of the phases above, with ${(polls / inboxJobs).toFixed(1)} polls; target ≤ 15`,
+        target: plainTotal <= 15 ? 'met' : 'missed',
+      },
+      {
+        figure: 'storage requests per job through POST /api/jobs',
+        value: sum(api) / Math.max(1, apiJobs),
+        unit: 'requests',
+        compare: `${apiJobs} jobs; with the upload, and the trigger's own delivery of the uploaded blob`,
+      },
+    );
     const ms = (xs: number[], p: number): number => percentile(xs, p) / 1000;
     const row = (figure: string, xs: number[], compare: string, targeted = false): BenchRow[] => [
       {
@@ -98,6 +177,7 @@ export const overhead: Figure = async (ctx) => {
         unit: 'requests',
         compare: `counted on the wire; without the local container scan (${(scans / n).toFixed(1)} list calls per job here; none with Event Grid)`,
       },
+      ...perPhase,
       {
         figure: 'activity executions per job',
         value: activities / n,

@@ -3,6 +3,7 @@ import { devConnectionString } from '../../dev/azurite';
 import { startStack, type Stack } from '../../test/e2e/stack';
 import type { BenchContext } from '../types';
 import { startCountingProxy, type CountingProxy } from './countingProxy';
+import type { TimelineEvent } from './phases';
 
 /**
  * The local stack for benchmarks: `dev/start.ts` in a child process, the emulator in this process,
@@ -14,6 +15,8 @@ export interface BenchStack {
   transactions(): number;
   breakdown(): Record<string, number>;
   resetCounts(): void;
+  /** The app's storage requests and log lines, in the order seen here (see phases.ts). */
+  timeline: TimelineEvent[];
   close(): Promise<void>;
 }
 
@@ -29,8 +32,10 @@ export async function startBenchStack(
   timings: Record<string, number>,
 ): Promise<BenchStack> {
   const target = ports(ctx.connectionString);
-  const blob = await startCountingProxy('blob', target.blob);
-  const table = await startCountingProxy('table', target.table);
+  const timeline: TimelineEvent[] = [];
+  const seen = (r: TimelineEvent & { kind: 'request' }): number => timeline.push(r);
+  const blob = await startCountingProxy('blob', target.blob, (r) => seen({ kind: 'request', r }));
+  const table = await startCountingProxy('table', target.table, (r) => seen({ kind: 'request', r }));
   const proxied = devConnectionString({
     blobPort: blob.port,
     queuePort: target.queue,
@@ -42,6 +47,12 @@ export async function startBenchStack(
     emulatorTimings: timings,
   });
   const proxies = [blob, table];
+  // Log lines join the timeline as they arrive (the stack collects the child's output into this array).
+  const push = stack.output.push.bind(stack.output);
+  stack.output.push = (...lines: string[]): number => {
+    for (const line of lines) timeline.push({ kind: 'log', line });
+    return push(...lines);
+  };
   return {
     stack,
     proxies,
@@ -49,6 +60,7 @@ export async function startBenchStack(
     breakdown: () =>
       Object.fromEntries(proxies.flatMap((p) => [...p.counts.entries()]).sort((a, b) => b[1] - a[1])),
     resetCounts: () => proxies.forEach((p) => p.reset()),
+    timeline,
     async close() {
       await stack.stop();
       await Promise.all(proxies.map((p) => p.close()));

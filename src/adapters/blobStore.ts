@@ -6,7 +6,7 @@ import {
   type BlobClient,
   type ContainerClient,
 } from '@azure/storage-blob';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { StorageConnection } from '../config/settings';
 import { PipelineError } from '../domain/errors';
 import { azureCredential } from './credentials';
@@ -83,32 +83,79 @@ export class BlobStore {
    * broken download from where it stopped, so long reads survive transient network faults.
    */
   async openRead(container: string, name: string, etag?: string): Promise<Readable> {
+    return (await this.openReadWithInfo(container, name, etag)).body;
+  }
+
+  /**
+   * The bytes and the properties of one version in one request: Get Blob answers with the same
+   * properties and metadata as Get Blob Properties, so no HEAD is needed before a read. A caller that
+   * decides from `info` not to read destroys `body`.
+   */
+  async openReadWithInfo(
+    container: string,
+    name: string,
+    etag?: string,
+  ): Promise<{ info: BlobInfo; body: Readable }> {
     try {
       const res = await this.blob(container, name).download(0, undefined, {
         conditions: etag ? { ifMatch: etag } : {},
         maxRetryRequests: 5,
       });
       if (!res.readableStreamBody) throw new Error('no body');
-      return res.readableStreamBody as Readable;
+      const info: BlobInfo = {
+        etag: res.etag ?? '',
+        lastModified: res.lastModified ?? new Date(0),
+        size: res.contentLength ?? 0,
+        ...(res.contentType ? { contentType: res.contentType } : {}),
+        ...(res.metadata && Object.keys(res.metadata).length > 0
+          ? { metadata: lowerKeys(res.metadata) }
+          : {}),
+      };
+      return { info, body: res.readableStreamBody as Readable };
     } catch (err) {
       throw translateStorageError(err, `read ${container}/${name}`);
     }
   }
 
-  /** Streams into a block blob with bounded buffers; overwrites, so a repeated write lands the same bytes. */
+  /**
+   * Streams into a block blob with bounded buffers; overwrites, so a repeated write lands the same bytes.
+   * A stream that ends within the first buffer goes up in one Put Blob; a longer one as blocks and a
+   * block list (Put Block per 8 MiB, then Put Block List), as before.
+   */
   async upload(
     container: string,
     name: string,
     source: Readable,
     opts: { contentType?: string; metadata?: Record<string, string> } = {},
   ): Promise<{ etag: string; lastModified: Date }> {
+    const client = this.container(container).getBlockBlobClient(name);
+    const options = {
+      blobHTTPHeaders: { blobContentType: opts.contentType ?? 'text/csv' },
+      ...(opts.metadata ? { metadata: opts.metadata } : {}),
+    };
     try {
-      const res = await this.container(container)
-        .getBlockBlobClient(name)
-        .uploadStream(source, UPLOAD_BUFFER, UPLOAD_CONCURRENCY, {
-          blobHTTPHeaders: { blobContentType: opts.contentType ?? 'text/csv' },
-          ...(opts.metadata ? { metadata: opts.metadata } : {}),
-        });
+      const chunks = source[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
+      const head: Buffer[] = [];
+      let size = 0;
+      for (;;) {
+        const r = await chunks.next();
+        if (r.done) {
+          const res = await client.upload(Buffer.concat(head, size), size, options);
+          return { etag: res.etag ?? '', lastModified: res.lastModified ?? new Date(0) };
+        }
+        const chunk = typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
+        head.push(chunk);
+        size += chunk.length;
+        if (size > UPLOAD_BUFFER) break;
+      }
+      const rest = Readable.from(
+        (async function* () {
+          yield* head;
+          for (let r = await chunks.next(); !r.done; r = await chunks.next()) yield r.value;
+        })(),
+        { objectMode: false },
+      );
+      const res = await client.uploadStream(rest, UPLOAD_BUFFER, UPLOAD_CONCURRENCY, options);
       return { etag: res.etag ?? '', lastModified: res.lastModified ?? new Date(0) };
     } catch (err) {
       throw translateStorageError(err, `write ${container}/${name}`);

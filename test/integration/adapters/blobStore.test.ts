@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { BlobStore } from '../../../src/adapters/blobStore';
 import { PipelineError } from '../../../src/domain/errors';
 import { testConnectionString, uniqueName } from '../../support/storage';
+import { startCountingProxy, type CountingProxy } from '../../../bench/stack/countingProxy';
 
 const store = BlobStore.fromConnection({
   kind: 'connectionString',
@@ -86,4 +87,76 @@ test('a server-side copy that cannot be made falls back to a streamed copy of th
   // A changed source stays an error on the streamed path too.
   await store.putText(src, 'x.csv', 'changed');
   await expect(copy(other, 'x.csv', info.etag, 'z.csv')).rejects.toMatchObject({ code: 'InputChanged' });
+});
+
+describe('requests on the wire', () => {
+  let proxy: CountingProxy;
+  let counted: BlobStore;
+  const port = Number(/BlobEndpoint=http:\/\/127\.0\.0\.1:(\d+)/.exec(testConnectionString())![1]);
+  beforeAll(async () => {
+    proxy = await startCountingProxy('blob', port);
+    counted = BlobStore.fromConnection({
+      kind: 'connectionString',
+      connectionString: testConnectionString().replace(
+        /BlobEndpoint=http:\/\/127\.0\.0\.1:\d+/,
+        `BlobEndpoint=http://127.0.0.1:${proxy.port}`,
+      ),
+    });
+  });
+  afterAll(() => proxy.close());
+  beforeEach(() => proxy.reset());
+  const sent = (): Record<string, number> => Object.fromEntries(proxy.counts);
+
+  test('openReadWithInfo reads the bytes and the same properties as info, in one request', async () => {
+    await store
+      .container(src)
+      .getBlockBlobClient('m.csv')
+      .upload('a,b\n', 4, {
+        metadata: { Deployment: 'blue' },
+        blobHTTPHeaders: { blobContentType: 'text/csv' },
+      });
+    const info = await store.info(src, 'm.csv');
+    proxy.reset();
+    const got = await counted.openReadWithInfo(src, 'm.csv', info.etag);
+    expect(await text(got.body)).toBe('a,b\n');
+    expect(got.info).toEqual(info);
+    expect(sent()).toEqual({ 'blob GET': 1 });
+    await store.putText(src, 'm.csv', 'new');
+    await expect(counted.openReadWithInfo(src, 'm.csv', info.etag)).rejects.toMatchObject({
+      code: 'InputChanged',
+    });
+    await expect(counted.openReadWithInfo(src, 'gone.csv')).rejects.toMatchObject({ code: 'InputNotFound' });
+  });
+
+  test('a small upload is one Put Blob; a large one is blocks and a block list; both land the bytes', async () => {
+    const meta = { metadata: { jobid: 'j1' }, contentType: 'text/plain' };
+    await counted.upload(dst, 'small.csv', Readable.from([Buffer.from('x,'), 'y\n']), meta);
+    expect(sent()).toEqual({ 'blob PUT': 1 });
+    expect(await store.info(dst, 'small.csv')).toMatchObject({
+      size: 4,
+      contentType: 'text/plain',
+      metadata: { jobid: 'j1' },
+    });
+    expect(await text(await store.openRead(dst, 'small.csv'))).toBe('x,y\n');
+
+    proxy.reset();
+    const mib = Buffer.alloc(1024 * 1024, 'abcdefgh');
+    const big = Array.from({ length: 20 }, (_, i) => Buffer.concat([Buffer.from(`${i}`), mib]));
+    await counted.upload(dst, 'big.csv', Readable.from(big), meta);
+    expect(sent()).toEqual({ 'blob PUT block': 3, 'blob PUT blocklist': 1 });
+    const back = Buffer.from(await text(await store.openRead(dst, 'big.csv')));
+    expect(back.equals(Buffer.concat(big))).toBe(true);
+    expect(await store.info(dst, 'big.csv')).toMatchObject({ metadata: { jobid: 'j1' } });
+  });
+});
+
+test('an upload whose source fails writes nothing, small or large', async () => {
+  async function* failing(n: number): AsyncGenerator<Buffer> {
+    for (let i = 0; i < n; i++) yield Buffer.alloc(1024 * 1024, 'z');
+    throw new Error('source broke');
+  }
+  await expect(store.upload(dst, 's.csv', Readable.from(failing(1)))).rejects.toThrow(/source broke/);
+  await expect(store.upload(dst, 'l.csv', Readable.from(failing(12)))).rejects.toThrow(/source broke/);
+  expect(await store.exists(dst, 's.csv')).toBe(false);
+  expect(await store.exists(dst, 'l.csv')).toBe(false);
 });
