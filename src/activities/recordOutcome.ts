@@ -1,4 +1,4 @@
-import { withAmlStatus, type JobPatch } from '../domain/jobRecord';
+import { withAmlStatus, type JobPatch, type JobRecord } from '../domain/jobRecord';
 import type { OutcomeInput } from '../orchestration/contracts';
 import type { Deps } from '../app/deps';
 
@@ -6,8 +6,8 @@ import type { Deps } from '../app/deps';
 export async function recordOutcome(input: OutcomeInput, d: Deps): Promise<{ ok: true }> {
   const { jobId, status, error, problems, problemCount, amlStatus, ...facts } = input;
   const now = d.now();
-  const rec = await d.jobs.get(jobId);
-  const patch: JobPatch = {
+  // A function of the record as stored: no read before the write (the job table's ETag cache).
+  const patch = (rec: JobRecord): JobPatch => ({
     ...facts,
     // An outage the job outlived is over; one it ended in (a deadline) stays, as the reason.
     ...(status === 'Succeeded' ? { outage: undefined } : {}),
@@ -22,9 +22,9 @@ export async function recordOutcome(input: OutcomeInput, d: Deps): Promise<{ ok:
         }
       : {}),
     ...(amlStatus
-      ? { amlStatus, amlStatusHistory: withAmlStatus(rec?.amlStatusHistory, amlStatus, now) }
+      ? { amlStatus, amlStatusHistory: withAmlStatus(rec.amlStatusHistory, amlStatus, now) }
       : {}),
-  };
+  });
   await d.jobs.transition(jobId, status, patch, now);
   return { ok: true };
 }

@@ -35,27 +35,31 @@ export async function validateAndStage(input: ValidateInput, d: Deps): Promise<V
   };
 
   try {
-    const info = await d.data.info(source.container, source.name);
-    // The metadata read must be this version's (a metadata change is a new ETag, hence a new job).
-    if (normalizeEtag(info.etag) !== normalizeEtag(source.etag))
+    // One Get Blob, pinned to this version (a metadata change is a new ETag, hence a new job): its
+    // properties and metadata are this version's.
+    const { info, body } = await d.data.openReadWithInfo(source.container, source.name, source.etag);
+    if (normalizeEtag(info.etag) !== normalizeEtag(source.etag)) {
+      body.destroy();
       throw new PipelineError('InputChanged', `${source.name} was replaced after it arrived.`);
+    }
     // The API's ?deployment= wins over the blob's metadata; without either, AML_DEPLOYMENT_NAME.
     const asked = input.deployment ?? info.metadata?.[DEPLOYMENT_METADATA]?.trim();
     const badName = asked === undefined ? undefined : deploymentNameProblem(asked);
     if (badName) {
+      body.destroy();
       const from =
         input.deployment !== undefined ? 'The requested deployment' : "The blob's metadata `deployment`";
       return await reject({ code: 'DeploymentInvalid', message: `${from} ${badName}`, retryable: false });
     }
     const deployment = asked || s.aml.deploymentName;
     if (info.size > s.maxInputBytes) {
+      body.destroy();
       return await reject({
         code: 'InputTooLarge',
         message: `The file is ${info.size} bytes, over the limit of ${s.maxInputBytes} bytes (MAX_INPUT_BYTES).`,
         retryable: false,
       });
     }
-    const body = await d.data.openRead(source.container, source.name, source.etag);
     const container = s.aml.datastoreContainer;
     const paths = stagingPaths(s.aml.datastorePathPrefix, jobId, source.name);
     const folder = batchFolder(s.aml.datastorePathPrefix, jobId);
