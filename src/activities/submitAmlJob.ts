@@ -3,7 +3,6 @@ import { isAmlStatus, type AmlStatus } from '../domain/amlStatus';
 import { withAmlStatus } from '../domain/jobRecord';
 import type { SubmitInput, SubmitResult } from '../orchestration/contracts';
 import type { Deps } from '../app/deps';
-import { inParallel } from './inParallel';
 
 /**
  * Starts the AML batch job and saves its name on the record before returning: a retried activity
@@ -44,13 +43,13 @@ export async function submitAmlJob(input: SubmitInput, d: Deps): Promise<SubmitR
   // AML's run events find the orchestration that owns the job through this index (amlEventsTrigger).
   if (d.settings.poll.events)
     await AmlJobIndex.fromConnection(d.settings.dataStorage, d.settings.jobsTable).put(job.name, input.jobId);
-  await inParallel(input.staged.members ?? [], 8, async (member) => {
-    await d.jobs.transition(
-      member,
+  // A batch's files learn which AML job scores them: one table transaction per partition.
+  if (input.staged.members?.length)
+    await d.jobs.transitionMany(
+      input.staged.members,
       'Submitted',
       { amlJobName: job.name, ...(job.studioUrl ? { amlStudioUrl: job.studioUrl } : {}) },
       d.now(),
     );
-  });
   return { ok: true, amlJobName: job.name, amlStatus: job.status };
 }

@@ -55,6 +55,9 @@ describe('with the embedded emulator (npm start without AML_SCORING_URI)', () =>
       JOB_DEADLINE_SECONDS: '600',
       LOCAL_PROGRESS: 'off',
       AML_EMULATOR_TIMINGS: 'instant',
+      // The job's own AML status is what this test waits on: one AML job per file (shaping.test.ts
+      // covers batches).
+      BATCH_WINDOW_SECONDS: '0',
     };
   });
   afterAll(async () => {
