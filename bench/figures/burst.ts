@@ -56,7 +56,13 @@ async function burstOnce(
 
 export const burst: Figure = async (ctx) => {
   const n = Math.max(20, Math.round(500 * ctx.scale));
-  const env = { POLL_FIRST_DELAY_SECONDS: '1', POLL_BACKOFF_FACTOR: '1.5', POLL_MAX_DELAY_SECONDS: '5' };
+  // One AML job per file (the e2e stack's BATCH_WINDOW_SECONDS=0), staged as the default SPLIT_ROWS stages it.
+  const env = {
+    POLL_FIRST_DELAY_SECONDS: '1',
+    POLL_BACKOFF_FACTOR: '1.5',
+    POLL_MAX_DELAY_SECONDS: '5',
+    SPLIT_ROWS: '50000',
+  };
   const timings = {
     notStartedMs: 200,
     queuedMs: 500,

@@ -51,7 +51,13 @@ async function sliceOf(timeline: TimelineEvent[], from: number, jobId: string): 
 
 export const overhead: Figure = async (ctx) => {
   const n = Math.max(10, Math.round(100 * ctx.scale));
-  const env = { POLL_FIRST_DELAY_SECONDS: '0.1', POLL_BACKOFF_FACTOR: '1.5', POLL_MAX_DELAY_SECONDS: '1' };
+  // One AML job per file (the e2e stack's BATCH_WINDOW_SECONDS=0), staged as the default SPLIT_ROWS stages it.
+  const env = {
+    POLL_FIRST_DELAY_SECONDS: '0.1',
+    POLL_BACKOFF_FACTOR: '1.5',
+    POLL_MAX_DELAY_SECONDS: '1',
+    SPLIT_ROWS: '50000',
+  };
   const b = await startBenchStack(ctx, env, { ...INSTANT_TIMINGS });
   const { stack } = b;
   try {
