@@ -15,7 +15,11 @@ export async function estimateDuration(input: EstimateInput, d: Deps): Promise<E
   let history = histories.get(d);
   if (!history) histories.set(d, (history = new JobHistory(d.jobs.client)));
   try {
-    const deployment = input.deployment ?? (await d.jobs.get(input.jobId))?.deployment;
+    // '' is the endpoint's default deployment; only progress from before that field reads the record.
+    const deployment =
+      input.deployment !== undefined
+        ? input.deployment || undefined
+        : (await d.jobs.get(input.jobId))?.deployment;
     const e = estimate(await history.finished(deployment, d.now()), input.rows);
     return { ok: true, ...(e ? { estimate: e } : {}) };
   } catch (err) {

@@ -31,7 +31,9 @@ export async function publishPredictions(input: PublishInput, d: Deps): Promise<
   const { jobId, staged } = input;
   const container = s.aml.datastoreContainer;
   await d.jobs.transition(jobId, 'Publishing', {}, d.now());
-  const outputEtag = staged.predictionRuns ? undefined : await predictionsEtag(d, staged);
+  // A plain job's predictions are read in one Get Blob below; the other paths pin AML's file by ETag.
+  const plain = !staged.members && !staged.parts && !staged.predictionRuns && s.publishMode === 'join';
+  const outputEtag = staged.predictionRuns || plain ? undefined : await predictionsEtag(d, staged);
 
   if (staged.members) {
     const { rowsByFile } = await regroup(
@@ -70,7 +72,11 @@ export async function publishPredictions(input: PublishInput, d: Deps): Promise<
     } else {
       const predictions = staged.predictionRuns
         ? readRuns(d, staged.predictionRuns)
-        : await d.datastore.openRead(container, staged.outputPath, outputEtag);
+        : (
+            await d.datastore
+              .openReadWithInfo(container, staged.outputPath)
+              .catch((err: unknown) => noPredictions(err, container, staged))
+          ).body;
       pieces = [{ input: read(staged.inputPath), predictions, lineOffset: 0 }];
     }
     const out = new BlobSink(d.data, s.outboxContainer, outName, { jobid: jobId });
@@ -104,16 +110,21 @@ export async function publishPredictions(input: PublishInput, d: Deps): Promise<
   };
 }
 
-/** The version of AML's output file to read; a Completed job without one is AML's fault, said so. */
+/** The version of AML's output file to read. */
 async function predictionsEtag(d: Deps, staged: StagedFile): Promise<string> {
   const container = d.settings.aml.datastoreContainer;
-  const info = await d.datastore.info(container, staged.outputPath).catch((err: unknown) => {
-    if (!(err instanceof PipelineError && err.code === 'InputNotFound')) throw err;
-    throw new PipelineError(
-      'PredictionsInvalid',
-      `AML reported the job Completed but wrote no predictions at ${container}/${staged.outputPath}.`,
-      { cause: err },
-    );
-  });
+  const info = await d.datastore
+    .info(container, staged.outputPath)
+    .catch((err: unknown) => noPredictions(err, container, staged));
   return info.etag;
+}
+
+/** A Completed job without its output file is AML's fault: said so. */
+function noPredictions(err: unknown, container: string, staged: StagedFile): never {
+  if (!(err instanceof PipelineError && err.code === 'InputNotFound')) throw err;
+  throw new PipelineError(
+    'PredictionsInvalid',
+    `AML reported the job Completed but wrote no predictions at ${container}/${staged.outputPath}.`,
+    { cause: err },
+  );
 }

@@ -10,6 +10,9 @@ import { BlobSink } from './blobSink';
 import { inParallel } from './inParallel';
 import { quarantine } from './quarantine';
 
+/** Files over this size take long enough to validate that the record says Validating while it runs. */
+const SHOW_VALIDATING_BYTES = 8 * 1024 * 1024;
+
 /** `part-00000.csv`, ...: a split file's parts, in order, in its input folder. */
 export function partName(index: number): string {
   return `part-${String(index).padStart(5, '0')}.csv`;
@@ -26,7 +29,9 @@ export function partName(index: number): string {
 export async function validateAndStage(input: ValidateInput, d: Deps): Promise<ValidateResult> {
   const { jobId, source } = input;
   const s = d.settings;
-  await d.jobs.transition(jobId, 'Validating', {}, d.now());
+  // One Validating write, at the end with the staged facts, timed from when validation began; a file
+  // big enough to take a while is shown Validating at once as well.
+  const started = d.now();
 
   const reject = async (error: ErrorInfo, report?: ValidationReport): Promise<ValidateResult> => {
     const detail = report ? { problems: report.problems, problemCount: report.problemCount } : {};
@@ -42,6 +47,7 @@ export async function validateAndStage(input: ValidateInput, d: Deps): Promise<V
       body.destroy();
       throw new PipelineError('InputChanged', `${source.name} was replaced after it arrived.`);
     }
+    if (info.size > SHOW_VALIDATING_BYTES) await d.jobs.transition(jobId, 'Validating', {}, started);
     // The API's ?deployment= wins over the blob's metadata; without either, AML_DEPLOYMENT_NAME.
     const asked = input.deployment ?? info.metadata?.[DEPLOYMENT_METADATA]?.trim();
     const badName = asked === undefined ? undefined : deploymentNameProblem(asked);
@@ -151,7 +157,7 @@ export async function validateAndStage(input: ValidateInput, d: Deps): Promise<V
         ...(staged.parts ? { parts: staged.parts.length } : {}),
         ...(deployment ? { deployment } : {}),
       },
-      d.now(),
+      started,
     );
     const batchable =
       s.publishMode === 'join' &&

@@ -57,6 +57,7 @@ export function* batchOrchestrator(context: OrchestrationContext): Generator<Tas
     if (sub.ok) {
       const progress: ScoreJobProgress = {
         startedAt: context.df.currentUtcDateTime.toISOString(),
+        deployment: input.deployment ?? '',
         staged: closed.staged,
         amlJobName: sub.amlJobName,
         polls: 0,

@@ -96,6 +96,7 @@ export function* scoreInBatch(
       amlJobName,
       polls: 0,
       amlStatus: 'Completed',
+      timing: {}, // nothing left to wait for: no duration estimate
     },
     cancel,
   );

@@ -31,6 +31,8 @@ export interface ScoreJobInput {
 
 export interface ScoreJobProgress {
   startedAt: string;
+  /** The deployment the AML job runs on; '' = the endpoint's default (absent on older progress: unknown). */
+  deployment?: string;
   staged: StagedFile;
   amlJobName: string;
   /** Status checks so far, answered or not: the backoff schedule's position. */

@@ -58,6 +58,7 @@ export function* scoreJobOrchestrator(
 
   const progress: ScoreJobProgress = {
     startedAt: context.df.currentUtcDateTime.toISOString(),
+    deployment: v.deployment ?? '',
     staged: v.staged,
     amlJobName: sub.amlJobName,
     polls: 0,

@@ -96,7 +96,11 @@ export function* waitAndPublish(
     const est = yield* run<EstimateResult>(context, ACTIVITY.estimateDuration, {
       jobId,
       rows: progress.staged.rows,
-      ...(input.deployment ? { deployment: input.deployment } : {}),
+      ...(progress.deployment !== undefined
+        ? { deployment: progress.deployment }
+        : input.deployment
+          ? { deployment: input.deployment }
+          : {}),
     } satisfies EstimateInput);
     progress = { ...progress, timing: est.ok && est.estimate ? { estimate: est.estimate } : {} };
   }

@@ -95,8 +95,9 @@ test.each([
     error: { code, retryable: false },
     rejected: { quarantineBlob: `${d.settings.quarantineContainer}/${name}` },
   });
-  // The orchestrator records the outcome from the answer; the activity ends nothing itself.
-  expect(await d.jobs.get(job.jobId)).toMatchObject({ status: 'Validating' });
+  // The orchestrator records the outcome from the answer; the activity ends nothing itself (and a
+  // small file's record is written once, at the end of validation: a rejected one is still Received).
+  expect(await d.jobs.get(job.jobId)).toMatchObject({ status: 'Received' });
   const report = JSON.parse(await read(d.settings.quarantineContainer, `${name}.error.json`));
   expect(report).toMatchObject({ jobId: job.jobId, error: { code } });
   expect(await readBytes(d.settings.quarantineContainer, name)).toEqual(Buffer.from(body));
@@ -187,7 +188,7 @@ test('a datastore container that does not exist is our configuration: thrown, na
     message: expect.stringContaining('AML_DATASTORE_CONTAINER'),
   });
   expect(await d.data.exists(d.settings.quarantineContainer, 'good.csv')).toBe(false);
-  expect(await d.jobs.get(job.jobId)).toMatchObject({ status: 'Validating' });
+  expect(await d.jobs.get(job.jobId)).toMatchObject({ status: 'Received' });
 });
 
 test('publish joins predictions row by row into outbox/<name>_predictions.csv, repeatably', async () => {

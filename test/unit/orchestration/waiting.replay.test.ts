@@ -46,10 +46,12 @@ function world(
   completesAfter: number,
   estimate: { result: unknown } | { error: string } = { result: { ok: true, estimate: ESTIMATE } },
 ): ActivityFn {
-  return (name, _inp, _call, at) => {
+  return (name, input, _call, at) => {
+    const inp = input as { deployment?: string } | undefined;
     switch (name) {
       case ACTIVITY.validateAndStage:
-        return { result: { ok: true, staged } };
+        // Like the activity: the deployment the file asked for (the API's wins), else none (endpoint default).
+        return { result: { ok: true, staged, ...(inp?.deployment ? { deployment: inp.deployment } : {}) } };
       case ACTIVITY.submitAmlJob:
         return { result: { ok: true, amlJobName: 'aml-1', amlStatus: 'NotStarted' } };
       case ACTIVITY.estimateDuration:
@@ -109,7 +111,8 @@ describe('learned timing (real durable-functions replay engine)', () => {
     const r = await play({ input: learned, activities: world(880) });
     expect(r.output).toMatchObject({ status: 'Succeeded' });
     expect(calls(r, ACTIVITY.estimateDuration).map((c) => c.input)).toEqual([
-      { jobId: 'j1', rows: 1000 } satisfies EstimateInput,
+      // '' = the endpoint's default deployment, known without reading the record.
+      { jobId: 'j1', rows: 1000, deployment: '' } satisfies EstimateInput,
     ]);
     // 30 s, halfway to the window (750 s), then every 50 s: completion at 880 s is seen at 900 s.
     expect(checkTimes(r)).toEqual([30, 375, 750, 800, 850, 900]);
