@@ -81,10 +81,20 @@ export function nextPollAt(
   deadline: Date,
   learned?: { startedAt: Date; estimate: DurationEstimate },
 ): Date {
+  // A learned delay is a distance to a target that can be reached already: at least a second then. The
+  // plain schedule is the user's setting, sub-second included.
   const delay = learned
-    ? learnedDelaySeconds(schedule, n, (now.getTime() - learned.startedAt.getTime()) / 1000, learned.estimate)
+    ? Math.max(
+        1,
+        learnedDelaySeconds(
+          schedule,
+          n,
+          (now.getTime() - learned.startedAt.getTime()) / 1000,
+          learned.estimate,
+        ),
+      )
     : pollDelaySeconds(schedule, n);
-  const at = now.getTime() + Math.max(1, delay) * 1000;
+  const at = now.getTime() + delay * 1000;
   return new Date(Math.min(at, deadline.getTime()));
 }
 
