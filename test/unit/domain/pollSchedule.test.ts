@@ -25,6 +25,14 @@ test('the next poll never lands past the deadline', () => {
   expect(nextPollAt(azure, 5, now, deadline).toISOString()).toBe(deadline.toISOString());
 });
 
+test('a sub-second schedule is kept as set (local stacks and tests poll every 0.1 s)', () => {
+  const fast = { firstDelaySeconds: 0.1, factor: 1.5, maxDelaySeconds: 1 };
+  const now = new Date('2026-01-01T00:00:00Z');
+  const far = new Date('2026-01-02T00:00:00Z');
+  expect(nextPollAt(fast, 0, now, far).toISOString()).toBe('2026-01-01T00:00:00.100Z');
+  expect(nextPollAt(fast, 1, now, far).toISOString()).toBe('2026-01-01T00:00:00.150Z');
+});
+
 describe('learned timing', () => {
   const e: DurationEstimate = { seconds: 900, spreadSeconds: 100, samples: 10 };
   /** Check times after submit, following the schedule until `until`. */
