@@ -1,6 +1,4 @@
-import { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import type { OrchestrationHandler } from 'durable-functions';
 import { batchIdFor } from '../../../src/domain/batch';
 import { errorProperties, PipelineError, type ErrorInfo } from '../../../src/domain/errors';
 import { batchOrchestrator } from '../../../src/orchestration/batch';
@@ -23,7 +21,6 @@ import type {
   StagedFile,
 } from '../../../src/orchestration/contracts';
 import {
-  runEpisode,
   simulate,
   type ActivityFn,
   type HistoryEvent,
@@ -31,6 +28,7 @@ import {
   type SimResult,
 } from '../../../dev/runtime/durable/memoryHost';
 import { EventType } from '../../../dev/runtime/durable/history';
+import { expectDeterministic, hostReason } from '../../support/replay';
 
 /**
  * Coalescing, both sides, through the real durable-functions replay engine (the one Durable host
@@ -54,16 +52,6 @@ const BATCH = batchIdFor(J1);
  * extension's `Activity function '<name>' failed: <message>` as the TaskFailed reason.
  */
 const hostReasons = new Map<string, string>();
-async function hostReason(name: string, err: PipelineError): Promise<string> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { wrapActivityHandler } = require('durable-functions/lib/src/app') as {
-    wrapActivityHandler: (h: () => Promise<never>) => (i: unknown, c: InvocationContext) => Promise<never>;
-  };
-  const thrown = (await wrapActivityHandler(async () => {
-    throw err;
-  })(undefined, new InvocationContext()).catch((e: unknown) => e)) as Error;
-  return `Activity function '${name}' failed: ${thrown.message}`;
-}
 const CONTENTION = `job ${J1} could not join a batch under contention`;
 beforeAll(async () => {
   df.app.setExceptionPropertiesProvider({ getExceptionProperties: errorProperties });
@@ -92,30 +80,6 @@ beforeAll(async () => {
   );
 });
 const thrown = (which: string) => ({ error: hostReasons.get(which)! });
-
-/** Replays every prefix of every execution of `r` and expects the same actions as the simulation. */
-async function expectDeterministic(
-  fn: OrchestrationHandler,
-  instanceId: string,
-  r: SimResult,
-): Promise<void> {
-  for (const [x, history] of r.histories.entries()) {
-    const starts = history
-      .map((e, i) => (e.EventType === EventType.OrchestratorStarted ? i : -1))
-      .filter((i) => i >= 0);
-    const execInput = JSON.parse(String(history[1]!.Input)) as unknown;
-    for (let k = 0; k < starts.length; k++) {
-      const end = k + 1 < starts.length ? starts[k + 1]! : history.length;
-      const prefix: HistoryEvent[] = history
-        .slice(0, end)
-        .filter((e) => e.EventType !== EventType.OrchestratorCompleted);
-      const again = await runEpisode(fn, JSON.parse(JSON.stringify(prefix)), execInput, instanceId);
-      expect(JSON.parse(JSON.stringify(again.actions))).toEqual(
-        JSON.parse(JSON.stringify(r.episodeActions[x]![k])),
-      );
-    }
-  }
-}
 
 const names = (r: SimResult): string[] => r.activityCalls.map((c) => c.name);
 const inputsOf = <T>(r: SimResult, name: string): T[] =>

@@ -1,4 +1,3 @@
-import { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { errorProperties, PipelineError } from '../../../src/domain/errors';
 import { ACTIVITY, CANCEL_EVENT } from '../../../src/orchestration/names';
@@ -9,10 +8,10 @@ import {
   runEpisode,
   simulate,
   type ActivityFn,
-  type HistoryEvent,
   type SimOptions,
   type SimResult,
 } from '../../../dev/runtime/durable/memoryHost';
+import { expectDeterministic, hostReason } from '../../support/replay';
 
 /**
  * The orchestrator driven through the real durable-functions replay engine, path by path. Every run is
@@ -41,16 +40,6 @@ const input: ScoreJobInput = {
  * <message>` as the TaskFailed Reason.
  */
 const hostReasons = new Map<string, string>();
-async function hostReason(name: string, err: PipelineError): Promise<string> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { wrapActivityHandler } = require('durable-functions/lib/src/app') as {
-    wrapActivityHandler: (h: () => Promise<never>) => (i: unknown, c: InvocationContext) => Promise<never>;
-  };
-  const thrown = (await wrapActivityHandler(async () => {
-    throw err;
-  })(undefined, new InvocationContext()).catch((e: unknown) => e)) as Error;
-  return `Activity function '${name}' failed: ${thrown.message}`;
-}
 // Fresh errors per use: the library's wrapper rewrites the thrown error's message in place.
 const UNREACHABLE = { message: 'Could not reach AML to read job aml-1 (ECONNREFUSED).' };
 const unreachable = () => new PipelineError('AmlUnavailable', UNREACHABLE.message, { retryable: true });
@@ -105,23 +94,7 @@ function world(statuses: string[], overrides: Partial<Record<string, ActivityFn>
 /** Simulates, then checks determinism: every prefix of every history replays to the same actions. */
 async function play(o: Partial<SimOptions> & { activities: ActivityFn }): Promise<SimResult> {
   const r = await simulate(scoreJobOrchestrator, { instanceId: 'j1', input, start, ...o });
-  for (const [x, history] of r.histories.entries()) {
-    const starts = history.map((e, i) => (e.EventType === 12 ? i : -1)).filter((i) => i >= 0);
-    const execInput = JSON.parse(String(history[1]!.Input));
-    for (let k = 0; k < starts.length; k++) {
-      const end = k + 1 < starts.length ? starts[k + 1]! : history.length;
-      const prefix: HistoryEvent[] = history.slice(0, end).filter((e) => e.EventType !== 13);
-      const again = await runEpisode(
-        scoreJobOrchestrator,
-        JSON.parse(JSON.stringify(prefix)),
-        execInput,
-        'j1',
-      );
-      expect(JSON.parse(JSON.stringify(again.actions))).toEqual(
-        JSON.parse(JSON.stringify(r.episodeActions[x]![k])),
-      );
-    }
-  }
+  await expectDeterministic(scoreJobOrchestrator, 'j1', r);
   return r;
 }
 

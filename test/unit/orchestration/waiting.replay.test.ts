@@ -9,13 +9,12 @@ import type {
 } from '../../../src/orchestration/contracts';
 import type { DurationEstimate } from '../../../src/domain/pollSchedule';
 import {
-  runEpisode,
   simulate,
   type ActivityFn,
-  type HistoryEvent,
   type SimOptions,
   type SimResult,
 } from '../../../dev/runtime/durable/memoryHost';
+import { expectDeterministic } from '../../support/replay';
 
 /**
  * Learned timing and AML status events in the waiting loop, through the real durable-functions replay
@@ -75,24 +74,7 @@ function world(
 
 async function play(o: Partial<SimOptions> & { activities: ActivityFn }): Promise<SimResult> {
   const r = await simulate(scoreJobOrchestrator, { instanceId: 'j1', input: base, start, ...o });
-  for (const [x, history] of r.histories.entries()) {
-    const starts = history.map((e, i) => (e.EventType === 12 ? i : -1)).filter((i) => i >= 0);
-    const execInput = JSON.parse(String(history[1]!.Input));
-    for (let k = 0; k < starts.length; k++) {
-      const end = k + 1 < starts.length ? starts[k + 1]! : history.length;
-      const prefix: HistoryEvent[] = history.slice(0, end).filter((e) => e.EventType !== 13);
-      const again = await runEpisode(
-        scoreJobOrchestrator,
-        JSON.parse(JSON.stringify(prefix)),
-        execInput,
-        'j1',
-      );
-      expect(JSON.parse(JSON.stringify(again.actions))).toEqual(
-        JSON.parse(JSON.stringify(r.episodeActions[x]![k])),
-      );
-    }
-  }
-  expect(r.warnings).toEqual([]);
+  await expectDeterministic(scoreJobOrchestrator, 'j1', r);
   return r;
 }
 
