@@ -1,4 +1,3 @@
-import { AmlJobIndex } from '../adapters/amlJobIndex';
 import { isAmlStatus, type AmlStatus } from '../domain/amlStatus';
 import { withAmlStatus } from '../domain/jobRecord';
 import type { SubmitInput, SubmitResult } from '../orchestration/contracts';
@@ -41,8 +40,7 @@ export async function submitAmlJob(input: SubmitInput, d: Deps): Promise<SubmitR
     );
   }
   // AML's run events find the orchestration that owns the job through this index (amlEventsTrigger).
-  if (d.settings.poll.events)
-    await AmlJobIndex.fromConnection(d.settings.dataStorage, d.settings.jobsTable).put(job.name, input.jobId);
+  if (d.settings.poll.events) await d.amlJobs.put(job.name, input.jobId);
   // A batch's files learn which AML job scores them: one table transaction per partition.
   if (input.staged.members?.length)
     await d.jobs.transitionMany(

@@ -1,4 +1,5 @@
 import { AmlClient } from '../adapters/amlClient';
+import { AmlJobIndex } from '../adapters/amlJobIndex';
 import { BlobStore } from '../adapters/blobStore';
 import { JobTable } from '../adapters/jobTable';
 import { settings, type Settings } from '../config/settings';
@@ -11,6 +12,8 @@ export interface Deps {
   /** The AML datastore's account. */
   datastore: BlobStore;
   jobs: JobTable;
+  /** AML job name → the orchestration that owns it, for AML's run events (AML_EVENTS_ENABLED). */
+  amlJobs: AmlJobIndex;
   aml: AmlClient;
   now(): Date;
 }
@@ -23,6 +26,7 @@ export function buildDeps(s: Settings): Deps {
     data: BlobStore.fromConnection(s.dataStorage),
     datastore: BlobStore.fromConnection(s.aml.datastoreStorage),
     jobs: JobTable.fromConnection(s.dataStorage, s.jobsTable),
+    amlJobs: AmlJobIndex.fromConnection(s.dataStorage, s.jobsTable),
     aml: AmlClient.fromSettings(s.aml),
     now: () => new Date(),
   };

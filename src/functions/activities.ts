@@ -30,9 +30,16 @@ df.app.setExceptionPropertiesProvider({ getExceptionProperties: errorProperties 
 const client = df.input.durableClient();
 
 /** `withClient`: the activity starts or signals orchestrations (batches), through a durable client binding. */
-const noClient: Orchestrations = new Proxy({} as Orchestrations, {
-  get: () => () => Promise.reject(new Error('this activity has no durable client binding')),
-});
+/** What an activity registered without the client binding gets: a clear error if it ever uses it. */
+const noClient = (): Promise<never> =>
+  Promise.reject(new Error('this activity has no durable client binding'));
+const withoutClient: Orchestrations = {
+  state: noClient,
+  start: noClient,
+  startBatch: noClient,
+  requestCancel: noClient,
+  raise: noClient,
+};
 
 function register<I, O extends { ok: boolean }>(
   name: string,
@@ -46,7 +53,7 @@ function register<I, O extends { ok: boolean }>(
       context: InvocationContext,
     ): Promise<O | { ok: false; error: ErrorInfo }> => {
       try {
-        const orch = withClient ? durableOrchestrations(df.getClient(context)) : noClient;
+        const orch = withClient ? durableOrchestrations(df.getClient(context)) : withoutClient;
         return await fn(input as I, deps(), orch);
       } catch (err) {
         if (err instanceof PipelineError && err.retryable) {

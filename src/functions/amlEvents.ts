@@ -1,12 +1,8 @@
 import { app, type EventGridEvent, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import { AmlJobIndex } from '../adapters/amlJobIndex';
-import { settings } from '../config/settings';
+import { deps } from '../app/deps';
 import { endpointNameOf, onAmlEvent } from '../handlers/amlEvents';
 import { AML_STATUS_EVENT } from '../orchestration/names';
-
-const s = settings();
-let index: AmlJobIndex | undefined;
 
 /**
  * AML run events from the workspace's Event Grid system topic (infra `amlEventsEnabled`), delivered to
@@ -16,9 +12,10 @@ app.eventGrid('amlEventsTrigger', {
   extraInputs: [df.input.durableClient()],
   handler: async (event: EventGridEvent, context: InvocationContext): Promise<void> => {
     const client = df.getClient(context);
+    const d = deps();
     const r = await onAmlEvent(event, {
-      endpointName: endpointNameOf(s.aml.scoringUri),
-      instanceFor: (name) => (index ??= AmlJobIndex.fromConnection(s.dataStorage, s.jobsTable)).get(name),
+      endpointName: endpointNameOf(d.settings.aml.scoringUri),
+      instanceFor: (name) => d.amlJobs.get(name),
       raise: async (instanceId, data) => {
         try {
           await client.raiseEvent(instanceId, AML_STATUS_EVENT, data);
