@@ -1,4 +1,4 @@
-import { batchFolder } from '../domain/amlUris';
+import { inputFolder } from '../domain/amlUris';
 import { bytesOf, type BatchHead } from '../domain/batch';
 import type { JobRecord } from '../domain/jobRecord';
 import type { Deps } from '../app/deps';
@@ -14,7 +14,7 @@ export async function ensureBatchRecord(d: Deps, head: BatchHead): Promise<JobRe
     jobId: head.batchId,
     status: 'Received',
     sourceContainer: s.aml.datastoreContainer,
-    sourceBlob: `${batchFolder(s.aml.datastorePathPrefix, head.batchId)}/`,
+    sourceBlob: `${inputFolder(s.aml.datastorePathPrefix, head.batchId)}/`,
     sourceEtag: '',
     receivedAt: head.openedAt,
     createdAt: now,

@@ -1,5 +1,5 @@
 import { BatchHeads } from '../adapters/batchHeads';
-import { batchFolder, datastoreUri, folderOutput } from '../domain/amlUris';
+import { inputFolder, datastoreUri, folderOutput } from '../domain/amlUris';
 import { closed, memberFileName } from '../domain/batch';
 import { PipelineError } from '../domain/errors';
 import type { JobRecord } from '../domain/jobRecord';
@@ -40,12 +40,12 @@ export async function closeBatch(input: CloseBatchInput, d: Deps): Promise<Close
     );
 
   const container = s.aml.datastoreContainer;
-  const folder = batchFolder(s.aml.datastorePathPrefix, input.batchId);
+  const folder = inputFolder(s.aml.datastorePathPrefix, input.batchId);
   await inParallel(rec.files, 8, async (f) => {
-    const info = await d.datastore.info(container, f.input);
+    // A member's staged file is written once and never changed: no version to pin, no HEAD first.
     await d.datastore.copyFrom(
       d.datastore,
-      { container, name: f.input, etag: info.etag },
+      { container, name: f.input },
       { container, name: `${folder}/${memberFileName(f.jobId)}` },
     );
   });

@@ -1,5 +1,5 @@
 import { BatchHeads } from '../adapters/batchHeads';
-import { batchFolder } from '../domain/amlUris';
+import { inputFolder } from '../domain/amlUris';
 import type { Orchestrations } from '../adapters/orchestrations';
 import { nextJoinStep, openBatch, type BatchHead, type BatchMember } from '../domain/batch';
 import { PipelineError } from '../domain/errors';
@@ -85,7 +85,7 @@ async function started(d: Deps, orch: Orchestrations, head: BatchHead): Promise<
       jobId: head.batchId,
       source: {
         container: s.aml.datastoreContainer,
-        name: batchFolder(s.aml.datastorePathPrefix, head.batchId),
+        name: inputFolder(s.aml.datastorePathPrefix, head.batchId),
         etag: '',
       },
       schedule: s.poll,

@@ -1,4 +1,4 @@
-import { batchFolder, datastoreUri, stagingPaths } from '../domain/amlUris';
+import { inputFolder, datastoreUri, stagingPaths } from '../domain/amlUris';
 import { isBatchable } from '../domain/batch';
 import { validateCsvStream, type ValidationReport } from '../domain/csv';
 import { DEPLOYMENT_METADATA, deploymentNameProblem } from '../domain/deployment';
@@ -68,7 +68,7 @@ export async function validateAndStage(input: ValidateInput, d: Deps): Promise<V
     }
     const container = s.aml.datastoreContainer;
     const paths = stagingPaths(s.aml.datastorePathPrefix, jobId, source.name);
-    const folder = batchFolder(s.aml.datastorePathPrefix, jobId);
+    const folder = inputFolder(s.aml.datastorePathPrefix, jobId);
     const splitRows = s.publishMode === 'join' ? s.shaping.splitRows : 0;
     const parts: BlobSink[] = [];
     const report = await validateCsvStream(body, {

@@ -267,7 +267,8 @@ export class BlobStore {
    */
   async copyFrom(
     source: BlobStore,
-    src: { container: string; name: string; etag: string },
+    /** `etag` pins the version to copy; without it, whatever is there (our own immutable staged files). */
+    src: { container: string; name: string; etag?: string },
     dst: { container: string; name: string },
   ): Promise<CopyMethod> {
     const target = this.container(dst.container).getBlockBlobClient(dst.name);
@@ -278,7 +279,10 @@ export class BlobStore {
       const url = sameAccount
         ? source.blob(src.container, src.name).url
         : await source.readUrl(src.container, src.name);
-      const poller = await target.beginCopyFromURL(url, { sourceConditions: { ifMatch: src.etag } });
+      const poller = await target.beginCopyFromURL(
+        url,
+        src.etag ? { sourceConditions: { ifMatch: src.etag } } : {},
+      );
       const result = await poller.pollUntilDone();
       if (result.copyStatus === 'success') return 'server-side';
       throw new PipelineError('StorageUnavailable', `server-side copy ended ${result.copyStatus}`, {

@@ -38,12 +38,11 @@ export function stagingPaths(
     .replace(/\.csv$/i, '')
     .slice(0, 100);
   const file = `${safe || 'input'}.csv`;
-  const folder = prefix ? `${prefix}/${jobId}` : jobId;
-  return { input: `${folder}/input/${file}`, output: `${folder}/output/predictions.csv` };
+  return { input: `${inputFolder(prefix, jobId)}/${file}`, output: folderOutput(prefix, jobId) };
 }
 
-/** `<prefix>/<id>/input`: the folder of a split file's parts or of a batch's files. */
-export function batchFolder(prefix: string, id: string): string {
+/** `<prefix>/<id>/input`: a job's input folder (its staged file, a split file's parts, a batch's files). */
+export function inputFolder(prefix: string, id: string): string {
   return `${prefix ? `${prefix}/` : ''}${id}/input`;
 }
 

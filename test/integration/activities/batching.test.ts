@@ -15,7 +15,7 @@ import { publishPredictions } from '../../../src/activities/publishPredictions';
 import { validateAndStage } from '../../../src/activities/validateAndStage';
 import { BatchHeads } from '../../../src/adapters/batchHeads';
 import { durableOrchestrations, type Orchestrations } from '../../../src/adapters/orchestrations';
-import { batchFolder } from '../../../src/domain/amlUris';
+import { inputFolder } from '../../../src/domain/amlUris';
 import { batchIdFor, bytesOf, memberFileName, type BatchHead } from '../../../src/domain/batch';
 import { scoreJobInput, startJob } from '../../../src/handlers/startJob';
 import type {
@@ -196,7 +196,7 @@ describe('joinBatch under concurrent arrivals', () => {
     const start = batchStarts(open.batchId)[0]!.input as BatchInput;
     expect(start).toMatchObject({
       jobId: open.batchId,
-      source: { name: batchFolder(d.settings.aml.datastorePathPrefix, open.batchId) },
+      source: { name: inputFolder(d.settings.aml.datastorePathPrefix, open.batchId) },
       batch: { closesAt: open.closesAt },
       deadlineSeconds: d.settings.jobDeadlineSeconds,
     });
@@ -277,7 +277,7 @@ describe('joinBatch under concurrent arrivals', () => {
       expect(rec.files).toBeDefined();
       // Each batch that was staged holds exactly its members' files.
       if (closes.some((c) => c.batchId === batchId)) {
-        const folder = batchFolder(d.settings.aml.datastorePathPrefix, batchId);
+        const folder = inputFolder(d.settings.aml.datastorePathPrefix, batchId);
         expect(await listNames(`${folder}/`)).toEqual(
           byBatch
             .get(batchId)!
@@ -362,7 +362,7 @@ describe('closeBatch', () => {
 
     const r = await closeBatch({ batchId }, d);
     if (!r.ok) throw new Error(JSON.stringify(r.error));
-    const folder = batchFolder(d.settings.aml.datastorePathPrefix, batchId);
+    const folder = inputFolder(d.settings.aml.datastorePathPrefix, batchId);
     expect(r.staged).toMatchObject({
       folder: true,
       inputPath: `${folder}/`,

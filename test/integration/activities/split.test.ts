@@ -8,7 +8,7 @@ import type { Deps } from '../../../src/app/deps';
 import { publishPredictions } from '../../../src/activities/publishPredictions';
 import { validateAndStage } from '../../../src/activities/validateAndStage';
 import type { Orchestrations } from '../../../src/adapters/orchestrations';
-import { batchFolder } from '../../../src/domain/amlUris';
+import { inputFolder } from '../../../src/domain/amlUris';
 import { scoreJobInput, startJob } from '../../../src/handlers/startJob';
 import type { SourceBlob, StagedFile } from '../../../src/orchestration/contracts';
 import { testDeps } from '../../support/deps';
@@ -95,7 +95,7 @@ test('a 10-row file with SPLIT_ROWS=3 is staged as 4 parts, each with the header
   const job = await drop(d, 'big/rows.csv', FILE);
   const v = await validateAndStage({ jobId: job.jobId, source: job.source }, d);
   if (!v.ok) throw new Error(JSON.stringify(v.error));
-  const folder = batchFolder(d.settings.aml.datastorePathPrefix, job.jobId);
+  const folder = inputFolder(d.settings.aml.datastorePathPrefix, job.jobId);
   expect(v.staged).toEqual({
     rows: 10,
     bytes: Buffer.byteLength(FILE),
@@ -135,7 +135,7 @@ test('a file read in many chunks splits into parts that add up to it, byte for b
     { rows: 10_000, firstLine: 10_002 },
     { rows: 10_000, firstLine: 20_002 },
   ]);
-  const folder = batchFolder(d.settings.aml.datastorePathPrefix, job.jobId);
+  const folder = inputFolder(d.settings.aml.datastorePathPrefix, job.jobId);
   for (const k of [0, 1, 2]) {
     const part = await readText(
       d.datastore,
@@ -151,7 +151,7 @@ test('a file within SPLIT_ROWS is one part, staged as a plain file', async () =>
   const job = await drop(d, 'small.csv', small);
   const v = await validateAndStage({ jobId: job.jobId, source: job.source }, d);
   if (!v.ok) throw new Error(JSON.stringify(v.error));
-  const folder = batchFolder(d.settings.aml.datastorePathPrefix, job.jobId);
+  const folder = inputFolder(d.settings.aml.datastorePathPrefix, job.jobId);
   expect(v.staged).toMatchObject({ rows: 3, inputPath: `${folder}/part-00000.csv` });
   expect(v.staged.folder).toBeUndefined();
   expect(v.staged.parts).toBeUndefined();
