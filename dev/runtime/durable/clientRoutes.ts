@@ -1,13 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readBody } from '../httpServer';
 import { ClientError, TERMINAL, type DurableEngine, type Instance } from './engine';
-import { events, EventType, EventTypeNames } from './history';
 
 /**
  * The Durable extension's HTTP API (`HttpApiHandler.cs`), which `df.getClient(context)` calls: the same handler
  * serves the public webhook base `/runtime/webhooks/durabletask/` (the URLs in `managementUrls` and the check-status
  * response) and the RPC base `/durabletask/` (`rpcBaseUrl`, which durable-functions v3 prefers for every call). Only
- * the calls the app makes (start, status, raise event) and terminate; the rest answers 501.
+ * the calls the app makes (start, status, raise event); the rest answers 501.
  */
 
 const WEBHOOK_PREFIX = '/runtime/webhooks/durabletask';
@@ -92,7 +91,7 @@ export class DurableHttpApi {
     const path = url.pathname.slice(prefix.length);
     const method = (req.method ?? 'GET').toUpperCase();
     const [head, a, b, c, ...more] = path.split('/').filter(Boolean).map(decodeURIComponent);
-    // instances/{id}[/raiseEvent/{name} | /terminate], by method
+    // instances/{id}[/raiseEvent/{name}], by method
     const shape =
       a === undefined || more.length > 0 ? '' : `${method} ${b?.toLowerCase() ?? ''}${c ? ' *' : ''}`;
     const route = `${head} ${shape}`;
@@ -116,9 +115,6 @@ export class DurableHttpApi {
         await this.status(res, a!, url.searchParams);
       } else if (route === 'instances POST raiseevent *') {
         await this.raise(req, res, a!, c!);
-      } else if (route === 'instances POST terminate') {
-        await this.engine.send(a!, (at) => events.executionTerminated(at, url.searchParams.get('reason')));
-        send(res, 202);
       } else if (head === 'instances' || head === 'entities') {
         const message = `${method} ${path} is not supported by the local runtime (the app does not use it).`;
         send(res, 501, { Message: message });
@@ -156,14 +152,9 @@ export class DurableHttpApi {
       createdTime: seconds(row.createdTime),
       lastUpdatedTime: seconds(row.lastUpdatedTime),
     };
-    // Not the extension's summarized view (the app never asks for history): the raw events, type names spelled out.
+    // The app never asks for the history (the extension's summarized view): refused rather than imitated.
     if (flag('showHistory', false))
-      payload.historyEvents = row.history
-        .filter(
-          (e) =>
-            e.EventType !== EventType.OrchestratorStarted && e.EventType !== EventType.OrchestratorCompleted,
-        )
-        .map((e) => ({ ...e, EventType: EventTypeNames[e.EventType] }));
+      return send(res, 501, { Message: 'showHistory is not supported locally' });
     if (!TERMINAL.has(row.runtimeStatus)) {
       const self = `${this.baseUrl()}${WEBHOOK_PREFIX}/instances/${encodeURIComponent(instanceId)}`;
       return send(res, 202, payload, { Location: self, 'Retry-After': '5' });
@@ -186,7 +177,7 @@ export class DurableHttpApi {
     const body = await readBody(req);
     if (type !== 'application/json' && body.trim() !== '')
       return send(res, 400, { Message: 'Only application/json request content is supported' });
-    await this.engine.send(instanceId, (at) => events.eventRaised(at, eventName, jsonOrNull(body)));
+    await this.engine.raise(instanceId, eventName, jsonOrNull(body));
     send(res, 202);
   }
 }

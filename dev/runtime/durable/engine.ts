@@ -3,14 +3,7 @@ import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { drain, type Clock } from '../clock';
 import type { Invoke, RegisteredFunction } from '../registry';
 import type { LineLog } from '../worker';
-import {
-  activityFailure,
-  EventType,
-  events,
-  toJsonText,
-  type HistoryEvent,
-  type TaskFailure,
-} from './history';
+import { activityFailure, EventType, events, toJsonText, type HistoryEvent } from './history';
 import {
   emptyHostState,
   pickBatch,
@@ -199,13 +192,9 @@ export class DurableEngine {
     return id;
   }
 
-  /** Queues an event or a termination for an instance that exists and has not ended (404 / 410 otherwise). */
-  async send(instanceId: string, event: (at: number) => HistoryEvent): Promise<void> {
-    const inst = this.instances.get(instanceId);
-    if (!inst) throw new ClientError(404, `No instance with ID '${instanceId}' found.`);
-    if (TERMINAL.has(inst.runtimeStatus))
-      throw new ClientError(410, `Instance '${instanceId}' is ${inst.runtimeStatus}.`);
-    await this.add(instanceId, event(this.o.clock.now()));
+  /** Records a raised event for the instance (the HTTP API answers 404/410 for unknown and finished ones). */
+  raise(instanceId: string, name: string, input: string | null): Promise<void> {
+    return this.add(instanceId, events.eventRaised(this.o.clock.now(), name, input));
   }
 
   private withLock<T>(instanceId: string, fn: () => Promise<T>): Promise<T> {
@@ -241,10 +230,8 @@ export class DurableEngine {
     const seen = new Set(done);
     for (const ev of inst.history) {
       if (ev.EventType === EventType.TaskScheduled && !seen.has(ev.EventId)) {
-        const group = Object.values(inst.host.retries).find((g) => g.taskIds.includes(ev.EventId));
         const input = typeof ev.Input === 'string' ? ev.Input : null;
-        const failWith = group?.gaveUp ? { failWith: group.lastFailure } : {};
-        this.dispatch(inst, { taskId: ev.EventId, name: String(ev.Name), input, ...failWith });
+        this.dispatch(inst, { taskId: ev.EventId, name: String(ev.Name), input });
         this.o.log(
           `durable: re-running activity ${String(ev.Name)} (instance ${inst.instanceId}, task #${ev.EventId}): its result was not recorded`,
         );
@@ -260,23 +247,6 @@ export class DurableEngine {
     if (!inst || TERMINAL.has(inst.runtimeStatus)) return;
     const what = `orchestration ${inst.name} (${instanceId})`;
     const ts = Math.max(this.o.clock.now(), Date.parse(inst.history.at(-1)?.Timestamp ?? '') || 0);
-    const terminate = inst.inbox.find((m) => m.event.EventType === EventType.ExecutionTerminated)?.event;
-    if (terminate) {
-      const reason = typeof terminate.Input === 'string' ? terminate.Input : null;
-      const ended = [{ ...terminate, Timestamp: iso(ts) }, events.orchestratorCompleted(ts)];
-      const history = [...inst.history, events.orchestratorStarted(ts), ...ended];
-      const output = JSON.stringify(reason ?? '');
-      await this.save({
-        ...inst,
-        runtimeStatus: 'Terminated',
-        output,
-        lastUpdatedTime: iso(ts),
-        history,
-        inbox: [],
-      });
-      this.cancelTimers(instanceId);
-      return this.o.log(`${what} terminated: ${reason ?? ''}`);
-    }
     const batch = pickBatch(inst.host, inst.history.length > 0, inst.inbox);
     if (batch.length === 0) return;
     const fn = this.fn('orchestration', inst.name);
@@ -348,26 +318,18 @@ export class DurableEngine {
     const where = `(instance ${work.instanceId}, task #${work.taskId}`;
     const fn = this.fn('activity', work.name);
     const started = Date.now();
-    let outcome: { result: string } | { failure: TaskFailure };
+    let event: HistoryEvent;
     try {
-      if (work.failWith) outcome = { failure: work.failWith };
-      else if (!fn) throw new Error(notAFunction(work.name, 'activity'));
-      else {
-        const data = work.input === null ? undefined : { json: work.input };
-        const { returnValue } = await this.o.invoke(fn, data, { instanceId: { string: work.instanceId } });
-        outcome = { result: toJsonText(returnValue) };
-        this.o.log(`activity ${work.name} completed ${where}, ${Date.now() - started} ms)`);
-      }
+      if (!fn) throw new Error(notAFunction(work.name, 'activity'));
+      const data = work.input === null ? undefined : { json: work.input };
+      const { returnValue } = await this.o.invoke(fn, data, { instanceId: { string: work.instanceId } });
+      event = events.taskCompleted(this.o.clock.now(), work.taskId, toJsonText(returnValue));
+      this.o.log(`activity ${work.name} completed ${where}, ${Date.now() - started} ms)`);
     } catch (err) {
       const message = errorMessage(err).split('\n')[0];
       this.o.log(`activity ${work.name} failed ${where}, ${Date.now() - started} ms): ${message}`);
-      outcome = { failure: activityFailure(work.name, err) };
+      event = events.taskFailed(this.o.clock.now(), work.taskId, activityFailure(work.name, err));
     }
-    const now = this.o.clock.now();
-    const event =
-      'result' in outcome
-        ? events.taskCompleted(now, work.taskId, outcome.result)
-        : events.taskFailed(now, work.taskId, outcome.failure);
     await this.add(work.instanceId, event, work.executionId).catch((err: unknown) =>
       this.o.log(`ERROR recording the result of activity ${work.name} ${where}): ${errorMessage(err)}`),
     );

@@ -28,7 +28,6 @@ export const EventType = {
   ExecutionSuspended: 19,
   ExecutionResumed: 20,
 } as const;
-export const EventTypeNames: string[] = Object.keys(EventType);
 
 export interface HistoryEvent {
   EventType: number;
@@ -77,8 +76,6 @@ export const events = {
     }),
   executionCompleted: (at: number, status: 'Completed' | 'Failed', result: string | null) =>
     event(EventType.ExecutionCompleted, at, { OrchestrationStatus: status, Result: result }),
-  executionTerminated: (at: number, reason: string | null) =>
-    event(EventType.ExecutionTerminated, at, { Input: reason }),
   continueAsNew: (at: number, input: string | null) => event(EventType.ContinueAsNew, at, { Result: input }),
   taskScheduled: (at: number, id: number, name: string, input: string | null) =>
     event(EventType.TaskScheduled, at, { Name: name, Version: '', Input: input }, id),

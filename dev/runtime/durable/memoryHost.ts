@@ -145,8 +145,7 @@ export async function simulate(fn: OrchestrationHandler, o: SimOptions): Promise
   let queue: ActivityRequest[] = [];
   let timers: { id: number; fireAt: number }[] = [];
 
-  const runActivity = ({ taskId, name, input, failWith }: ActivityRequest): void => {
-    if (failWith) return void push(events.taskFailed(clock, taskId, failWith));
+  const runActivity = ({ taskId, name, input }: ActivityRequest): void => {
     const value = input === null ? undefined : (JSON.parse(input) as unknown);
     r.activityCalls.push({ name, input: value, at: new Date(clock).toISOString() });
     let outcome: ActivityOutcome;

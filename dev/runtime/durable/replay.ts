@@ -11,7 +11,6 @@ import {
   type OrchestratorState,
   type RawAction,
   type RetryOptions,
-  type TaskFailure,
 } from './history';
 
 /**
@@ -44,9 +43,8 @@ const MAXIMUM_SHORT_TIMER_MS = 6 * 24 * 3600_000;
 const MAX_BATCH = 50;
 
 /**
- * A waiting message: the history event it becomes (`Timestamp` = when it happened; an ExecutionStarted or
- * ExecutionTerminated takes the episode's time). Completions and starts target one execution; raised events and
- * terminations the instance.
+ * A waiting message: the history event it becomes (`Timestamp` = when it happened; an ExecutionStarted takes the
+ * episode's time). Completions and starts target one execution; raised events the instance.
  */
 export interface InboxMessage {
   event: HistoryEvent;
@@ -69,12 +67,8 @@ export interface RetryGroup {
   options: RetryOptions;
   /** durable-functions' RetryableTask.attemptNumber: 1 before the first failure. */
   attempt: number;
-  firstAttemptAt: number;
   taskIds: number[];
   timerIds: number[];
-  /** The retry timeout expired: remaining attempts fail without running (see README). */
-  gaveUp?: boolean;
-  lastFailure?: TaskFailure;
 }
 
 export const emptyHostState = (): HostState => ({
@@ -90,8 +84,6 @@ export interface ActivityRequest {
   name: string;
   /** JSON text of the input, as recorded in TaskScheduled. */
   input: string | null;
-  /** Set when the retry policy gave up (retry timeout): fail with this instead of running. */
-  failWith?: TaskFailure;
 }
 
 /** What an episode schedules, applied only if the episode is recorded and the orchestration keeps running. */
@@ -149,7 +141,7 @@ export function pickBatch(host: HostState, started: boolean, live: InboxMessage[
   if (!started && !start) return [];
   const batch = start ? [start] : [];
   for (const m of live) {
-    if (isStart(m) || m.event.EventType === EventType.ExecutionTerminated) continue;
+    if (isStart(m)) continue;
     const dynamic = isDynamic(host, m.event);
     if (dynamic && batch.length > 0) break;
     batch.push(m);
@@ -158,7 +150,7 @@ export function pickBatch(host: HostState, started: boolean, live: InboxMessage[
   return batch;
 }
 
-/** DTFx RetryInterceptor.ComputeNextDelay (the retry timeout is checked by the caller). */
+/** DTFx RetryInterceptor.ComputeNextDelay. */
 export function retryDelay(options: RetryOptions, retryCount: number): number {
   const next =
     options.firstRetryIntervalInMilliseconds *
@@ -175,10 +167,7 @@ function applyDynamic(host: HostState, e: HistoryEvent, ts: number, plan: Episod
     // RetryableTask: attemptNumber++ and wait for a retry timer, also after the last attempt (DTFx's
     // RetryInterceptor creates that timer as well before it rethrows).
     group.attempt += 1;
-    group.lastFailure = { Reason: String(e.Reason), Details: String(e.Details) };
-    const timeout = group.options.retryTimeoutInMilliseconds;
-    group.gaveUp = typeof timeout === 'number' && ts >= group.firstAttemptAt + timeout;
-    const fireAt = ts + (group.gaveUp ? 0 : retryDelay(group.options, group.attempt - 2));
+    const fireAt = ts + retryDelay(group.options, group.attempt - 2);
     const timerId = host.nextId++;
     group.timerIds.push(timerId);
     plan.scheduled.push(events.timerCreated(ts, timerId, fireAt));
@@ -189,8 +178,7 @@ function applyDynamic(host: HostState, e: HistoryEvent, ts: number, plan: Episod
     const taskId = host.nextId++;
     group.taskIds.push(taskId);
     plan.scheduled.push(events.taskScheduled(ts, taskId, group.name, group.input));
-    const failWith = group.gaveUp ? { failWith: group.lastFailure } : {};
-    plan.activities.push({ taskId, name: group.name, input: group.input, ...failWith });
+    plan.activities.push({ taskId, name: group.name, input: group.input });
   }
 }
 
@@ -237,12 +225,16 @@ function applyActions(
         const o = a.retryOptions;
         if (!o || !(o.firstRetryIntervalInMilliseconds > 0) || typeof o.maxNumberOfAttempts !== 'number')
           throw new Error(`CallActivityWithRetry '${name}': invalid retryOptions ${JSON.stringify(o)}`);
+        // The app sets no retry timeout; the extension's (DTFx RetryInterceptor) is not imitated: refused.
+        if (o.retryTimeoutInMilliseconds !== undefined)
+          throw new Error(
+            `The local runtime does not support retryTimeoutInMilliseconds (activity '${name}')`,
+          );
         host.retries[String(id)] = {
           name,
           input,
           options: { ...o },
           attempt: 1,
-          firstAttemptAt: ts,
           taskIds: [id],
           timerIds: [],
         };

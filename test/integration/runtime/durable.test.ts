@@ -1,6 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { EventType } from '../../../dev/runtime/durable/history';
 import { testConnectionString, uniqueName } from '../../support/storage';
 import {
   getStatus,
@@ -41,6 +43,17 @@ afterAll(async () => {
 
 async function start(name: string, id: string, input?: unknown): Promise<Response> {
   return post(`${api}/orchestrators/${name}/${id}`, input);
+}
+
+/** The instance's history as the runtime persisted it (one blob per instance), event types by name, without the
+ * episode markers (OrchestratorStarted/Completed). */
+async function history(id: string): Promise<{ EventType: string }[]> {
+  const blobs = BlobServiceClient.fromConnectionString(testConnectionString());
+  const blob = blobs.getContainerClient(`${hub.toLowerCase()}-instances`).getBlobClient(`${id}.json`);
+  const inst = JSON.parse(String(await blob.downloadToBuffer())) as { history: { EventType: number }[] };
+  return inst.history
+    .map((e) => ({ EventType: Object.keys(EventType)[e.EventType]! }))
+    .filter((e) => !/^Orchestrator(Started|Completed)$/.test(e.EventType));
 }
 
 async function appStatus(
@@ -157,8 +170,7 @@ describe('durable functions', () => {
     expect(viaClient.body.input).toEqual({ name: 'Ann', key, failTimes: 2, timerMs: 400 });
 
     // history: retry timers between the attempts, every activity scheduled once per attempt
-    const withHistory = (await getStatus(rt.url, id, '?showHistory=true'))!;
-    const types = withHistory.historyEvents!.map((e) => e.EventType);
+    const types = (await history(id)).map((e) => e.EventType);
     expect(types[0]).toBe('ExecutionStarted');
     expect(types.at(-1)).toBe('ExecutionCompleted');
     expect(types.filter((t) => t === 'TaskFailed')).toHaveLength(3);
@@ -209,12 +221,7 @@ describe('durable functions', () => {
     // Data first: nobody waits for it yet, it must be kept until the orchestrator asks
     expect((await post(`${api}/instances/${id}/events/Data`, { n: 1 })).status).toBe(202);
     await waitFor(
-      async () =>
-        (await getStatus(rt.url, id, '?showHistory=true'))!.historyEvents!.some(
-          (e) => e.EventType === 'EventRaised',
-        )
-          ? true
-          : undefined,
+      async () => ((await history(id)).some((e) => e.EventType === 'EventRaised') ? true : undefined),
       'Data recorded',
     );
     expect((await getStatus(rt.url, id))!.runtimeStatus).toBe('Running');
@@ -263,16 +270,20 @@ describe('durable functions', () => {
     expect((await waitForStatus(rt.url, ec, ['Completed'])).output).toBe(6);
   });
 
-  it('terminates a running instance; events to finished or unknown instances are refused', async () => {
+  it('refuses events to finished or unknown instances, and client calls the app does not make', async () => {
     const id = uniqueName('tm');
     await start('waitForever', id);
     await waitForStatus(rt.url, id, ['Running']);
-    expect((await post(`${api}/instances/${id}/terminate?reason=enough`)).status).toBe(202);
-    const done = await waitForStatus(rt.url, id, ['Terminated']);
-    expect(done.output).toBe('enough');
-    expect(done.customStatus).toBe('waiting');
-    // raiseEvent on a terminated instance: 410, which the client treats as success (no throw)
     expect((await post(`${api}/instances/${id}/events/Never`, 1)).status).toBe(202);
+    const done = await waitForStatus(rt.url, id, ['Completed']);
+    expect(done).toMatchObject({ output: 'woke', customStatus: 'waiting' });
+    // raiseEvent on a finished instance: 410, which the client treats as success (no throw)
+    const raw = `${rt.url}/runtime/webhooks/durabletask/instances/${id}`;
+    expect((await post(`${raw}/raiseEvent/Never`, 1)).status).toBe(410);
+    expect((await post(`${api}/instances/${id}/events/Never`, 1)).status).toBe(202);
+    // terminate and the history view are not imitated: refused, not ignored
+    expect((await post(`${raw}/terminate?reason=x`)).status).toBe(501);
+    expect((await fetch(`${raw}?showHistory=true`)).status).toBe(501);
     // raiseEvent on an unknown instance: the client rejects
     const unknown = await post(`${api}/instances/${uniqueName('nope')}/events/Never`, 1);
     expect(unknown.status).toBe(404);
@@ -300,8 +311,8 @@ describe('durable functions', () => {
       ExceptionType: 'DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException',
     });
 
-    await post(`${api}/instances/${id}/terminate?reason=x`);
-    await waitForStatus(rt.url, id, ['Terminated']);
+    await post(`${api}/instances/${id}/events/Never`, 1);
+    await waitForStatus(rt.url, id, ['Completed']);
     const first = (await getStatus(rt.url, id))!;
     expect((await start('counter', id, { n: 0, max: 0 })).status).toBe(202);
     const second = await waitForStatus(rt.url, id, ['Completed']);

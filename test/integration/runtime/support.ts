@@ -141,7 +141,6 @@ export interface Status {
   customStatus: unknown;
   createdTime: string;
   lastUpdatedTime: string;
-  historyEvents?: { EventType: string }[];
 }
 
 /** Status through the Durable HTTP API the client uses (rpc base), not through the app. */
