@@ -222,13 +222,8 @@ export async function startHttpHost(o: HttpHostOptions): Promise<{ url: string; 
       o.log(`[${fn.name}] ERROR ${(err as Error).stack ?? String(err)}`);
       return answer(500);
     }
-    if (!answered && result == null && fn.outputs.some((x) => x.name === '$return')) return answer(204);
-    // A named http output that was never set sends nothing to the proxy: answer 204 after a grace period.
-    const settled = await Promise.race([
-      proxied.then(() => true),
-      new Promise<boolean>((r) => setTimeout(r, 5000, false).unref()),
-    ]);
-    if (!settled && !answered) return answer(204);
+    if (!answered && result == null) return answer(204); // nothing returned: the library sends the proxy nothing
+    await proxied;
     done(res.statusCode);
   };
 

@@ -81,9 +81,12 @@ export function buildRegistry(app: WorkerApp, env: Env, log: (line: string) => v
       problems.push(
         `${where}: input binding "${i.name}" of type "${i.type}" is not supported (supported: durableClient)`,
       );
-    for (const o of outputs.filter((r) => !(kind === 'http' && r.type.toLowerCase() === 'http')))
+    // app.http answers through `$return`; a named http output is app.generic's, which the app does not use.
+    for (const o of outputs.filter(
+      (r) => !(kind === 'http' && r.type.toLowerCase() === 'http' && r.name === '$return'),
+    ))
       problems.push(
-        `${where}: output binding "${o.name}" of type "${o.type}" is not supported (only "http" outputs on HTTP triggers)`,
+        `${where}: output binding "${o.name}" of type "${o.type}" is not supported (only the "$return" http output on HTTP triggers)`,
       );
     if (metadata.retryOptions) log(`WARNING ${where}: retry policies are not emulated by the local runtime`);
     const fn: RegisteredFunction = {

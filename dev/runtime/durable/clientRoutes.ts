@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readBody } from '../httpServer';
-import { ClientError, TERMINAL, type DurableEngine, type Instance } from './engine';
+import { ClientError, TERMINAL, type DurableEngine } from './engine';
 
 /**
  * The Durable extension's HTTP API (`HttpApiHandler.cs`), which `df.getClient(context)` calls: the same handler
@@ -112,7 +112,7 @@ export class DurableHttpApi {
         delete urls.rewindPostUri;
         send(res, 202, urls, { Location: urls.statusQueryGetUri!, 'Retry-After': '10' });
       } else if (route === 'instances GET ') {
-        await this.status(res, a!, url.searchParams);
+        this.status(res, a!, url.searchParams);
       } else if (route === 'instances POST raiseevent *') {
         await this.raise(req, res, a!, c!);
       } else if (head === 'instances' || head === 'entities') {
@@ -135,32 +135,25 @@ export class DurableHttpApi {
   }
 
   /** DurableOrchestrationStatus: 202 while running (with Location), 200 when done, 404 unknown. */
-  private async status(res: ServerResponse, instanceId: string, query: URLSearchParams): Promise<void> {
-    const row: Instance | undefined = this.engine.getInstance(instanceId);
+  private status(res: ServerResponse, instanceId: string, query: URLSearchParams): void {
+    const row = this.engine.getInstance(instanceId);
     if (!row) return send(res, 404);
-    const flag = (name: string, fallback: boolean): boolean => {
-      const v = query.get(name)?.toLowerCase();
-      return v === 'true' ? true : v === 'false' ? false : fallback;
-    };
-    const payload: Record<string, unknown> = {
+    // The app never asks for the history (the extension's summarized view): refused rather than imitated.
+    if (query.get('showHistory')?.toLowerCase() === 'true')
+      return send(res, 501, { Message: 'showHistory is not supported by the local runtime' });
+    const payload = {
       name: row.name,
-      instanceId: row.instanceId,
+      instanceId,
       runtimeStatus: row.runtimeStatus,
-      input: flag('showInput', true) ? parseJson(row.input) : null,
+      input: query.get('showInput')?.toLowerCase() === 'false' ? null : parseJson(row.input),
       customStatus: parseJson(row.customStatus),
       output: parseJson(row.output),
       createdTime: seconds(row.createdTime),
       lastUpdatedTime: seconds(row.lastUpdatedTime),
     };
-    // The app never asks for the history (the extension's summarized view): refused rather than imitated.
-    if (flag('showHistory', false))
-      return send(res, 501, { Message: 'showHistory is not supported locally' });
-    if (!TERMINAL.has(row.runtimeStatus)) {
-      const self = `${this.baseUrl()}${WEBHOOK_PREFIX}/instances/${encodeURIComponent(instanceId)}`;
-      return send(res, 202, payload, { Location: self, 'Retry-After': '5' });
-    }
-    const failed500 = row.runtimeStatus === 'Failed' && flag('returnInternalServerErrorOnFailure', false);
-    send(res, failed500 ? 500 : 200, payload);
+    if (TERMINAL.has(row.runtimeStatus)) return send(res, 200, payload);
+    const self = `${this.baseUrl()}${WEBHOOK_PREFIX}/instances/${encodeURIComponent(instanceId)}`;
+    send(res, 202, payload, { Location: self, 'Retry-After': '5' });
   }
 
   /** 202, 404 unknown, 410 finished; only JSON content. */
