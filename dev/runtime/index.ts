@@ -137,7 +137,6 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions) {
         await Promise.all([...watchers, ...timers].map((t) => t.stop()));
         await http.stop();
         await engine.stop();
-        await app.runTerminateHooks();
         log('local runtime stopped');
       })()),
   };

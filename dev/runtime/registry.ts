@@ -130,6 +130,9 @@ export function buildRegistry(app: WorkerApp, env: Env, log: (line: string) => v
     }
     out.push(fn);
   }
+  // Programming-model hooks (worker `src/hooks`): the app registers none, so none are imitated.
+  if (app.hooks.length > 0)
+    problems.push(`hooks (app.hook.${[...new Set(app.hooks)].join(', app.hook.')}) are not supported`);
   if (problems.length > 0)
     throw new Error(`The local runtime cannot host this app:\n  - ${problems.join('\n  - ')}`);
   return out;

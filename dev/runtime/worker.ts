@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import Module, { createRequire } from 'node:module';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 
 /**
  * The Node.js worker's part: the `@azure/functions-core` module it injects into the app's `require` (worker
@@ -36,7 +36,6 @@ export interface FunctionMetadata {
 }
 export type LineLog = (line: string) => void;
 type Callback = (...args: unknown[]) => unknown;
-type Hook = (context: Record<string, unknown>) => unknown;
 interface InvocationModel {
   getArguments(): Promise<{ context: unknown; inputs: unknown[] }>;
   invokeFunction(context: unknown, inputs: unknown[], callback: Callback): Promise<unknown>;
@@ -67,12 +66,11 @@ export function fromTyped(data: TypedData | null | undefined): unknown {
 const LEVEL_TAG: Record<string, string> = { warning: 'WARN ', error: 'ERROR ', critical: 'CRITICAL ' };
 const localRequire = createRequire(__filename);
 
-/** The app as the worker holds it: its registrations, hooks and programming model. */
+/** The app as the worker holds it: its registrations and programming model. */
 export class WorkerApp {
   readonly functions: { metadata: FunctionMetadata; callback: Callback }[] = [];
-  private readonly hooks: Record<string, Hook[]> = {};
-  private readonly appHookData: Record<string, unknown> = {};
-  private readonly appLevelOnlyHookData: Record<string, unknown> = {};
+  /** Hooks (`app.hook.*`) the app registered: the app uses none, so the registry refuses them. */
+  readonly hooks: string[] = [];
   private model: ProgrammingModel | undefined;
   private started = false;
   /** Set when the app enabled HTTP streaming: the library's proxy the host forwards requests to. */
@@ -80,7 +78,7 @@ export class WorkerApp {
 
   constructor(private readonly log: LineLog) {}
 
-  /** Injects the core module, requires the entry, runs appStart hooks, asks for capabilities (startApp.ts). */
+  /** Injects the core module, requires the entry, asks for capabilities (startApp.ts). */
   static async load(entry: string, log: LineLog): Promise<WorkerApp> {
     if (process.env.JEST_WORKER_ID !== undefined)
       throw new Error('The local runtime must run in its own Node process; spawn dev/runtime/main.ts');
@@ -96,14 +94,6 @@ export class WorkerApp {
       (localRequire('tsx/cjs/api') as { register: () => unknown }).register();
     localRequire(file);
     if (app.functions.length === 0) throw new Error(`The app entry ${entry} registered no functions`);
-    if (app.hooksOf('log').length > 0)
-      throw new Error('The local runtime cannot host this app: log hooks are not supported');
-    const ctx = {
-      hookData: app.appLevelOnlyHookData,
-      appHookData: app.appHookData,
-      functionAppDirectory: dirname(file),
-    };
-    for (const hook of app.hooksOf('appStart')) await hook(ctx);
     app.started = true;
     if (!app.model)
       throw new Error('The app registered no programming model (is @azure/functions v4 loaded?)');
@@ -111,19 +101,14 @@ export class WorkerApp {
     return app;
   }
 
-  private hooksOf(name: string): Hook[] {
-    return this.hooks[name] ?? [];
-  }
-
   private coreApi(): Record<string, unknown> {
     return {
       version: '3.10.1-local-runtime',
       hostVersion: '4.1040.0-local-runtime',
       Disposable,
-      registerHook: (name: string, callback: Hook) => {
-        const list = (this.hooks[name] ??= []);
-        list.push(callback);
-        return new Disposable(() => list.splice(list.indexOf(callback) >>> 0, 1));
+      registerHook: (name: string) => {
+        this.hooks.push(name);
+        return new Disposable();
       },
       setProgrammingModel: (model: ProgrammingModel) => (this.model = model),
       getProgrammingModel: () => this.model,
@@ -141,14 +126,9 @@ export class WorkerApp {
     };
   }
 
-  async runTerminateHooks(): Promise<void> {
-    const ctx = { hookData: this.appLevelOnlyHookData, appHookData: this.appHookData };
-    for (const hook of this.hooksOf('appTerminate')) await hook(ctx);
-  }
-
   /**
-   * InvocationHandler: `getInvocationModel` → `getArguments` → preInvocation hooks → `invokeFunction` →
-   * postInvocation hooks → `getResponse`. Returns the handler's raw result too (the HTTP streaming path needs it).
+   * InvocationHandler: `getInvocationModel` → `getArguments` → `invokeFunction` → `getResponse` (no hooks: see
+   * `hooks`). Returns the handler's raw result too (the HTTP streaming path needs it).
    */
   async invoke(
     fn: { name: string; metadata: FunctionMetadata; callback: Callback },
@@ -182,23 +162,10 @@ export class WorkerApp {
       },
     });
     const { context, inputs } = await model.getArguments();
-    const hookData: Record<string, unknown> = {};
-    const common = { hookData, appHookData: this.appHookData, invocationContext: context };
-    const pre: Record<string, unknown> = { ...common, functionCallback: fn.callback, inputs };
-    for (const hook of this.hooksOf('preInvocation')) await hook(pre);
-    const post: Record<string, unknown> = { ...common, inputs: pre.inputs, result: null, error: null };
-    try {
-      post.result = await model.invokeFunction(
-        context,
-        pre.inputs as unknown[],
-        pre.functionCallback as Callback,
-      );
-    } catch (err) {
-      post.error = err;
-    }
-    for (const hook of this.hooksOf('postInvocation')) await hook(post);
-    if (post.error != null) throw post.error instanceof Error ? post.error : new Error(String(post.error));
-    const response = await model.getResponse(context, post.result);
-    return { returnValue: fromTyped(response.returnValue), result: post.result };
+    const result = await model.invokeFunction(context, inputs, fn.callback).catch((err: unknown) => {
+      throw err instanceof Error ? err : new Error(String(err));
+    });
+    const response = await model.getResponse(context, result);
+    return { returnValue: fromTyped(response.returnValue), result };
   }
 }

@@ -101,14 +101,6 @@ describe('HTTP triggers', () => {
     expect((await fetch(`${api}/boom`)).status).toBe(500);
   });
 
-  it('runs appStart, preInvocation and postInvocation hooks around the handler', async () => {
-    expect(await (await fetch(`${api}/hooked`)).json()).toEqual({
-      handler: { body: 'from handler' },
-      pre: 'preInvocation',
-    });
-    expect(readFileSync(join(dir, 'appstart.log'), 'utf8')).toBe('started');
-  });
-
   it('answers a body over FUNCTIONS_REQUEST_BODY_SIZE_LIMIT (default 100 MiB) with a bare 500, without running the function', async () => {
     const payload = Buffer.alloc(101 * 1024 * 1024, 1);
     const r = await fetch(`${api}/upload`, { method: 'POST', body: payload });
