@@ -3,9 +3,10 @@ import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { drain, type Clock } from '../clock';
 import type { Invoke, RegisteredFunction } from '../registry';
 import type { LineLog } from '../worker';
-import { activityFailure, EventType, events, toJsonText, type HistoryEvent } from './history';
+import { activityFailure, events, toJsonText, type HistoryEvent } from './history';
 import {
   emptyHostState,
+  pendingWork,
   pickBatch,
   playEpisode,
   type ActivityRequest,
@@ -106,7 +107,7 @@ export class DurableEngine {
       const inst = JSON.parse(text) as Instance;
       this.instances.set(inst.instanceId, inst);
       if (TERMINAL.has(inst.runtimeStatus)) continue;
-      this.resumePending(inst);
+      this.schedule(inst, true);
       resumed++;
       this.wake(inst.instanceId);
     }
@@ -221,25 +222,19 @@ export class DurableEngine {
     });
   }
 
-  /** After a restart: activities scheduled without a recorded result run again, timers not yet fired re-arm. */
-  private resumePending(inst: Instance): void {
-    // task and timer ids share one sequence: the ids whose completion is recorded or waiting
-    const done = [...inst.history, ...inst.inbox.map((m) => m.event)].map(
-      (e) => e.TimerId ?? e.TaskScheduledId,
-    );
-    const seen = new Set(done);
-    for (const ev of inst.history) {
-      if (ev.EventType === EventType.TaskScheduled && !seen.has(ev.EventId)) {
-        const input = typeof ev.Input === 'string' ? ev.Input : null;
-        this.dispatch(inst, { taskId: ev.EventId, name: String(ev.Name), input });
+  /** Runs what the execution waits for and is not running yet (pendingWork); drops timers cancelled since. */
+  private schedule(inst: Instance, resumed = false): void {
+    const { activities, timers } = pendingWork(inst.history, inst.host, inst.inbox);
+    for (const id of inst.host.cancelledTimers)
+      this.cancelTimer(`${inst.instanceId}|${inst.executionId}|${id}`);
+    for (const a of activities) {
+      if (resumed)
         this.o.log(
-          `durable: re-running activity ${String(ev.Name)} (instance ${inst.instanceId}, task #${ev.EventId}): its result was not recorded`,
+          `durable: re-running activity ${a.name} (instance ${inst.instanceId}, task #${a.taskId}): its result was not recorded`,
         );
-      }
-      const cancelled = inst.host.cancelledTimers.includes(ev.EventId);
-      if (ev.EventType === EventType.TimerCreated && !seen.has(ev.EventId) && !cancelled)
-        this.armTimer(inst, ev.EventId, Date.parse(String(ev.FireAt)));
+      this.dispatch(inst, a);
     }
+    for (const t of timers) this.armTimer(inst, t.id, t.fireAt);
   }
 
   private async processInbox(instanceId: string): Promise<void> {
@@ -276,11 +271,8 @@ export class DurableEngine {
     }
     await this.save(next);
     if (inst.history.length === 0) this.o.log(`${what} started`);
-    if (ep.status === 'Running') {
-      for (const id of ep.plan.cancelTimers) this.cancelTimer(`${instanceId}|${inst.executionId}|${id}`);
-      for (const a of ep.plan.activities) this.dispatch(next, a);
-      for (const t of ep.plan.timers) this.armTimer(next, t.id, t.fireAt);
-    } else {
+    if (ep.status === 'Running') this.schedule(next);
+    else {
       this.cancelTimers(instanceId);
       if (ep.status === 'Failed') this.o.log(`${what} failed: ${ep.failure ?? ''}`.split('\n')[0]!);
       else this.o.log(`${what} ${ep.status === 'Completed' ? 'completed' : 'continued as new'}`);

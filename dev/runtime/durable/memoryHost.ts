@@ -11,6 +11,7 @@ import {
 import {
   emptyHostState,
   orchestrationTriggerInput,
+  pendingWork,
   pickBatch,
   playEpisode,
   replaySchema,
@@ -142,8 +143,6 @@ export async function simulate(fn: OrchestrationHandler, o: SimOptions): Promise
   let host = emptyHostState();
   let history: HistoryEvent[] = [];
   let actionsByEpisode: unknown[] = [];
-  let queue: ActivityRequest[] = [];
-  let timers: { id: number; fireAt: number }[] = [];
 
   const runActivity = ({ taskId, name, input }: ActivityRequest): void => {
     const value = input === null ? undefined : (JSON.parse(input) as unknown);
@@ -163,9 +162,10 @@ export async function simulate(fn: OrchestrationHandler, o: SimOptions): Promise
 
   /** Delivers the next piece of work in time order; false when the orchestration waits on nothing. */
   const deliver = (): boolean => {
-    if (queue.length > 0) {
+    const { activities, timers } = pendingWork(history, host);
+    if (activities.length > 0) {
       const mode = o.completions ?? 'fifo';
-      const take = mode === 'fifo' ? queue.splice(0, 1) : queue.splice(0);
+      const take = mode === 'fifo' ? activities.slice(0, 1) : activities;
       (mode === 'lifo-burst' ? take.reverse() : take).forEach(runActivity);
       return true;
     }
@@ -176,7 +176,6 @@ export async function simulate(fn: OrchestrationHandler, o: SimOptions): Promise
       clock = Math.max(clock, event.at.getTime());
       push(events.eventRaised(clock, event.name, toJsonText(event.data ?? null)));
     } else if (timer) {
-      timers.shift();
       clock = Math.max(clock, timer.fireAt);
       push(events.timerFired(clock, timer.id, new Date(timer.fireAt).toISOString()));
     }
@@ -206,17 +205,13 @@ export async function simulate(fn: OrchestrationHandler, o: SimOptions): Promise
     actionsByEpisode.push(ep.state?.actions[0] ?? []);
     history.push(...ep.events);
     r.maxHistoryLength = Math.max(r.maxHistoryLength, history.length);
-    if (ep.status === 'Running') {
-      timers = [...timers.filter((t) => !ep.plan.cancelTimers.includes(t.id)), ...ep.plan.timers];
-      queue.push(...ep.plan.activities);
-      continue;
-    }
+    if (ep.status === 'Running') continue;
     r.histories.push(history);
     r.episodeActions.push(actionsByEpisode);
     if (ep.status === 'ContinuedAsNew') {
       // What the execution received but did not consume is gone (OutOfProcOrchestrationShim: ContinueAsNew(input)).
       r.executions++;
-      [host, history, actionsByEpisode, queue, timers, inbox] = [emptyHostState(), [], [], [], [], []];
+      [host, history, actionsByEpisode, inbox] = [emptyHostState(), [], [], []];
       start(ep.output);
       continue;
     }

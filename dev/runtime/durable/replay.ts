@@ -86,12 +86,22 @@ export interface ActivityRequest {
   input: string | null;
 }
 
-/** What an episode schedules, applied only if the episode is recorded and the orchestration keeps running. */
-export interface EpisodePlan {
-  scheduled: HistoryEvent[];
-  activities: ActivityRequest[];
-  timers: { id: number; fireAt: number }[];
-  cancelTimers: number[];
+/**
+ * What an execution waits for, read from its history: activities scheduled without a result and timers neither
+ * fired nor cancelled, in sequence order (results waiting in the inbox count). The engine runs them after every
+ * episode and again after a restart (at least once); the in-memory host delivers them in simulated time.
+ */
+export function pendingWork(history: HistoryEvent[], host: HostState, inbox: InboxMessage[] = []) {
+  const done = new Set([...history, ...inbox.map((m) => m.event)].map((e) => e.TimerId ?? e.TaskScheduledId));
+  const open = history.filter((e) => !done.has(e.EventId) && !host.cancelledTimers.includes(e.EventId));
+  const of = (type: number) => open.filter((e) => e.EventType === type);
+  return {
+    activities: of(EventType.TaskScheduled).map((e): ActivityRequest => {
+      const input = typeof e.Input === 'string' ? e.Input : null;
+      return { taskId: e.EventId, name: String(e.Name), input };
+    }),
+    timers: of(EventType.TimerCreated).map((e) => ({ id: e.EventId, fireAt: Date.parse(String(e.FireAt)) })),
+  };
 }
 
 /** The orchestration trigger input the extension sends (OrchestrationTriggerAttributeBindingProvider). */
@@ -160,25 +170,22 @@ export function retryDelay(options: RetryOptions, retryCount: number): number {
 }
 
 /** Sequence numbers the SDK assigns while processing the first event of the episode (see pickBatch). */
-function applyDynamic(host: HostState, e: HistoryEvent, ts: number, plan: EpisodePlan): void {
+function applyDynamic(host: HostState, e: HistoryEvent, ts: number, scheduled: HistoryEvent[]): void {
   const group = isDynamic(host, e) ? groupOf(host, e)! : undefined;
   if (!group) return;
   if (e.EventType === EventType.TaskFailed) {
     // RetryableTask: attemptNumber++ and wait for a retry timer, also after the last attempt (DTFx's
     // RetryInterceptor creates that timer as well before it rethrows).
     group.attempt += 1;
-    const fireAt = ts + retryDelay(group.options, group.attempt - 2);
     const timerId = host.nextId++;
     group.timerIds.push(timerId);
-    plan.scheduled.push(events.timerCreated(ts, timerId, fireAt));
-    plan.timers.push({ id: timerId, fireAt });
+    scheduled.push(events.timerCreated(ts, timerId, ts + retryDelay(group.options, group.attempt - 2)));
   } else if (group.attempt > group.options.maxNumberOfAttempts) {
     delete host.retries[String(group.taskIds[0])]; // the SDK now fails the task with the last error
   } else {
     const taskId = host.nextId++;
     group.taskIds.push(taskId);
-    plan.scheduled.push(events.taskScheduled(ts, taskId, group.name, group.input));
-    plan.activities.push({ taskId, name: group.name, input: group.input });
+    scheduled.push(events.taskScheduled(ts, taskId, group.name, group.input));
   }
 }
 
@@ -191,7 +198,7 @@ function applyActions(
   host: HostState,
   actions: RawAction[],
   ts: number,
-  plan: EpisodePlan,
+  scheduled: HistoryEvent[],
   ctx: { orchestration: string; activityExists: (name: string) => boolean; warn: (message: string) => void },
   timerPending: (timerId: number) => boolean,
 ): { input: string | null } | undefined {
@@ -208,10 +215,8 @@ function applyActions(
         `Non-deterministic workflow detected: action #${i} was ${host.actionSigs[i]} and is now ${sig}`,
       );
     const timerId = host.timerByAction[String(i)];
-    if (i < processed && a.isCanceled && timerId !== undefined && !host.cancelledTimers.includes(timerId)) {
+    if (i < processed && a.isCanceled && timerId !== undefined && !host.cancelledTimers.includes(timerId))
       host.cancelledTimers.push(timerId);
-      plan.cancelTimers.push(timerId);
-    }
     if (i < processed) return;
     const input = actionInputJson(a.input);
     if (a.actionType === ActionType.CallActivity || a.actionType === ActionType.CallActivityWithRetry) {
@@ -219,8 +224,7 @@ function applyActions(
       if (!ctx.activityExists(name))
         throw new Error(`The function '${name}' doesn't exist, is disabled, or is not an activity function.`);
       const id = host.nextId++;
-      plan.scheduled.push(events.taskScheduled(ts, id, name, input));
-      plan.activities.push({ taskId: id, name, input });
+      scheduled.push(events.taskScheduled(ts, id, name, input));
       if (a.actionType === ActionType.CallActivityWithRetry) {
         const o = a.retryOptions;
         if (!o || !(o.firstRetryIntervalInMilliseconds > 0) || typeof o.maxNumberOfAttempts !== 'number')
@@ -260,9 +264,8 @@ function applyActions(
         );
       const id = host.nextId++;
       host.timerByAction[String(i)] = id;
-      plan.scheduled.push(events.timerCreated(ts, id, fireAt));
+      scheduled.push(events.timerCreated(ts, id, fireAt));
       if (a.isCanceled) host.cancelledTimers.push(id);
-      else plan.timers.push({ id, fireAt });
     } else if (a.actionType === ActionType.ContinueAsNew) {
       continueAsNew = { input };
     } else if (a.actionType !== ActionType.WaitForExternalEvent) {
@@ -283,7 +286,6 @@ export interface Episode {
   host: HostState;
   /** OrchestratorStarted, the batch's events, what was scheduled, the closing event, OrchestratorCompleted. */
   events: HistoryEvent[];
-  plan: EpisodePlan;
   state?: OrchestratorState;
   /** Why the orchestration failed (thrown by the orchestrator or by the shim's checks). */
   failure?: string;
@@ -321,8 +323,8 @@ export async function playEpisode(o: {
   const incoming = [events.orchestratorStarted(ts), ...received];
   const all = [...history, ...incoming];
   const host = structuredClone(o.host);
-  const plan: EpisodePlan = { scheduled: [], activities: [], timers: [], cancelTimers: [] };
-  if (history.length > 0 && received[0]) applyDynamic(host, received[0], ts, plan);
+  const scheduled: HistoryEvent[] = [];
+  if (history.length > 0 && received[0]) applyDynamic(host, received[0], ts, scheduled);
   const started = all.find((e) => e.EventType === EventType.ExecutionStarted);
   const input = typeof started?.Input === 'string' ? (JSON.parse(started.Input) as unknown) : null;
   const trigger = orchestrationTriggerInput({ ...o, past: history, current: incoming, input });
@@ -337,7 +339,7 @@ export async function playEpisode(o: {
         host,
         flattenActions(state),
         ts,
-        plan,
+        scheduled,
         { ...o, orchestration: o.name },
         pending,
       );
@@ -372,8 +374,7 @@ export async function playEpisode(o: {
   }
   return {
     host,
-    events: [...incoming, ...plan.scheduled, ...closing, events.orchestratorCompleted(ts)],
-    plan,
+    events: [...incoming, ...scheduled, ...closing, events.orchestratorCompleted(ts)],
     ...(state ? { state } : {}),
     ...(failure !== undefined ? { failure } : {}),
     status,
