@@ -1,19 +1,9 @@
 import { createHash } from 'node:crypto';
 import { odata, TableClient } from '@azure/data-tables';
-import {
-  AccountSASPermissions,
-  BlobServiceClient,
-  generateAccountSASQueryParameters,
-  StorageSharedKeyCredential,
-  type BlobGetPropertiesResponse,
-} from '@azure/storage-blob';
+import { BlobServiceClient, type BlobGetPropertiesResponse } from '@azure/storage-blob';
+import { QueueClient } from '@azure/storage-queue';
 import { drain, newtonsoftDate } from './clock';
-import {
-  normalizeConnectionString,
-  parseConnectionString,
-  type Invoke,
-  type RegisteredFunction,
-} from './registry';
+import type { Invoke, RegisteredFunction } from './registry';
 import type { LineLog, TypedData } from './worker';
 
 /**
@@ -26,48 +16,6 @@ import type { LineLog, TypedData } from './worker';
 
 export const POISON_QUEUE = 'webjobs-blobtrigger-poison';
 const MAX_ATTEMPTS = 5;
-
-/** The Queue service calls the poison queue needs, over REST with an account SAS (no queue SDK in this repo). */
-export class MiniQueueClient {
-  private readonly endpoint: string;
-  private readonly credential: StorageSharedKeyCredential;
-
-  constructor(connectionString: string) {
-    const cs = parseConnectionString(normalizeConnectionString(connectionString));
-    if (!cs.AccountName || !cs.AccountKey) throw new Error('Queue access needs AccountName and AccountKey');
-    this.credential = new StorageSharedKeyCredential(cs.AccountName, cs.AccountKey);
-    const suffix = cs.EndpointSuffix ?? 'core.windows.net';
-    const fallback = `${cs.DefaultEndpointsProtocol ?? 'https'}://${cs.AccountName}.queue.${suffix}`;
-    this.endpoint = (cs.QueueEndpoint ?? fallback).replace(/\/+$/, '');
-  }
-
-  private async call(method: string, path: string, query = '', body?: string): Promise<Response> {
-    const [startsOn, expiresOn] = [new Date(Date.now() - 300_000), new Date(Date.now() + 3600_000)];
-    const permissions = AccountSASPermissions.parse('rwdlacup');
-    const options = { startsOn, expiresOn, services: 'q', resourceTypes: 'sco', permissions };
-    const sas = generateAccountSASQueryParameters(options, this.credential);
-    const r = await fetch(`${this.endpoint}/${path}?${query}${sas.toString()}`, { method, body });
-    if (!r.ok && r.status !== 409 && r.status !== 404)
-      throw new Error(`${method} queue ${path}: HTTP ${r.status} ${await r.text()}`);
-    return r;
-  }
-
-  /** Base64-encoded, as the Functions storage extension writes queue messages. */
-  async sendMessage(queue: string, text: string): Promise<void> {
-    await this.call('PUT', queue);
-    const xml = `<QueueMessage><MessageText>${Buffer.from(text).toString('base64')}</MessageText></QueueMessage>`;
-    await this.call('POST', `${queue}/messages`, '', xml);
-  }
-
-  /** Up to 32 messages, decoded, without dequeuing them. A missing queue reads as empty. */
-  async peekMessages(queue: string): Promise<string[]> {
-    const r = await this.call('GET', `${queue}/messages`, 'peekonly=true&numofmessages=32&');
-    const xml = r.status === 404 ? '' : await r.text();
-    return [...xml.matchAll(/<MessageText>([^<]*)<\/MessageText>/g)].map((m) =>
-      Buffer.from(m[1]!, 'base64').toString('utf8'),
-    );
-  }
-}
 
 /** `<container>/<literal>{param}<literal>...`: the listing prefix and a regex over blob names. */
 export function parseBlobPath(path: string): {
@@ -317,7 +265,11 @@ export class BlobWatcher {
       BlobName: v.name,
       ETag: v.etag,
     };
-    await new MiniQueueClient(this.o.connectionString).sendMessage(POISON_QUEUE, JSON.stringify(message));
+    // Base64 text, as the storage extensions' queue clients send it (`QueueServiceClientProvider.cs`, MessageEncoding
+    // Base64); the JS SDK sends the text as it is.
+    const queue = new QueueClient(this.o.connectionString, POISON_QUEUE);
+    await queue.createIfNotExists();
+    await queue.sendMessage(Buffer.from(JSON.stringify(message)).toString('base64'));
     await this.save(v, 'poison', attempts, reason);
     this.o.log(
       `POISON blob trigger ${this.fn.name}: ${this.pattern.container}/${v.name} moved to queue ${POISON_QUEUE} after ${attempts} attempts: ${reason.split('\n')[0]}`,

@@ -9,9 +9,9 @@ import { startHttpHost } from './httpServer';
 import {
   buildRegistry,
   isDurableClient,
-  normalizeConnectionString,
   readHostJson,
   resolveConnection,
+  storageConnection,
   validateTaskHub,
   type Invoke,
   type RegisteredFunction,
@@ -47,7 +47,7 @@ export function numberSetting(name: string, value = process.env[name]): number |
 export async function startLocalRuntime(opts: LocalRuntimeOptions) {
   const log = opts.log ?? ((line: string) => console.log(line));
   Object.assign(process.env, opts.env);
-  const storage = normalizeConnectionString(opts.storageConnectionString);
+  const storage = storageConnection(opts.storageConnectionString);
   process.env.AzureWebJobsStorage ??= opts.storageConnectionString;
   process.env.FUNCTIONS_WORKER_RUNTIME ??= 'node';
   const env = process.env;

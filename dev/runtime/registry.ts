@@ -138,32 +138,17 @@ export function buildRegistry(app: WorkerApp, env: Env, log: (line: string) => v
   return out;
 }
 
-const DEV_ACCOUNT = 'devstoreaccount1';
-const DEV_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
-
-export function parseConnectionString(cs: string): Record<string, string> {
-  const pairs = cs
-    .split(';')
-    .map((p) => [p.slice(0, p.indexOf('=')).trim(), p.slice(p.indexOf('=') + 1).trim()]);
-  return Object.fromEntries(pairs.filter(([k]) => k));
-}
-
-/** Expands `UseDevelopmentStorage=true` to Azurite's default endpoints; other strings are returned as they are. */
-export function normalizeConnectionString(cs: string): string {
-  const parts = parseConnectionString(cs);
-  if (parts.UseDevelopmentStorage?.toLowerCase() !== 'true') return cs;
-  const host = parts.DevelopmentStorageProxyUri
-    ? new URL(parts.DevelopmentStorageProxyUri).hostname
-    : '127.0.0.1';
-  const endpoints = ['Blob', 'Queue', 'Table'].map(
-    (s, i) => `${s}Endpoint=http://${host}:${10000 + i}/${DEV_ACCOUNT}`,
-  );
-  return [
-    'DefaultEndpointsProtocol=http',
-    `AccountName=${DEV_ACCOUNT}`,
-    `AccountKey=${DEV_KEY}`,
-    ...endpoints,
-  ].join(';');
+/**
+ * A storage connection string, passed on as it is: the SDKs' `fromConnectionString` expand `UseDevelopmentStorage=true`
+ * to Azurite's default endpoints. They read `DevelopmentStorageProxyUri` as an HTTP proxy (blobs, queues) or not at all
+ * (tables), where .NET (`StorageConnectionString.GetDevelopmentStorageAccount`) makes it the endpoints' host: refused.
+ */
+export function storageConnection(cs: string): string {
+  if (/DevelopmentStorageProxyUri=/i.test(cs))
+    throw new Error(
+      'DevelopmentStorageProxyUri is not supported by the local runtime: give the endpoints instead',
+    );
+  return cs;
 }
 
 /**
@@ -172,7 +157,7 @@ export function normalizeConnectionString(cs: string): string {
  */
 export function resolveConnection(connection: string, env: Env, where: string): string {
   const value = (env[connection] ?? env[`AzureWebJobs${connection}`])?.trim();
-  if (value) return normalizeConnectionString(value);
+  if (value) return storageConnection(value);
   const identity = Object.keys(env).find((k) => k.startsWith(`${connection}__`));
   if (identity)
     throw new Error(

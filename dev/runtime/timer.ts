@@ -1,4 +1,5 @@
 import { BlobServiceClient } from '@azure/storage-blob';
+import { Cron } from 'croner';
 import { NEVER, newtonsoftDate } from './clock';
 import type { Invoke, RegisteredFunction } from './registry';
 import type { LineLog } from './worker';
@@ -11,11 +12,10 @@ import type { LineLog } from './worker';
  * (`ScheduleMonitor.CheckPastDueAsync`). Times are UTC (WEBSITE_TIME_ZONE is not emulated).
  */
 
-const NAMES: Record<number, string[]> = {
-  4: ['', 'jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'],
-  5: ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'],
-};
-const RANGES = [0, 59, 0, 59, 0, 23, 1, 31, 1, 12, 0, 6];
+/** Field maxima (NCrontab `CrontabFieldImpl.cs`): `n/step` runs to the maximum; day of week is 0-6, 7 is refused. */
+const MAX = [59, 59, 23, 31, 12, 6];
+/** One list item as NCrontab reads it: `*`, a number or a name, an optional `-` end and `/step`. */
+const ITEM = /^(\*|\d+|[a-z]{3})(?:-(\d+|[a-z]{3}))?(?:\/(\d+))?$/i;
 
 export interface CronSchedule {
   expression: string;
@@ -23,62 +23,42 @@ export interface CronSchedule {
   next(after: number): number;
 }
 
-/** Parses a 6-field NCRONTAB expression: `*`, numbers, names, `a-b`, `,` lists and `/step`; day AND day-of-week. */
+/**
+ * A 6-field NCRONTAB expression, evaluated by croner with NCrontab's rules: seconds first, day AND day-of-week, UTC.
+ * Items are checked and rewritten first where croner reads them differently: `n/step` (n through the maximum in
+ * NCrontab, refused by croner), day of week 7, and croner's own extensions (`L W # ? +`), which NCrontab refuses.
+ */
 export function parseCron(expression: string): CronSchedule {
-  const parts = expression.trim().split(/\s+/);
-  if (parts.length !== 6) {
-    throw new Error(
-      `Timer schedule "${expression}" is not a 6-field NCRONTAB expression ({second} {minute} {hour} {day} {month} {day-of-week}); ` +
+  const fail = (why: string) => new Error(`Timer schedule "${expression}" ${why}`);
+  const fields = expression.trim().split(/\s+/);
+  if (fields.length !== 6) {
+    throw fail(
+      'is not a 6-field NCRONTAB expression ({second} {minute} {hour} {day} {month} {day-of-week}); ' +
         'TimeSpan schedules are not supported by the local runtime',
     );
   }
-  const fields = parts.map((part, i) => {
-    const [min, max] = [RANGES[2 * i]!, RANGES[2 * i + 1]!];
-    const values = new Set<number>();
-    const value = (t: string): number => {
-      const named = NAMES[i]?.indexOf(t.toLowerCase()) ?? -1;
-      const n = named >= 0 ? named : Number(t);
-      if (!Number.isInteger(n) || n < min || n > (i === 5 ? 7 : max))
-        throw new Error(`Timer schedule "${expression}": "${t}" is out of range in field ${i + 1}`);
-      return i === 5 && n === 7 ? 0 : n;
-    };
-    for (const item of part.split(',')) {
-      const [range, stepText] = item.split('/');
-      const step = stepText === undefined ? 1 : Number(stepText);
-      if (!Number.isInteger(step) || step < 1)
-        throw new Error(`Timer schedule "${expression}": bad step "${item}"`);
-      let lo: number;
-      let hi: number;
-      if (range === '*') [lo, hi] = [min, max];
-      else if (range!.includes('-')) [lo, hi] = range!.split('-').map(value) as [number, number];
-      else [lo, hi] = [value(range!), stepText === undefined ? value(range!) : max];
-      for (let v = lo; v <= hi; v += step) values.add(v);
-    }
-    return values;
-  });
-  const [sec, minute, hour, day, month, dow] = fields as [Set<number>, ...Set<number>[]];
+  const items = fields.map((field, i) =>
+    field.split(',').map((item) => {
+      const m = ITEM.exec(item);
+      if (!m || (i === 5 && [m[1], m[2]].some((v) => Number(v) > 6)))
+        throw fail(`is not NCRONTAB: "${item}" is out of range or unsupported in field ${i + 1}`);
+      return m[1] !== '*' && !m[2] && m[3] ? `${m[1]}-${MAX[i]}/${m[3]}` : item;
+    }),
+  );
+  let cron: Cron;
+  try {
+    const options = { mode: '6-part', domAndDow: true, timezone: 'Etc/UTC' } as const;
+    cron = new Cron(items.map((f) => f.join(',')).join(' '), options);
+  } catch (err) {
+    throw fail(`is not NCRONTAB: ${(err as Error).message}`);
+  }
+  if (!cron.nextRun()) throw fail('has no occurrence');
   return {
     expression,
     next(after: number): number {
-      const t = new Date(Math.floor(after / 1000) * 1000 + 1000);
-      for (let guard = 0; guard < 100_000; guard++) {
-        if (!month!.has(t.getUTCMonth() + 1)) {
-          t.setUTCMonth(t.getUTCMonth() + 1, 1);
-          t.setUTCHours(0, 0, 0);
-        } else if (!day!.has(t.getUTCDate()) || !dow!.has(t.getUTCDay())) {
-          t.setUTCDate(t.getUTCDate() + 1);
-          t.setUTCHours(0, 0, 0);
-        } else if (!hour!.has(t.getUTCHours())) {
-          t.setUTCHours(t.getUTCHours() + 1, 0, 0);
-        } else if (!minute!.has(t.getUTCMinutes())) {
-          t.setUTCMinutes(t.getUTCMinutes() + 1, 0);
-        } else if (!sec.has(t.getUTCSeconds())) {
-          t.setUTCSeconds(t.getUTCSeconds() + 1);
-        } else {
-          return t.getTime();
-        }
-      }
-      throw new Error(`Timer schedule "${expression}" has no occurrence`);
+      const next = cron.nextRun(new Date(after));
+      if (!next) throw fail('has no occurrence');
+      return next.getTime();
     },
   };
 }

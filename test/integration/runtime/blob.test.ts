@@ -1,7 +1,10 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { TableClient } from '@azure/data-tables';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
-import { MiniQueueClient, POISON_QUEUE } from '../../../dev/runtime/blobWatcher';
+import { QueueClient } from '@azure/storage-queue';
+import { POISON_QUEUE } from '../../../dev/runtime/blobWatcher';
+import { storageConnection } from '../../../dev/runtime/registry';
 import { testConnectionString, uniqueName } from '../../support/storage';
 import { post, spawnRuntime, stateDir, waitFor, waitForStatus, type RuntimeProcess } from './support';
 
@@ -143,8 +146,12 @@ it('moves a blob that keeps failing to the poison queue after 5 attempts and sto
     /POISON blob trigger onBlob: .*\/fail-1\.txt moved to queue webjobs-blobtrigger-poison after 5 attempts/,
   );
   expect(deliveries('fail-1.txt').map((d) => d.attempt)).toEqual([1, 2, 3, 4, 5]);
-  const messages = (await new MiniQueueClient(testConnectionString()).peekMessages(POISON_QUEUE)).map(
-    (m) => JSON.parse(m) as Record<string, string>,
+  // base64-encoded JSON, as the Functions storage extension writes it
+  const peeked = await new QueueClient(testConnectionString(), POISON_QUEUE).peekMessages({
+    numberOfMessages: 32,
+  });
+  const messages = peeked.peekedMessageItems.map(
+    (m) => JSON.parse(Buffer.from(m.messageText, 'base64').toString('utf8')) as Record<string, string>,
   );
   expect(messages).toContainEqual(
     expect.objectContaining({
@@ -180,4 +187,15 @@ it('runs durable timers on the scaled clock (LOCAL_RUNTIME_TIME_SCALE)', async (
   await post(`${rt!.url}/api/orchestrators/approval/${id}`, 60_000); // a one-minute timer
   const done = await waitForStatus(rt!.url, id, ['Completed'], 15_000);
   expect(done.output).toEqual({ approved: false, timedOut: true });
+});
+
+it('leaves UseDevelopmentStorage=true to the storage SDKs, which expand it; refuses DevelopmentStorageProxyUri', () => {
+  const dev = storageConnection('UseDevelopmentStorage=true');
+  expect(dev).toBe('UseDevelopmentStorage=true');
+  expect(BlobServiceClient.fromConnectionString(dev).url).toBe('http://127.0.0.1:10000/devstoreaccount1');
+  expect(new QueueClient(dev, 'q').url).toBe('http://127.0.0.1:10001/devstoreaccount1/q');
+  expect(TableClient.fromConnectionString(dev, 't').url).toBe('http://127.0.0.1:10002/devstoreaccount1');
+  expect(() => storageConnection(`${dev};DevelopmentStorageProxyUri=http://other`)).toThrow(
+    /DevelopmentStorageProxyUri is not supported/,
+  );
 });

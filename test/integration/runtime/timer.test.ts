@@ -21,12 +21,19 @@ describe('NCRONTAB schedules (6 fields, UTC)', () => {
     expect(next('0 30 9 * * Mon-Fri', '2026-01-03T10:00:00Z')).toBe('2026-01-05T09:30:00.000Z'); // Sat → Mon
     expect(next('0 0 0 1 Jan *', '2026-03-01T00:00:00Z')).toBe('2027-01-01T00:00:00.000Z');
     expect(next('0 0 12 13 * 5', '2026-01-01T00:00:00Z')).toBe('2026-02-13T12:00:00.000Z'); // day AND weekday
+    expect(next('5/20 * * * * *', '2026-01-01T00:00:46Z')).toBe('2026-01-01T00:01:05.000Z'); // n/step: n to 59
+    expect(next('0 0 0 29 Feb *', '2026-01-01T00:00:00Z')).toBe('2028-02-29T00:00:00.000Z');
   });
 
   it('refuses what it does not support, loudly', () => {
     expect(() => parseCron('0 */5 * * *')).toThrow(/6-field NCRONTAB/);
     expect(() => parseCron('00:05:00')).toThrow(/TimeSpan schedules are not supported/);
-    expect(() => parseCron('0 61 * * * *')).toThrow(/out of range/);
+    expect(() => parseCron('0 61 * * * *')).toThrow(/Invalid value for minute: 61/);
+    // NCrontab (CrontabFieldImpl.cs): day of week 0-6, and none of croner's extensions
+    expect(() => parseCron('0 0 0 * * 7')).toThrow(/"7" is out of range or unsupported in field 6/);
+    for (const ext of ['0 0 0 L * *', '0 0 0 ? * *', '0 0 0 * * MON#2', '0 0 0 15W * *', '0 0 0 1 * +MON'])
+      expect(() => parseCron(ext)).toThrow(/is not NCRONTAB/);
+    expect(() => parseCron('0 0 0 30 Feb *')).toThrow(/has no occurrence/);
   });
 });
 
