@@ -199,6 +199,7 @@ export async function startHttpHost(o: HttpHostOptions): Promise<{ url: string; 
         pres.on('end', resolve).on('error', resolve);
       });
       forwarded.on('error', () => resolve());
+      res.once('close', () => resolve()); // the client went away, or the response limit answered
     });
     let size = 0;
     req.on('data', (c: Buffer) => {
