@@ -330,13 +330,6 @@ export class CsvValidator {
 
   private onHeader(rec: CsvRecord): void {
     const line = rec.line;
-    let fields: string[];
-    try {
-      fields = parseHeaderFields(rec.content());
-    } catch (err) {
-      const why = err instanceof Error ? err.message : String(err);
-      this.stop('InputNotCsv', `The header (line ${line}) is not valid CSV: ${why}`, line);
-    }
     if (rec.strayLineBreak) {
       // Only blank lines before the header can set a line ending the header does not use; its rows
       // would then not match the header repeated at the top of each part (nor be joined cleanly).
@@ -346,6 +339,13 @@ export class CsvValidator {
         `The header (line ${line}) has mixed line endings: a ${ending === 'LF' ? 'CR' : 'LF'} line break outside quotes where the blank lines before it use ${ending}`,
         line,
       );
+    }
+    let fields: string[];
+    try {
+      fields = parseHeaderFields(rec.content());
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      this.stop('InputNotCsv', `The header (line ${line}) is not valid CSV: ${why}`, line);
     }
     if (fields.length !== rec.fieldCount) {
       this.stop(
