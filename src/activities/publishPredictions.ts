@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { errorsName, outboxName } from '../domain/amlUris';
 import { memberFileName } from '../domain/batch';
-import { joinPredictions, type ByteSource } from '../domain/csv';
+import { joinParts, type JoinPart } from '../domain/csv';
 import { PipelineError } from '../domain/errors';
 import type { PublishInput, PublishResult, StagedFile } from '../orchestration/contracts';
 import type { Deps } from '../app/deps';
@@ -58,16 +58,14 @@ export async function publishPredictions(input: PublishInput, d: Deps): Promise<
     );
   } else {
     const read = (name: string) => (): Promise<Readable> => d.datastore.openRead(container, name);
-    let pieces: { input: () => Promise<Readable>; predictions: ByteSource; lineOffset: number }[];
+    let pieces: JoinPart[];
     if (staged.parts) {
       const names = staged.parts.map((_, k) => partName(k));
       const { runs } = await regroup(d, staged.outputPath, outputEtag!, new Set(names));
       pieces = staged.parts.map((p, k) => ({
         input: read(`${staged.inputPath}${names[k]}`),
         predictions: readRuns(d, runs[names[k]!] ?? []),
-        // Part 0 is a byte-exact prefix of the input; a later part's line 2 (after its header) is
-        // its first data row, line `firstLine` of the input (blank lines stay in their part).
-        lineOffset: k === 0 ? 0 : p.firstLine - 2,
+        firstLine: p.firstLine,
       }));
     } else {
       const predictions = staged.predictionRuns
@@ -77,22 +75,14 @@ export async function publishPredictions(input: PublishInput, d: Deps): Promise<
               .openReadWithInfo(container, staged.outputPath)
               .catch((err: unknown) => noPredictions(err, container, staged))
           ).body;
-      pieces = [{ input: read(staged.inputPath), predictions, lineOffset: 0 }];
+      pieces = [{ input: read(staged.inputPath), predictions }];
     }
     const out = new BlobSink(d.data, s.outboxContainer, outName, { jobid: jobId });
     const errors = new BlobSink(d.data, s.outboxContainer, errName, { jobid: jobId });
-    rows = 0;
     try {
-      for (const [k, piece] of pieces.entries()) {
-        const res = await joinPredictions(await piece.input(), piece.predictions, (c) => out.write(c), {
-          errors: (c) => errors.write(c),
-          header: k === 0,
-          errorsHeader: !errors.written,
-          lineOffset: piece.lineOffset,
-        });
-        rows += res.rows;
-        rowsFailed += res.failed;
-      }
+      const res = await joinParts(pieces, (c) => out.write(c), { errors: (c) => errors.write(c) });
+      rows = res.rows;
+      rowsFailed = res.failed;
       await Promise.all([out.end(), errors.end()]);
     } catch (err) {
       await Promise.all([out.abort(err), errors.abort(err)]);

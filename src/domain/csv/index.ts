@@ -5,6 +5,8 @@ export { CsvValidator, validateCsvStream } from './validator';
 export type { Problem, ValidateOptions, ValidationReport } from './validator';
 export { joinPredictions } from './join';
 export type { JoinOptions, JoinResult } from './join';
+export { joinParts } from './joinParts';
+export type { JoinPart, JoinPartsOptions } from './joinParts';
 export { isBlankRecord } from './blank';
 export { csvQuote } from './predictions';
 export type { ByteSource } from './source';

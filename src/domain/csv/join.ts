@@ -38,10 +38,17 @@ export interface JoinOptions {
    */
   errorsHeader?: boolean;
   /**
-   * Added to the input line numbers written for missing rows: for a part of a split file, its
-   * `firstLine` less the line its first data row is on within the part (2 after a one-line header).
+   * The line, in the whole file, of this input's first data row: for a part of a split file its
+   * `firstLine`. The lines written for missing rows are then the file's: each row's line in the
+   * input plus (firstLine less the first data row's line in the input), whatever stands before that
+   * row (a BOM, blank lines, a header spanning lines). Default: the input's own line numbers.
    */
-  lineOffset?: number;
+  firstLine?: number;
+  /**
+   * Whether the header lines written start with a BOM. Default: when the input has one. A split
+   * file's later parts have none: they are given part 0's (`JoinResult.bom`).
+   */
+  bom?: boolean;
 }
 
 export interface JoinResult {
@@ -51,6 +58,8 @@ export interface JoinResult {
   failed: number;
   /** Bytes handed to `out`. */
   bytes: number;
+  /** Whether the input starts with a BOM. */
+  bom: boolean;
 }
 
 export const DEFAULT_MISSING_REASON =
@@ -96,13 +105,14 @@ export async function joinPredictions(
     const file = new InputJoin(reader, writer, opts.column ?? 'prediction', maxRecordBytes, errors, {
       header: opts.header ?? true,
       errorsHeader: opts.errorsHeader ?? opts.header ?? true,
-      lineOffset: opts.lineOffset ?? 0,
+      ...(opts.firstLine !== undefined ? { firstLine: opts.firstLine } : {}),
+      ...(opts.bom !== undefined ? { bom: opts.bom } : {}),
     });
     await file.run(input);
     await reader.finish(file.index);
     await writer.flush();
     if (file.failed > 0) await errors?.writer.flush();
-    return { rows: file.rows, failed: file.failed, bytes: writer.bytes };
+    return { rows: file.rows, failed: file.failed, bytes: writer.bytes, bom: file.hasBom };
   } catch (err) {
     // Stop both downloads (an iterator that never started would not close its stream).
     await reader.close().catch(() => undefined);
@@ -113,6 +123,17 @@ export async function joinPredictions(
 }
 
 const DEFAULT_CHUNK_BYTES = 1024 * 1024;
+// InputJoin phases.
+const HEADER = 0;
+const FIRST_ROW = 1;
+const ROWS = 2;
+
+interface Headers {
+  header: boolean;
+  errorsHeader: boolean;
+  firstLine?: number;
+  bom?: boolean;
+}
 /** Input chunks up to this size are staged in the output block (see Writer.stage); larger ones are copied row by row. */
 const STAGE_BYTES = 256 * 1024;
 /** Most predictions read ahead of the input (bounds memory for inputs read in huge chunks). */
@@ -135,13 +156,16 @@ class InputJoin {
   private readonly column: string;
   private readonly scanner: CsvScanner;
   private readonly batch = new Batch();
-  private header = false;
+  /** What the next non-blank record is: the header, the first data row, or a later one. */
+  private phase = HEADER;
+  /** Added to a row's input line to give its line in the whole file (see JoinOptions.firstLine). */
+  private lineOffset = 0;
   private width = 0;
   private eol: Buffer = Buffer.from('\n');
   private chunkRows = 0;
   private readAhead = 0;
   private readonly errors: { writer: Writer; reason: string } | undefined;
-  private readonly headers: { header: boolean; errorsHeader: boolean; lineOffset: number };
+  private readonly headers: Headers;
 
   constructor(
     reader: PredictionReader,
@@ -149,7 +173,7 @@ class InputJoin {
     column: string,
     maxRecordBytes: number,
     errors: { writer: Writer; reason: string } | undefined,
-    headers: { header: boolean; errorsHeader: boolean; lineOffset: number },
+    headers: Headers,
   ) {
     this.reader = reader;
     this.writer = writer;
@@ -168,19 +192,28 @@ class InputJoin {
     }
     feed(() => this.scanner.end());
     await this.afterChunk();
-    if (!this.header) throw new PipelineError('InputEmpty', 'The input has no header');
+    if (this.phase === HEADER) throw new PipelineError('InputEmpty', 'The input has no header');
+  }
+
+  get hasBom(): boolean {
+    return this.scanner.hasBom;
   }
 
   private onRecord(rec: CsvRecord): void {
     if (rec.fieldCount === 1 && isBlankRecord(rec)) return;
-    if (!this.header) {
-      this.header = true;
-      this.eol = eolBytes(this.scanner.lineEnding);
-      this.width = rec.fieldCount;
-      if (this.headers.header) this.writer.write(headerLine(rec, this.column, this.scanner.hasBom, this.eol));
-      if (this.headers.errorsHeader)
-        this.errors?.writer.write(errorsHeader(rec, this.scanner.hasBom, this.eol));
-      return;
+    if (this.phase !== ROWS) {
+      if (this.phase === HEADER) {
+        this.phase = FIRST_ROW;
+        this.eol = eolBytes(this.scanner.lineEnding);
+        this.width = rec.fieldCount;
+        const bom = this.headers.bom ?? this.scanner.hasBom;
+        if (this.headers.header) this.writer.write(headerLine(rec, this.column, bom, this.eol));
+        if (this.headers.errorsHeader) this.errors?.writer.write(errorsHeader(rec, bom, this.eol));
+        return;
+      }
+      this.phase = ROWS;
+      const first = this.headers.firstLine;
+      if (first !== undefined) this.lineOffset = first - rec.line;
     }
     if (rec.strayLineBreak || rec.fieldCount !== this.width) {
       throw new PipelineError(
@@ -226,7 +259,7 @@ class InputJoin {
       }
       if (!found) {
         this.failed++;
-        const prefix = Buffer.from(`${batch.line(k) + this.headers.lineOffset},${this.errors!.reason}`);
+        const prefix = Buffer.from(`${batch.line(k) + this.lineOffset},${this.errors!.reason}`);
         this.errors!.writer.row(prefix, 0, prefix.length, batch.buf, batch.start(k), batch.end(k), this.eol);
         continue;
       }

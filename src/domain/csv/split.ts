@@ -10,7 +10,7 @@ export interface SplitOptions {
 
 export interface PartInfo {
   rows: number;
-  /** Bytes written to the part: its header line (and the BOM in part 0) included. */
+  /** Bytes written to the part: its header line (and in part 0 all that came before it) included. */
   bytes: number;
   /** 1-based input line of the part's first data row. */
   firstLine: number;
@@ -26,11 +26,13 @@ interface Part {
 
 /**
  * Writes the rows the validator accepts into parts of at most `rows` data rows, each starting with
- * the header line, byte for byte: the original records with their own line endings; a BOM only in
- * part 0, as in the input; blank lines stay in the part they fall in (they are not rows, but keeping
- * them keeps a part's line numbers those of the input: part 0 is a byte-exact prefix of the input,
- * and every later part's line 2 is its `firstLine`, since blank lines before it end the part
- * before). Records are queued
+ * the header line, byte for byte: the original records with their own line endings. Part 0 is a
+ * byte-exact prefix of the input (its BOM and any blank lines before the header included), so a
+ * file of one part is the input itself; every later part is the header line then its records. Blank
+ * lines are not rows but stay in the part they fall in (blank lines before a part's first row end
+ * the part before), so within a part, lines keep a fixed distance from the input's: a row's input
+ * line is its line in the part plus (`firstLine` less the part line of the part's first row).
+ * Records are queued
  * during the scanner's callbacks and written by `flush` (awaited, after each chunk). Parts are
  * ended only once the whole file is known to be valid; otherwise every opened part is aborted, so
  * an invalid file never leaves a complete part behind.
@@ -51,10 +53,10 @@ export class PartSplitter {
     this.scanner = scanner;
   }
 
-  /** The accepted header: opens part 0 (a small file is then the whole of part 0). */
-  onHeader(rec: CsvRecord, bom: boolean): void {
+  /** The accepted header: goes to part 0 (opened here unless blank lines came first). */
+  onHeader(rec: CsvRecord): void {
     this.header = Buffer.from(rec.raw());
-    this.openPart(bom ? Buffer.concat([BOM, this.header]) : this.header, 0);
+    this.onBlank(rec);
   }
 
   /** An accepted data row. */
@@ -67,9 +69,12 @@ export class PartSplitter {
     this.queue.add(part, rec.buf, rec.start, rec.next, this.scanner.isScratch(rec.buf));
   }
 
-  /** A blank line after the header: written to the current part, where it stands in the input. */
+  /**
+   * A blank line (or the header): written to the current part, where it stands in the input; one
+   * before the header opens part 0, after the input's BOM if it has one.
+   */
   onBlank(rec: CsvRecord): void {
-    const part = this.current as Part;
+    const part = this.current ?? this.openPart(this.scanner.hasBom ? BOM : Buffer.alloc(0), 0);
     part.info.bytes += rec.next - rec.start;
     this.queue.add(part, rec.buf, rec.start, rec.next, this.scanner.isScratch(rec.buf));
   }
@@ -98,12 +103,13 @@ export class PartSplitter {
     }
   }
 
-  private openPart(header: Buffer, firstLine: number): Part {
+  /** Opens the next part, starting with `lead` (the header; for part 0 the BOM, if any). */
+  private openPart(lead: Buffer, firstLine: number): Part {
     const writer = this.opts.open(this.parts.length);
-    const part: Part = { info: { rows: 0, bytes: header.length, firstLine }, writer, state: 'open' };
+    const part: Part = { info: { rows: 0, bytes: lead.length, firstLine }, writer, state: 'open' };
     this.parts.push(part);
     this.current = part;
-    this.queue.addBytes(part, header);
+    if (lead.length > 0) this.queue.addBytes(part, lead);
     return part;
   }
 }

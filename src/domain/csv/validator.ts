@@ -278,9 +278,8 @@ export class CsvValidator {
   private onRecord(rec: CsvRecord): void {
     // Only one-field records can be blank (checked first: it skips a call per row).
     if (rec.fieldCount === 1 && isBlankRecord(rec)) {
-      // Kept in the parts (not rows, but lines): a part's line numbers then match the input's.
-      if (this.splitter && this.columns !== undefined && this.notCsv === 0 && this.invalid === 0)
-        this.splitter.onBlank(rec);
+      // Kept in the parts (not rows, but lines; before the header too): line numbers then stay the input's.
+      if (this.splitter && this.notCsv === 0 && this.invalid === 0) this.splitter.onBlank(rec);
       return;
     }
     if (this.columns === undefined) {
@@ -331,6 +330,16 @@ export class CsvValidator {
 
   private onHeader(rec: CsvRecord): void {
     const line = rec.line;
+    if (rec.strayLineBreak) {
+      // Only blank lines before the header can set a line ending the header does not use; its rows
+      // would then not match the header repeated at the top of each part (nor be joined cleanly).
+      const ending = this.scanner.lineEnding;
+      this.stop(
+        'InputNotCsv',
+        `The header (line ${line}) has mixed line endings: a ${ending === 'LF' ? 'CR' : 'LF'} line break outside quotes where the blank lines before it use ${ending}`,
+        line,
+      );
+    }
     let fields: string[];
     try {
       fields = parseHeaderFields(rec.content());
@@ -378,7 +387,7 @@ export class CsvValidator {
       );
     }
     this.checker = RowChecker.compile(schema.columns, names);
-    this.splitter?.onHeader(rec, this.scanner.hasBom);
+    this.splitter?.onHeader(rec);
   }
 }
 

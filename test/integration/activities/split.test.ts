@@ -203,14 +203,14 @@ describe('publish of a split file', () => {
   }
 
   /** The unsplit reference: the whole file staged and joined with AML's output for it. */
-  async function unsplit(missing: ReadonlySet<number>): Promise<Published> {
+  async function unsplit(missing: ReadonlySet<number>, body = FILE): Promise<Published> {
     const whole = await testDeps({ SPLIT_ROWS: '0', BATCH_WINDOW_SECONDS: '0' });
-    const job = await drop(whole, 'big/rows.csv', FILE);
+    const job = await drop(whole, 'big/rows.csv', body);
     const v = await validateAndStage({ jobId: job.jobId, source: job.source }, whole);
     if (!v.ok) throw new Error('validation failed');
     expect(v.staged.parts).toBeUndefined();
     const base = v.staged.inputPath.split('/').pop()!;
-    const out = ROWS.map((_, r) => r)
+    const out = Array.from({ length: v.staged.rows }, (_, r) => r)
       .filter((r) => !missing.has(r))
       .map((r) => `${r},${prediction(r)},${base}\n`)
       .join('');
@@ -227,19 +227,24 @@ describe('publish of a split file', () => {
   }
 
   /**
-   * The file split into 4 parts, and AML's one output file over them: each part's lines together (its
-   * rows within the part, 0-based), the parts in the order their mini-batches happened to finish.
+   * The file split into parts (4 for FILE), and AML's one output file over them: each part's lines
+   * together (its rows within the part, 0-based), the parts in the order their mini-batches happened
+   * to finish (the reverse of theirs, FILE's in the order 2, 0, 3, 1).
    */
-  async function split(missing: ReadonlySet<number>) {
-    const job = await drop(d, 'big/rows.csv', FILE);
+  async function split(missing: ReadonlySet<number>, body = FILE) {
+    const job = await drop(d, 'big/rows.csv', body);
     const v = await validateAndStage({ jobId: job.jobId, source: job.source }, d);
     if (!v.ok) throw new Error('validation failed');
     const staged: StagedFile = v.staged;
+    const parts = staged.parts ?? [];
+    expect(parts.length).toBeGreaterThan(1);
+    const before = (k: number) => parts.slice(0, k).reduce((n, p) => n + p.rows, 0);
     const run = (k: number) =>
-      PARTS[k]!.rows.map((r, i) => (missing.has(r) ? '' : `${i},${prediction(r)},part-0000${k}.csv\n`)).join(
-        '',
-      );
-    const aml = [2, 0, 3, 1].map(run).join('');
+      Array.from({ length: parts[k]!.rows }, (_, i) =>
+        missing.has(before(k) + i) ? '' : `${i},${prediction(before(k) + i)},part-0000${k}.csv\n`,
+      ).join('');
+    const order = body === FILE ? [2, 0, 3, 1] : parts.map((_, k) => parts.length - 1 - k);
+    const aml = order.map(run).join('');
     await d.datastore.putText(d.settings.aml.datastoreContainer, staged.outputPath, aml, 'text/csv');
     const input = { jobId: job.jobId, source: job.source, staged };
     const p = await publishPredictions(input, d);
@@ -284,5 +289,48 @@ describe('publish of a split file', () => {
     const { published } = await split(missing);
     expect(published.errors.split('\r\n')[1]!.split(',')[0]).toBe('8');
     expect(published).toEqual(await unsplit(missing));
+  });
+
+  // The two bugs of the last round, through the activities: the errors file of a BOM file starts with
+  // the BOM whichever part its failed rows are in; blank lines before the header do not move part
+  // 0's line numbers (nor a file of one part's: it is staged as part 0).
+  test.each([
+    ['a BOM, rows skipped in part 1 only', `\ufeff${FILE}`, [3, 5]],
+    ['a BOM, rows skipped in part 0 and part 3', `\ufeff${FILE}`, [0, 9]],
+    ['blank lines before the header, rows skipped in part 0', `\r\n \r\n${FILE}`, [0, 2, 4]],
+    [
+      'a BOM and a blank line before the header, the last row without a line break',
+      `\ufeff\r\n${FILE.slice(0, -2)}`,
+      [1, 9],
+    ],
+  ] as const)('%s: the same outbox and errors files as unsplit', async (_name, body, skipped) => {
+    const missing = new Set<number>(skipped);
+    const { published } = await split(missing, body);
+    expect(published.failed).toBe(missing.size);
+    expect(published).toEqual(await unsplit(missing, body));
+  });
+
+  test('a file of one part with blank lines before the header: staged as the file itself, lines as in it', async () => {
+    const small = `\ufeff\r\n\r\n${HEADER}${ROWS.slice(0, 3).join('')}`;
+    const job = await drop(d, 'big/rows.csv', small);
+    const v = await validateAndStage({ jobId: job.jobId, source: job.source }, d);
+    if (!v.ok) throw new Error(JSON.stringify(v.error));
+    expect(v.staged.parts).toBeUndefined();
+    const ds = d.settings.aml.datastoreContainer;
+    expect(await readText(d.datastore, ds, v.staged.inputPath)).toBe(small);
+    const base = v.staged.inputPath.split('/').pop()!;
+    await d.datastore.putText(ds, v.staged.outputPath, `0,${prediction(0)},${base}\n`, 'text/csv');
+    const published = await outbox(
+      d,
+      await publishPredictions({ jobId: job.jobId, source: job.source, staged: v.staged }, d),
+    );
+    // Row 1 (lines 5-6) and row 2 (line 7): the header is on line 3.
+    expect(published.errors.split('\r\n').map((l) => l.split(',')[0])).toEqual([
+      '\ufeffinput_line',
+      '5',
+      'lines"',
+      '7',
+      '',
+    ]);
   });
 });

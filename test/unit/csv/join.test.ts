@@ -258,7 +258,7 @@ describe('joinPredictions', () => {
       },
       { chunkBytes: 8192 },
     );
-    expect(res).toEqual({ rows: n, failed: 0, bytes });
+    expect(res).toEqual({ rows: n, failed: 0, bytes, bom: false });
     expect(maxInFlight).toBe(1);
     expect(maxChunk).toBeLessThanOrEqual(8192);
   });
@@ -361,11 +361,11 @@ describe('joinPredictions with an errors sink (rows AML skipped)', () => {
     });
   });
 
-  test('header: false writes no header line (a later part of a split file); lineOffset moves the input lines', async () => {
+  test('header: false writes no header line (a later part of a split file); firstLine numbers the rows from the file line of the first', async () => {
     const input = 'a,b\n5,x\n6,y\n7,z\n';
     const res = await joinWithErrors(input, '0,p5,part-00001.csv\n2,p7,part-00001.csv\n', {
       header: false,
-      lineOffset: 98,
+      firstLine: 100,
     });
     expect(res.text).toBe('5,x,p5\n7,z,p7\n');
     expect(res.errors).toBe('101,skipped,6,y\n');
@@ -373,7 +373,7 @@ describe('joinPredictions with an errors sink (rows AML skipped)', () => {
     const first = await joinWithErrors(input, '0,p5,f\n', {
       header: false,
       errorsHeader: true,
-      lineOffset: 10,
+      firstLine: 12,
     });
     expect(first.text).toBe('5,x,p5\n');
     expect(first.errors).toBe('input_line,reason,a,b\n13,skipped,6,y\n14,skipped,7,z\n');
@@ -382,6 +382,36 @@ describe('joinPredictions with an errors sink (rows AML skipped)', () => {
       errors: '',
       errorChunks: 0,
     });
+  });
+
+  test('firstLine counts from the first data row, whatever stands before it', async () => {
+    // A header spanning two lines, blank lines before it and after it: the first row is on line 6 here.
+    const input = '\n\na,"b\nc"\n\n5,x\n6,y\n\n7,z\n';
+    expect((await joinWithErrors(input, '0,p,f\n')).errors).toBe(
+      'input_line,reason,a,"b\nc"\n7,skipped,6,y\n9,skipped,7,z\n',
+    );
+    expect((await joinWithErrors(input, '0,p,f\n', { firstLine: 20 })).errors).toBe(
+      'input_line,reason,a,"b\nc"\n21,skipped,6,y\n23,skipped,7,z\n',
+    );
+  });
+
+  test('bom sets the BOM of both headers; the result says whether the input had one', async () => {
+    const input = 'a\r\n1\r\n2\r\n';
+    const withBom = await joinPredictions(
+      iterate([Buffer.from(`\ufeff${input}`)]),
+      iterate([]),
+      () => undefined,
+      {
+        errors: () => undefined,
+      },
+    );
+    expect(withBom.bom).toBe(true);
+    const given = await joinWithErrors(input, '1,p,f\r\n', { bom: true });
+    expect(given.text).toBe('\ufeffa,prediction\r\n2,p\r\n');
+    expect(given.errors).toBe('\ufeffinput_line,reason,a\r\n2,skipped,1\r\n');
+    const dropped = await joinWithErrors(`\ufeff${input}`, '1,p,f\r\n', { bom: false });
+    expect(dropped.text).toBe('a,prediction\r\n2,p\r\n');
+    expect(dropped.errors).toBe('input_line,reason,a\r\n2,skipped,1\r\n');
   });
 
   test('the predictions may be the concatenation of several runs of one file', async () => {

@@ -144,19 +144,34 @@ describe('validateCsvStream with split', () => {
   });
 
   test('the BOM is only in part 0; blank lines stay where they are (line numbers kept), and firstLine is the input line', async () => {
-    const input = `\ufeff${H}\r\n\r\n${ROW}\r\n  \r\n${ROW}\r\n\r\n${ROW}\r\n\r\n`;
+    const input = `\ufeff\r\n \r\n${H}\r\n\r\n${ROW}\r\n  \r\n${ROW}\r\n\r\n${ROW}\r\n\r\n`;
     const { rep, parts } = await split(input, 2, { chunks: chunksOf(Buffer.from(input), 2) });
     expect(rep.ok).toBe(true);
-    // Part 0 is a byte-exact prefix of the input; the blank line before row 3 ends part 0, so part 1's
-    // line 2 is input line 7.
+    // Part 0 is a byte-exact prefix of the input, BOM and blank lines before the header included; the
+    // blank line before row 3 ends part 0, so part 1's line 2 is input line 9.
     expect(parts.map((p) => p.bytes.toString())).toEqual([
-      `\ufeff${H}\r\n\r\n${ROW}\r\n  \r\n${ROW}\r\n\r\n`,
+      `\ufeff\r\n \r\n${H}\r\n\r\n${ROW}\r\n  \r\n${ROW}\r\n\r\n`,
       `${H}\r\n${ROW}\r\n\r\n`,
     ]);
     expect(rep.parts).toEqual([
-      { rows: 2, bytes: Buffer.byteLength(parts[0]!.bytes), firstLine: 3 },
-      { rows: 1, bytes: Buffer.byteLength(parts[1]!.bytes), firstLine: 7 },
+      { rows: 2, bytes: Buffer.byteLength(parts[0]!.bytes), firstLine: 5 },
+      { rows: 1, bytes: Buffer.byteLength(parts[1]!.bytes), firstLine: 9 },
     ]);
+    // A file within one part is staged as part 0: the file itself.
+    const small = `\n\n${H}\n${ROW}\n\n${ROW}`;
+    const one = await split(small, 2, { chunks: chunksOf(Buffer.from(small), 1) });
+    expect(one.parts.map((p) => p.bytes.toString())).toEqual([small]);
+    expect(one.rep.parts).toEqual([{ rows: 2, bytes: small.length, firstLine: 4 }]);
+  });
+
+  test('a header whose line break differs from the blank lines before it is rejected (its parts would not parse)', async () => {
+    for (const input of [`\n${H}\r\n${ROW}\r\n`, `\r\n${H}\n${ROW}\n${ROW}\n`]) {
+      const { rep, parts } = await split(input, 1);
+      expect(rep).toMatchObject({ ok: false, errorCode: 'InputNotCsv' });
+      expect(rep.problems[0]).toMatchObject({ line: 2 });
+      expect(rep.summary).toMatch(/^The header \(line 2\) has mixed line endings/);
+      expect(parts.map((p) => p.state)).toEqual(['aborted']);
+    }
   });
 
   test('an invalid file aborts every opened part and ends none', async () => {
