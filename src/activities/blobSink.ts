@@ -45,10 +45,6 @@ export class BlobSink {
     await this.done?.catch(() => undefined);
   }
 
-  get written(): boolean {
-    return this.stream !== undefined;
-  }
-
   private open(): PassThrough {
     if (!this.stream) {
       const stream = new PassThrough({ highWaterMark: 4 * 1024 * 1024 });
