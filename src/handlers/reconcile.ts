@@ -188,9 +188,22 @@ async function reconcileRecord(
     return;
   }
   const end = deadEnd(view.runtimeStatus, view.output, now.toISOString());
-  const after = await d.jobs.transition(rec.jobId, end.status, end.patch, now);
-  if (after.status === end.status && !isTerminal(rec.status))
-    report.ended.push({ jobId: rec.jobId, status: end.status, runtimeStatus: view.runtimeStatus });
+  await endRecord(d, rec.jobId, end, view.runtimeStatus, now, report);
+}
+
+/** Ends a record that has not ended; reported only by the run whose write ended it (runs may overlap). */
+async function endRecord(
+  d: Deps,
+  id: string,
+  end: { status: JobState; patch: JobPatch },
+  runtimeStatus: string,
+  now: Date,
+  report: ReconcileReport,
+): Promise<void> {
+  // The last decision taken is the one that stands: written, or nothing to do on a fresh read.
+  let wrote = false;
+  await d.jobs.change(id, (rec) => ((wrote = !isTerminal(rec.status)) ? end : undefined), now);
+  if (wrote) report.ended.push({ jobId: id, status: end.status, runtimeStatus });
 }
 
 /** A batch record that has not ended: ended when its orchestration can no longer end it. */
@@ -214,9 +227,7 @@ async function reconcileBatch(
           status: 'Failed' as const,
           patch: { error: { ...lostBatchError(runtimeStatus, rec.amlJobName), at } },
         };
-  const after = await d.jobs.transition(rec.jobId, end.status, end.patch, now);
-  if (after.status === end.status && !isTerminal(rec.status))
-    report.ended.push({ jobId: rec.jobId, status: end.status, runtimeStatus });
+  await endRecord(d, rec.jobId, end, runtimeStatus, now, report);
 }
 
 /**
