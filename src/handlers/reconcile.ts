@@ -1,10 +1,16 @@
 import type { Deps } from '../app/deps';
-import { ACTIVE_STATUSES, type InspectableOrchestrations } from '../adapters/orchestrations';
+import { BatchHeads } from '../adapters/batchHeads';
+import {
+  ACTIVE_STATUSES,
+  type InspectableOrchestrations,
+  type InstanceView,
+} from '../adapters/orchestrations';
 import type { ErrorInfo } from '../domain/errors';
 import { deriveJobId } from '../domain/jobId';
 import { isTerminal, type JobPatch, type JobRecord, type JobState } from '../domain/jobRecord';
 import type { ScoreJobOutput } from '../orchestration/contracts';
-import { lostBatchError } from '../domain/batch';
+import { closed, lostBatchError, type BatchHead } from '../domain/batch';
+import { ensureBatchRecord } from '../activities/batchRecord';
 import { batchDoneOf, notifyMembers } from '../activities/notifyMembers';
 import { ensureOrchestration, startJob } from './startJob';
 
@@ -15,7 +21,8 @@ import { ensureOrchestration, startJob } from './startJob';
  *    failed, terminated, completed without recording the end) is ended: Failed, `BatchLost`, retryable
  *    (or the outcome a completed orchestration returned). Not resumed like a job: its members' lost-batch
  *    timers run from their join, so a batch started again could outlive them; failing it lets each
- *    member's retry join a live batch at once.
+ *    member's retry join a live batch at once. A batch with no record yet (a deployment's current head)
+ *    whose orchestration is gone is first closed and recorded, then ended the same way.
  * 2. A job whose record has not ended while its orchestration is missing (never started, purged) is
  *    resumed: its orchestration starts again from the record; every step is safe to repeat, and the
  *    AML job name saved on the record keeps a second AML job from starting. One whose orchestration
@@ -137,9 +144,20 @@ export async function reconcile(
     return true;
   };
 
-  // 1. Batch records that have not ended; 2. job records that have not ended (batches first, so a
-  // batch ended here is told to its waiting members in the same run).
+  // 1. Batches (their current heads, then records that have not ended); 2. job records that have not
+  // ended (batches first, so a batch ended here is told to its waiting members in the same run).
+  const heads = new BatchHeads(d.jobs.client);
+  const headsChecked = async (): Promise<boolean> => {
+    for (const h of await heads.list()) {
+      if (budgetLeft() <= 0) return false;
+      if (Date.parse(h.head.openedAt) >= settledBefore.getTime()) continue;
+      report.examined++;
+      await guarded(report, `batch ${h.head.batchId}`, () => reconcileHead(d, orch, heads, h, now, report));
+    }
+    return true;
+  };
   const swept =
+    (await headsChecked()) &&
     (await sweep(true, (rec) => reconcileBatch(orch, d, rec, now, report))) &&
     (await sweep(false, (rec) => reconcileRecord(d, orch, rec, now, report, waiting)));
   await waiting.tell(orch);
@@ -216,6 +234,38 @@ async function reconcileBatch(
 ): Promise<void> {
   const view = await orch.inspect(rec.jobId);
   if (view && ACTIVE_STATUSES.has(view.runtimeStatus)) return;
+  await endBatch(d, rec, view, now, report);
+}
+
+/**
+ * A deployment's current batch that has no record yet (open, or closed but not yet staged): when its
+ * orchestration is gone, its member list is frozen as a closing file would freeze it (a file joining
+ * at the same moment loses the conditional write, reads again and opens the next batch), recorded, and
+ * the record ended; otherwise its members would wait for a close that never comes.
+ */
+async function reconcileHead(
+  d: Deps,
+  orch: InspectableOrchestrations,
+  heads: BatchHeads,
+  { head, etag }: { head: BatchHead; etag: string },
+  now: Date,
+  report: ReconcileReport,
+): Promise<void> {
+  if (await d.jobs.get(head.batchId)) return; // the batch sweep's
+  const view = await orch.inspect(head.batchId);
+  if (view && ACTIVE_STATUSES.has(view.runtimeStatus)) return;
+  const frozen = closed(head, now);
+  if (head.state === 'open' && !(await heads.write(frozen, etag))) return; // changed since: next run
+  await endBatch(d, await ensureBatchRecord(d, frozen), view, now, report);
+}
+
+async function endBatch(
+  d: Deps,
+  rec: JobRecord,
+  view: InstanceView | undefined,
+  now: Date,
+  report: ReconcileReport,
+): Promise<void> {
   const runtimeStatus = view?.runtimeStatus ?? 'missing';
   const at = now.toISOString();
   const out = view?.output as Partial<ScoreJobOutput> | undefined;

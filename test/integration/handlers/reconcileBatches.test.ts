@@ -14,6 +14,7 @@ import { joinBatch } from '../../../src/activities/joinBatch';
 import { publishPredictions } from '../../../src/activities/publishPredictions';
 import { recordOutcome } from '../../../src/activities/recordOutcome';
 import { validateAndStage } from '../../../src/activities/validateAndStage';
+import { BatchHeads } from '../../../src/adapters/batchHeads';
 import { durableOrchestrations, type InspectableOrchestrations } from '../../../src/adapters/orchestrations';
 import { reconcile } from '../../../src/handlers/reconcile';
 import { scoreJobInput, startJob } from '../../../src/handlers/startJob';
@@ -267,6 +268,34 @@ describe('a batch whose orchestration can no longer end it', () => {
           predictionRuns: [expect.stringMatching(new RegExp(`/by-file/${m.jobId}\\.csv/00000\\.csv$`))],
         },
       ]);
+  });
+
+  test('not closed yet (no record: the head) and its orchestration gone: closed, recorded, ended; members told', async () => {
+    const { batchId, members } = await batchOf('open/a.csv', 'open/b.csv');
+    expect(await d.jobs.get(batchId)).toBeUndefined();
+    setOrch(batchId, 'Terminated');
+    const report = await reconcile(d, orch, minutes(10));
+    expect(report).toMatchObject({
+      failed: [],
+      ended: [{ jobId: batchId, status: 'Failed', runtimeStatus: 'Terminated' }],
+    });
+    expect((await new BatchHeads(d.jobs.client).find(batchId))?.state).toBe('closed');
+    const batch = await d.jobs.get(batchId);
+    expect(batch).toMatchObject({ status: 'Failed', error: { code: 'BatchLost', retryable: true } });
+    expect(batch?.files?.map((f) => f.jobId).sort()).toEqual(members.map((m) => m.jobId).sort());
+    expect(report.told.sort()).toEqual(members.map((m) => m.jobId).sort());
+    // The next file does not join the dead batch: it opens the next one.
+    const next = await batchOf('open/c.csv');
+    expect(next.batchId).not.toBe(batchId);
+  });
+
+  test('not closed yet and its orchestration waiting for the window: left alone', async () => {
+    const { batchId } = await batchOf('filling/a.csv');
+    setOrch(batchId, 'Running');
+    const report = await reconcile(d, orch, minutes(10));
+    expect(report).toMatchObject({ ended: [], told: [], failed: [] });
+    expect((await new BatchHeads(d.jobs.client).find(batchId))?.state).toBe('open');
+    expect(await d.jobs.get(batchId)).toBeUndefined();
   });
 
   test('a batch whose orchestration runs, and one younger than the grace period, are left alone', async () => {
