@@ -8,8 +8,8 @@ import {
 import type { ErrorInfo } from '../domain/errors';
 import { deriveJobId } from '../domain/jobId';
 import { isTerminal, type JobPatch, type JobRecord, type JobState } from '../domain/jobRecord';
-import type { ScoreJobOutput } from '../orchestration/contracts';
 import { closed, lostBatchError, type BatchHead } from '../domain/batch';
+import type { ScoreJobOutput } from '../orchestration/contracts';
 import { ensureBatchRecord } from '../activities/batchRecord';
 import { batchDoneOf, notifyMembers } from '../activities/notifyMembers';
 import { ensureOrchestration, startJob } from './startJob';
@@ -158,7 +158,7 @@ export async function reconcile(
   };
   const swept =
     (await headsChecked()) &&
-    (await sweep(true, (rec) => reconcileBatch(orch, d, rec, now, report))) &&
+    (await sweep(true, (rec) => reconcileBatch(d, orch, rec, now, report))) &&
     (await sweep(false, (rec) => reconcileRecord(d, orch, rec, now, report, waiting)));
   await waiting.tell(orch);
   if (!swept) return { ...report, exhausted: true };
@@ -226,8 +226,8 @@ async function endRecord(
 
 /** A batch record that has not ended: ended when its orchestration can no longer end it. */
 async function reconcileBatch(
-  orch: InspectableOrchestrations,
   d: Deps,
+  orch: InspectableOrchestrations,
   rec: JobRecord,
   now: Date,
   report: ReconcileReport,
