@@ -1,8 +1,9 @@
 import type { Orchestrations } from '../adapters/orchestrations';
 import { folderOutput } from '../domain/amlUris';
-import { memberFileName } from '../domain/batch';
+import { batchScored, memberFileName } from '../domain/batch';
+import { isTerminal, type JobRecord } from '../domain/jobRecord';
 import { BATCH_DONE_EVENT } from '../orchestration/names';
-import type { BatchDone, NotifyMembersInput } from '../orchestration/contracts';
+import type { BatchDone, NotifyMembersInput, TerminalState } from '../orchestration/contracts';
 import type { Deps } from '../app/deps';
 import { inParallel } from './inParallel';
 import { readManifest } from './regroup';
@@ -30,4 +31,20 @@ export async function notifyMembers(
     });
   });
   return { ok: true };
+}
+
+/**
+ * What an ended batch's record tells its members: the same BatchDone its orchestration sends (batch.ts),
+ * for the reconciler to send again to members still waiting (undefined while the batch has not ended).
+ */
+export function batchDoneOf(batch: JobRecord): NotifyMembersInput['done'] | undefined {
+  if (!isTerminal(batch.status)) return undefined;
+  const e = batch.error;
+  return {
+    batchId: batch.jobId,
+    ...(batch.amlJobName ? { amlJobName: batch.amlJobName } : {}),
+    scored: batchScored(batch.status, e?.code),
+    status: batch.status as TerminalState,
+    ...(e ? { error: { code: e.code, message: e.message, retryable: e.retryable } } : {}),
+  };
 }

@@ -31,14 +31,18 @@ export class BatchHeads {
 
   /** The head of batch `batchId`, if it is some deployment's current head (an open batch has no record yet). */
   async find(batchId: string): Promise<BatchHead | undefined> {
+    return (await this.list()).find((s) => s.head.batchId === batchId)?.head;
+  }
+
+  /** Every deployment's current head (one row per deployment: one query). */
+  async list(): Promise<Required<HeadSnapshot>[]> {
     try {
+      const out: Required<HeadSnapshot>[] = [];
       for await (const e of this.client.listEntities<{ head: string }>({
         queryOptions: { filter: `PartitionKey eq '${PARTITION}'` },
-      })) {
-        const head = JSON.parse(e.head) as BatchHead;
-        if (head.batchId === batchId) return head;
-      }
-      return undefined;
+      }))
+        out.push({ head: JSON.parse(e.head) as BatchHead, etag: e.etag });
+      return out;
     } catch (err) {
       throw translateStorageError(err, 'list the open batches');
     }

@@ -25,6 +25,8 @@ export function partitionOf(jobId: string): string {
 
 /** Job partitions only: the table also holds batch records (`b…`) and the open batches (`heads`). */
 const JOBS_ONLY = "PartitionKey ge 'j' and PartitionKey lt 'k'";
+/** Batch records' partitions (`b…`, domain/batch.ts `batchIdFor`): for the reconciler. */
+const BATCHES_ONLY = "PartitionKey ge 'b' and PartitionKey lt 'c'";
 
 type Entity = Record<string, unknown> & { partitionKey: string; rowKey: string };
 
@@ -354,18 +356,20 @@ export class JobTable {
   }
 
   /**
-   * One page of jobs that have not ended and whose record has not changed since `updatedBefore`:
-   * the reconciler's candidates. Newest first, like `list`.
+   * One page of jobs (or, with `batches`, batch records) that have not ended and whose record has not
+   * changed since `updatedBefore`: the reconciler's candidates. Newest first, like `list`.
    */
   async listUnfinished(opts: {
     updatedBefore: Date;
     top: number;
     continuationToken?: string;
+    batches?: boolean;
   }): Promise<{ jobs: JobRecord[]; continuationToken?: string }> {
     const open = JOB_STATES.filter((s) => !isTerminal(s))
       .map((s) => `status eq '${s}'`)
       .join(' or ');
-    const filter = `${JOBS_ONLY} and (${open}) and updatedAt lt '${opts.updatedBefore.toISOString()}'`;
+    const which = opts.batches ? BATCHES_ONLY : JOBS_ONLY;
+    const filter = `${which} and (${open}) and updatedAt lt '${opts.updatedBefore.toISOString()}'`;
     try {
       const page = await this.client
         .listEntities<Record<string, unknown>>({ queryOptions: { filter } })
@@ -380,7 +384,7 @@ export class JobTable {
         ? { jobs, continuationToken: page.value.continuationToken }
         : { jobs };
     } catch (err) {
-      throw translateStorageError(err, 'list unfinished jobs');
+      throw translateStorageError(err, `list unfinished ${opts.batches ? 'batches' : 'jobs'}`);
     }
   }
 

@@ -1,3 +1,5 @@
+import type { ErrorInfo } from './errors';
+
 /**
  * Coalescing small files into one AML job (README, "Shaping the input"). Pure rules; the table adapter
  * (adapters/batchHeads.ts) applies them under optimistic concurrency, so every decision below is taken
@@ -104,4 +106,34 @@ export function isBatchId(s: string): boolean {
 /** The member's file name in the batch folder: unique within it, whatever the inbox paths were. */
 export function memberFileName(jobId: string): string {
   return `${jobId}.csv`;
+}
+
+/**
+ * Whether AML scored the batch and its output was regrouped per file: then each member publishes its own
+ * file, even when no row got a prediction (each member accounts for its own rows).
+ */
+export function batchScored(status: string, errorCode: string | undefined): boolean {
+  return status === 'Succeeded' || errorCode === 'AllRowsFailed';
+}
+
+/**
+ * The batch record's end when its orchestration can no longer end the batch (the reconciler's finding,
+ * by the instance's runtime status; `missing`: never started or purged). Each member receives it as
+ * "Batch <id>: <message>", so it says what to do with the member's file.
+ */
+export function lostBatchError(runtimeStatus: string, amlJobName?: string): ErrorInfo {
+  const why =
+    runtimeStatus === 'missing'
+      ? 'its orchestration is gone (never started or purged)'
+      : runtimeStatus === 'Completed'
+        ? 'its orchestration completed without recording the outcome'
+        : runtimeStatus === 'Failed'
+          ? 'its orchestration failed (see the function logs)'
+          : `its orchestration was ${runtimeStatus.toLowerCase()} outside the app`;
+  const aml = amlJobName ? ` Its AML job ${amlJobName} may still be running.` : '';
+  return {
+    code: 'BatchLost',
+    message: `The batch stopped before it ended: ${why}. Retry the file's job (POST /api/jobs/{id}/retry).${aml}`,
+    retryable: true,
+  };
 }

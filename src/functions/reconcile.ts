@@ -16,10 +16,10 @@ app.timer('reconcile', {
     const r = await reconcile(deps(), durableOrchestrations(df.getClient(context)));
     context.log(
       `reconcile${timer.isPastDue ? ' (past due)' : ''}: examined ${r.examined}, resumed ${r.resumed.length}, ` +
-        `ended ${r.ended.length}, started ${r.started.length}${r.exhausted ? '; bound reached, the rest waits for the next run' : ''}`,
+        `ended ${r.ended.length}, told ${r.told.length}, started ${r.started.length}${r.exhausted ? '; bound reached, the rest waits for the next run' : ''}`,
     );
     for (const f of r.failed) context.warn(`reconcile: ${f.item} failed, next run tries again: ${f.message}`);
     for (const e of r.ended)
-      context.warn(`job ${e.jobId} ended ${e.status}: its orchestration is ${e.runtimeStatus}`);
+      context.warn(`${e.jobId} ended ${e.status}: its orchestration is ${e.runtimeStatus}`);
   },
 });

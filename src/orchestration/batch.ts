@@ -1,4 +1,5 @@
 import type { OrchestrationContext, Task } from 'durable-functions';
+import { batchScored } from '../domain/batch';
 import { ACTIVITY, BATCH_CLOSE_EVENT } from './names';
 import type {
   BatchInput,
@@ -40,7 +41,8 @@ export function* batchOrchestrator(context: OrchestrationContext): Generator<Tas
       ...(input.deployment ? { deployment: input.deployment } : {}),
     } satisfies CloseBatchInput);
     if (!closed.ok) {
-      // Without a member list nobody can be told; members then end on their own lost-batch timer.
+      // Without a member list nobody can be told here: the reconciler tells the members of an ended
+      // batch record that are still waiting (handlers/reconcile.ts), else their lost-batch timer ends them.
       return yield* finish(context, input.schedule, {
         jobId: batchId,
         status: 'Failed',
@@ -71,9 +73,7 @@ export function* batchOrchestrator(context: OrchestrationContext): Generator<Tas
   // Continued as new: the next execution goes on waiting and tells the members at its end.
   if (ended.status === 'Running') return ended;
 
-  // Scored: AML completed and its output was regrouped per file (even if no row got a prediction, each
-  // member then accounts for its own rows).
-  const scored = ended.status === 'Succeeded' || ended.error?.code === 'AllRowsFailed';
+  const scored = batchScored(ended.status, ended.error?.code);
   yield* run(context, ACTIVITY.notifyMembers, {
     batchId,
     members,

@@ -1,5 +1,6 @@
 import type { DurableClient } from 'durable-functions';
-import { notifyMembers } from '../../../src/activities/notifyMembers';
+import { batchDoneOf, notifyMembers } from '../../../src/activities/notifyMembers';
+import type { JobRecord } from '../../../src/domain/jobRecord';
 import { durableOrchestrations, type Orchestrations } from '../../../src/adapters/orchestrations';
 import type { Deps } from '../../../src/app/deps';
 import { BATCH_DONE_EVENT } from '../../../src/orchestration/names';
@@ -71,4 +72,56 @@ test('a member the Durable API cannot reach (500) fails the activity, so the pol
   durable.failingEvents.clear();
   await expect(notifyMembers(notScored, noDeps, orch)).resolves.toEqual({ ok: true });
   expect(durable.events.filter((e) => e.instanceId === M[1])).toHaveLength(1);
+});
+
+describe('batchDoneOf: what an ended batch record tells its members (the reconciler sends it again)', () => {
+  const rec = (over: Partial<JobRecord>): JobRecord => ({
+    jobId: BATCH,
+    status: 'Submitted',
+    sourceContainer: 'ds',
+    sourceBlob: `p/${BATCH}/input/`,
+    sourceEtag: '',
+    receivedAt: '2026-01-01T00:00:00.000Z',
+    createdAt: '2026-01-01T00:00:00.000Z',
+    updatedAt: '2026-01-01T00:00:00.000Z',
+    phases: {},
+    ...over,
+  });
+
+  test('not ended: nothing to tell', () => {
+    for (const status of ['Received', 'Validating', 'Submitted', 'Running', 'Publishing'] as const)
+      expect(batchDoneOf(rec({ status }))).toBeUndefined();
+  });
+
+  test('Succeeded: scored, with the AML job; the error as ErrorInfo only (no time, no problems)', () => {
+    expect(batchDoneOf(rec({ status: 'Succeeded', amlJobName: 'aml-b' }))).toEqual({
+      batchId: BATCH,
+      amlJobName: 'aml-b',
+      scored: true,
+      status: 'Succeeded',
+    });
+    const error = {
+      code: 'BatchLost' as const,
+      message: 'The batch stopped before it ended.',
+      retryable: true,
+    };
+    expect(
+      batchDoneOf(
+        rec({ status: 'Failed', error: { ...error, at: '2026-01-01T01:00:00.000Z', problems: [] } }),
+      ),
+    ).toEqual({ batchId: BATCH, scored: false, status: 'Failed', error });
+  });
+
+  test('AllRowsFailed: scored (each member publishes its own errors file), as the batch orchestration says', () => {
+    const error = { code: 'AllRowsFailed' as const, message: 'No row got a prediction.', retryable: false };
+    expect(batchDoneOf(rec({ status: 'Failed', amlJobName: 'aml-b', error: { ...error, at: 'x' } }))).toEqual(
+      {
+        batchId: BATCH,
+        amlJobName: 'aml-b',
+        scored: true,
+        status: 'Failed',
+        error,
+      },
+    );
+  });
 });

@@ -1,9 +1,11 @@
 import {
   batchIdFor,
+  batchScored,
   bytesOf,
   closed,
   isBatchable,
   isBatchId,
+  lostBatchError,
   memberFileName,
   nextJoinStep,
   openBatch,
@@ -208,5 +210,40 @@ describe('batch ids', () => {
   test('each member is staged as <jobId>.csv: unique in the folder whatever its inbox name', () => {
     expect(memberFileName(jobId(1))).toBe(`${jobId(1)}.csv`);
     expect(memberFileName(jobId(1))).not.toBe(memberFileName(jobId(2)));
+  });
+});
+
+describe('a batch’s end as its members see it', () => {
+  test('scored: Succeeded, or AllRowsFailed (each member accounts for its own rows); nothing else', () => {
+    expect(batchScored('Succeeded', undefined)).toBe(true);
+    expect(batchScored('Failed', 'AllRowsFailed')).toBe(true);
+    for (const [status, code] of [
+      ['Failed', 'AmlJobFailed'],
+      ['Failed', 'BatchLost'],
+      ['TimedOut', 'TimedOut'],
+      ['Canceled', 'AmlJobCanceled'],
+      ['Failed', undefined],
+    ] as const)
+      expect(batchScored(status, code)).toBe(false);
+  });
+
+  test.each([
+    ['missing', 'its orchestration is gone (never started or purged)'],
+    ['Failed', 'its orchestration failed (see the function logs)'],
+    ['Terminated', 'its orchestration was terminated outside the app'],
+    ['Canceled', 'its orchestration was canceled outside the app'],
+    ['Completed', 'its orchestration completed without recording the outcome'],
+  ])('lost (%s): BatchLost, retryable, saying why and how to retry', (status, why) => {
+    expect(lostBatchError(status)).toEqual({
+      code: 'BatchLost',
+      message: `The batch stopped before it ended: ${why}. Retry the file's job (POST /api/jobs/{id}/retry).`,
+      retryable: true,
+    });
+  });
+
+  test('lost after its AML job started: says the AML job may still be running', () => {
+    expect(lostBatchError('Failed', 'aml-b1').message).toMatch(
+      /\. Its AML job aml-b1 may still be running\.$/,
+    );
   });
 });

@@ -1,5 +1,5 @@
 import * as df from 'durable-functions';
-import { batchIdFor } from '../../../src/domain/batch';
+import { batchIdFor, lostBatchError } from '../../../src/domain/batch';
 import { errorProperties, PipelineError, type ErrorInfo } from '../../../src/domain/errors';
 import { batchOrchestrator } from '../../../src/orchestration/batch';
 import {
@@ -380,6 +380,36 @@ describe('a member file (scoreJob with coalescing, real durable-functions replay
     });
   });
 
+  test.each([
+    ['while it waits', 3600],
+    ['before it has even joined (its orchestration was started again)', 0],
+  ])(
+    'told by the reconciler that its batch was lost (%s): Failed at once, BatchLost, retryable, naming the batch',
+    async (_when, seconds) => {
+      const lost = lostBatchError('Failed', 'aml-b');
+      const r = await playMember({
+        activities: memberWorld(),
+        events: [
+          doneAt(seconds, {
+            batchId: BATCH,
+            amlJobName: 'aml-b',
+            scored: false,
+            status: 'Failed',
+            error: lost,
+            predictionRuns: [],
+          }),
+        ],
+      });
+      expect(names(r)).toEqual([ACTIVITY.validateAndStage, ACTIVITY.joinBatch, ACTIVITY.recordOutcome]);
+      expect(outcome(r)).toEqual({
+        jobId: J1,
+        status: 'Failed',
+        error: { code: 'BatchLost', message: `Batch ${BATCH}: ${lost.message}`, retryable: true },
+      });
+      expect(r.finishedAt).toEqual(after(seconds));
+    },
+  );
+
   test('a BatchDone one moment before the safety timer still wins', async () => {
     const r = await playMember({ activities: memberWorld(), events: [doneAt(60 + 24 * 3600 + 3599)] });
     expect(outcome(r)).toMatchObject({ status: 'Succeeded' });
@@ -605,7 +635,7 @@ describe('a batch (batchOrchestrator, real durable-functions replay engine)', ()
     expect(timers.map((e) => secondsAfterStart(String(e.FireAt)))).toEqual([30]); // only the first poll
   });
 
-  test('a close that fails: Failed, nothing submitted and nobody notified (members end on their own timer)', async () => {
+  test('a close that fails: Failed, nothing submitted and nobody notified here (the reconciler tells the members of the ended record)', async () => {
     const error = {
       code: 'Internal',
       message: `batch ${BATCH} has neither a head nor a record`,
