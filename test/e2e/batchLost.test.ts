@@ -1,7 +1,15 @@
 import { BlobServiceClient } from '@azure/storage-blob';
 import { testConnectionString } from '../support/storage';
 import { eventually } from '../support/eventually';
-import { E2E_RUNTIME, jobForBlob, startStack, waitJob, type JobView, type Stack } from './stack';
+import {
+  E2E_RUNTIME,
+  jobForBlob,
+  runFunctionNow,
+  startStack,
+  waitJob,
+  type JobView,
+  type Stack,
+} from './stack';
 
 /**
  * A batch whose orchestration is gone while its members wait (purged, terminated, lost with its task hub) is
@@ -71,13 +79,7 @@ test('a batch whose orchestration is gone: the reconciler ends it, its members f
   expect(open.status).toBe('Open');
 
   await loseOrchestration(batchId);
-  const base = stack.api.replace(/\/api$/, '');
-  const run = await fetch(`${base}/admin/functions/reconcile`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ input: '' }),
-  });
-  expect(run.status).toBe(202);
+  expect(await runFunctionNow(stack, 'reconcile')).toBe(202);
 
   for (const m of members) {
     const done = await waitJob(stack, m.jobId, undefined, 30_000);

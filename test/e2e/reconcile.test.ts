@@ -1,7 +1,7 @@
 import { JobTable } from '../../src/adapters/jobTable';
 import { readStorageConnection } from '../../src/config/settings';
 import { deriveJobId, normalizeEtag } from '../../src/domain/jobId';
-import { jobForBlob, startStack, waitJob, type Stack } from './stack';
+import { jobForBlob, runFunctionNow, startStack, waitJob, type Stack } from './stack';
 
 /**
  * The reconciler under the local runtime, run on demand through the host's admin API
@@ -50,13 +50,7 @@ test('a job whose record exists but whose orchestration never started is resumed
     retryOf: first.jobId,
   });
 
-  const base = stack.api.replace(/\/api$/, '');
-  const run = await fetch(`${base}/admin/functions/reconcile`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ input: '' }),
-  });
-  expect(run.status).toBe(202);
+  expect(await runFunctionNow(stack, 'reconcile')).toBe(202);
   const job = await waitJob(stack, jobId);
   expect(job.status).toBe('Succeeded');
   expect(stack.emulator.jobs().filter((j) => j.inputUri.includes(jobId))).toHaveLength(1);

@@ -248,6 +248,18 @@ export async function waitJob(
   );
 }
 
+/** Runs a timer function now through the host's admin API (Learn: "Manually run a non HTTP-triggered
+ * function"); the host answers 202 and runs it in the background. */
+export async function runFunctionNow(stack: Stack, name: string): Promise<number> {
+  const base = stack.api.replace(/\/api$/, '');
+  const r = await fetch(`${base}/admin/functions/${name}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ input: '' }),
+  });
+  return r.status;
+}
+
 export async function download(c: ContainerClient, name: string): Promise<string> {
   return (await c.getBlobClient(name).downloadToBuffer()).toString('utf8');
 }
