@@ -8,7 +8,8 @@ import { translateStorageError } from './storageErrors';
  * conditional: a create fails if the row exists, an update fails if anyone wrote since our read; the
  * caller then reads again and decides again (domain/batch.ts).
  */
-const PARTITION = 'heads';
+/** The jobs table's partition of open batches (one row per deployment). */
+export const HEADS_PARTITION = 'heads';
 const DEFAULT_KEY = '(default)';
 
 export interface HeadSnapshot {
@@ -21,7 +22,7 @@ export class BatchHeads {
 
   async read(deployment: string | undefined): Promise<HeadSnapshot> {
     try {
-      const e = await this.client.getEntity<{ head: string }>(PARTITION, deployment ?? DEFAULT_KEY);
+      const e = await this.client.getEntity<{ head: string }>(HEADS_PARTITION, deployment ?? DEFAULT_KEY);
       return { head: JSON.parse(e.head) as BatchHead, etag: e.etag };
     } catch (err) {
       if ((err as { statusCode?: number }).statusCode === 404) return {};
@@ -39,7 +40,7 @@ export class BatchHeads {
     try {
       const out: Required<HeadSnapshot>[] = [];
       for await (const e of this.client.listEntities<{ head: string }>({
-        queryOptions: { filter: `PartitionKey eq '${PARTITION}'` },
+        queryOptions: { filter: `PartitionKey eq '${HEADS_PARTITION}'` },
       }))
         out.push({ head: JSON.parse(e.head) as BatchHead, etag: e.etag });
       return out;
@@ -51,7 +52,7 @@ export class BatchHeads {
   /** Writes `head` if nobody wrote since the read that gave `etag` (none: the row must not exist). */
   async write(head: BatchHead, etag: string | undefined): Promise<boolean> {
     const entity = {
-      partitionKey: PARTITION,
+      partitionKey: HEADS_PARTITION,
       rowKey: head.deployment ?? DEFAULT_KEY,
       head: JSON.stringify(head),
     };
