@@ -19,11 +19,8 @@ async function main(): Promise<void> {
     if (process.env[k] === undefined && v != null) process.env[k] = String(v);
   const entry = arg('entry') ?? process.env.LOCAL_RUNTIME_ENTRY;
   if (!entry) throw new Error('Usage: main.ts --entry <app entry file> (or LOCAL_RUNTIME_ENTRY)');
-  if (!process.env.AzureWebJobsStorage)
-    throw new Error('AzureWebJobsStorage is not set (the runtime keeps its state there)');
   const runtime = await startLocalRuntime({
     entry,
-    storageConnectionString: process.env.AzureWebJobsStorage,
     httpPort: numberSetting('port', arg('port') ?? process.env.LOCAL_RUNTIME_PORT) ?? 7071,
     log: stamp,
   });

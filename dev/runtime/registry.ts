@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { compileRoute } from './httpServer';
+import { compileRoute, type CompiledRoute } from './httpServer';
 import { parseCron } from './timer';
 import type { BindingInfo, FunctionMetadata, TypedData, WorkerApp } from './worker';
 
@@ -23,9 +23,9 @@ export interface RegisteredFunction {
   trigger: BindingRef;
   extraInputs: BindingRef[];
   outputs: BindingRef[];
-  http?: { route: string; methods: string[] | undefined };
+  http?: { route: CompiledRoute; methods: string[] | undefined };
   blob?: { path: string; connection: string; source: string | undefined; sdkBinding: boolean };
-  timer?: { schedule: string; runOnStartup: boolean; useMonitor: boolean | undefined };
+  timer?: { schedule: string; useMonitor: boolean | undefined };
 }
 
 /** Invokes a function with its trigger data; the host binds the function's other inputs (a durable client). */
@@ -104,17 +104,19 @@ export function buildRegistry(app: WorkerApp, env: Env, log: (line: string) => v
         const route = str(info.route);
         const methods = Array.isArray(info.methods) ? info.methods.map((m) => String(m).toUpperCase()) : [];
         fn.http = {
-          route: compileRoute(route ? resolveAppSettings(route, env, where) : metadata.name).template,
+          route: compileRoute(route ? resolveAppSettings(route, env, where) : metadata.name),
           methods: methods.length > 0 ? methods : undefined,
         };
         if (!app.httpStreamUri)
           throw new Error(`${where}: HTTP functions need app.setup({ enableHttpStream: true })`);
       } else if (kind === 'timer') {
         if (!str(info.schedule)) throw new Error(`${where}: timer trigger has no "schedule"`);
+        if (info.runOnStartup)
+          throw new Error(`${where}: runOnStartup is not supported (the app does not use it)`);
         const schedule = resolveAppSettings(String(info.schedule), env, where);
         parseCron(schedule); // a bad schedule fails start-up, like the host's indexing
         const useMonitor = typeof info.useMonitor === 'boolean' ? info.useMonitor : undefined;
-        fn.timer = { schedule, runOnStartup: info.runOnStartup === true, useMonitor };
+        fn.timer = { schedule, useMonitor };
       } else if (kind === 'blob') {
         if (!str(info.path)) throw new Error(`${where}: blob trigger has no "path"`);
         fn.blob = {
@@ -168,36 +170,14 @@ export function resolveConnection(connection: string, env: Env, where: string): 
   );
 }
 
-/** The few host.json values the runtime honours. */
-export function readHostJson(path: string, env: Env) {
-  type Ext = {
-    http?: { routePrefix?: string };
-    durableTask?: { hubName?: string; maxConcurrentActivityFunctions?: number };
-    blobs?: { maxDegreeOfParallelism?: number };
-  };
-  const ext = existsSync(path)
-    ? ((JSON.parse(readFileSync(path, 'utf8')) as { extensions?: Ext }).extensions ?? {})
-    : {};
-  let hubName: string | undefined;
-  try {
-    // an unresolvable %SETTING% leaves the hub to the caller's default, like a missing hubName would
-    if (ext.durableTask?.hubName) hubName = resolveAppSettings(ext.durableTask.hubName, env, 'hubName');
-  } catch {
-    /* not set */
-  }
-  return {
-    routePrefix: ext.http?.routePrefix,
-    hubName,
-    maxConcurrentActivities: ext.durableTask?.maxConcurrentActivityFunctions,
-    blobParallelism: ext.blobs?.maxDegreeOfParallelism,
-  };
+/** The host.json `extensions` values the runtime honours (README, "How it differs"). */
+export interface HostExtensions {
+  http?: { routePrefix?: string };
+  durableTask?: { hubName?: string; maxConcurrentActivityFunctions?: number };
+  blobs?: { maxDegreeOfParallelism?: number };
 }
 
-/** Task hub names follow the Durable extension's rule (Azure Storage provider): 3-45 alphanumerics, letter first. */
-export function validateTaskHub(name: string): string {
-  if (!/^[A-Za-z][A-Za-z0-9]{2,44}$/.test(name))
-    throw new Error(
-      `Task hub name "${name}" is invalid: use 3-45 letters and digits, starting with a letter`,
-    );
-  return name;
+export function readHostJson(path: string): HostExtensions {
+  if (!existsSync(path)) return {};
+  return (JSON.parse(readFileSync(path, 'utf8')) as { extensions?: HostExtensions }).extensions ?? {};
 }
