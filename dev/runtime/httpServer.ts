@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { text } from 'node:stream/consumers';
 import type { Invoke, RegisteredFunction } from './registry';
 import type { LineLog, TypedData } from './worker';
 
@@ -71,11 +72,7 @@ export interface HttpHostOptions {
   responseLimitMs: number;
 }
 
-export async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
+export const readBody = (req: IncomingMessage): Promise<string> => text(req);
 
 const HOP_BY_HOP = /^(connection|keep-alive|transfer-encoding|upgrade|proxy-connection|te|trailer)$/;
 
@@ -160,10 +157,7 @@ export async function startHttpHost(o: HttpHostOptions): Promise<{ url: string; 
       Query: { json: JSON.stringify(Object.fromEntries(u.searchParams)) },
     };
     for (const [k, v] of Object.entries(params)) triggerMetadata[k] = { string: v };
-    const proxy = new URL(o.httpStreamUri!);
-    const forwarded = request({
-      host: proxy.hostname,
-      port: proxy.port,
+    const forwarded = request(o.httpStreamUri!, {
       method: req.method,
       path: req.url,
       headers: {

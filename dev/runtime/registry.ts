@@ -54,9 +54,10 @@ export function buildRegistry(app: WorkerApp, env: Env, log: (line: string) => v
   const problems: string[] = [];
   const out: RegisteredFunction[] = [];
   for (const { metadata, callback } of app.functions) {
-    const where = `function "${metadata.name}"`;
-    const refs = Object.entries(metadata.bindings).map(([name, info]) => ({
-      name,
+    const { name } = metadata;
+    const where = `function "${name}"`;
+    const refs = Object.entries(metadata.bindings).map(([key, info]) => ({
+      name: key,
       type: String(info.type ?? ''),
       info,
     }));
@@ -89,22 +90,14 @@ export function buildRegistry(app: WorkerApp, env: Env, log: (line: string) => v
         `${where}: output binding "${o.name}" of type "${o.type}" is not supported (only the "$return" http output on HTTP triggers)`,
       );
     if (metadata.retryOptions) log(`WARNING ${where}: retry policies are not emulated by the local runtime`);
-    const fn: RegisteredFunction = {
-      name: metadata.name,
-      kind,
-      metadata,
-      callback,
-      trigger,
-      extraInputs,
-      outputs,
-    };
+    const fn: RegisteredFunction = { name, kind, metadata, callback, trigger, extraInputs, outputs };
     const info = trigger.info;
     try {
       if (kind === 'http') {
         const route = str(info.route);
         const methods = Array.isArray(info.methods) ? info.methods.map((m) => String(m).toUpperCase()) : [];
         fn.http = {
-          route: compileRoute(route ? resolveAppSettings(route, env, where) : metadata.name),
+          route: compileRoute(route ? resolveAppSettings(route, env, where) : name),
           methods: methods.length > 0 ? methods : undefined,
         };
         if (!app.httpStreamUri)
@@ -160,13 +153,8 @@ export function storageConnection(cs: string): string {
 export function resolveConnection(connection: string, env: Env, where: string): string {
   const value = (env[connection] ?? env[`AzureWebJobs${connection}`])?.trim();
   if (value) return storageConnection(value);
-  const identity = Object.keys(env).find((k) => k.startsWith(`${connection}__`));
-  if (identity)
-    throw new Error(
-      `${where}: connection "${connection}" is identity-based (${identity}); the local runtime needs a connection string in ${connection}`,
-    );
   throw new Error(
-    `${where}: connection setting "${connection}" is not set (expected a storage connection string)`,
+    `${where}: connection setting "${connection}" is not set (the local runtime needs a storage connection string: identity-based connections, ${connection}__*, cannot reach Azurite)`,
   );
 }
 

@@ -25,12 +25,11 @@ const ITEM = /^(\*|\d+|[a-z]{3})(?:-(\d+|[a-z]{3}))?(?:\/(\d+))?$/i;
 export function parseCron(expression: string) {
   const fail = (why: string) => new Error(`Timer schedule "${expression}" ${why}`);
   const fields = expression.trim().split(/\s+/);
-  if (fields.length !== 6) {
+  if (fields.length !== 6)
     throw fail(
       'is not a 6-field NCRONTAB expression ({second} {minute} {hour} {day} {month} {day-of-week}); ' +
         'TimeSpan schedules are not supported by the local runtime',
     );
-  }
   const items = fields.map((field, i) =>
     field.split(',').map((item) => {
       const m = ITEM.exec(item);
@@ -49,12 +48,8 @@ export function parseCron(expression: string) {
   if (!cron.nextRun()) throw fail('has no occurrence');
   return {
     expression,
-    /** The first occurrence strictly after `after` (ms). */
-    next(after: number): number {
-      const next = cron.nextRun(new Date(after));
-      if (!next) throw fail('has no occurrence');
-      return next.getTime();
-    },
+    /** The first occurrence strictly after `after` (ms): there is one, as a schedule without years recurs. */
+    next: (after: number): number => cron.nextRun(new Date(after))!.getTime(),
   };
 }
 
@@ -129,10 +124,7 @@ export class TimerTrigger {
     await this.hosts.createIfNotExists();
     const s = await this.blob.downloadToBuffer().then(
       (b) => JSON.parse(b.toString('utf8')) as Status,
-      (err: { statusCode?: number }) => {
-        if (err.statusCode === 404) return undefined;
-        throw err;
-      },
+      (err: { statusCode?: number }) => (err.statusCode === 404 ? undefined : Promise.reject(err)),
     );
     if (!s) {
       await this.write({ Last: NEVER, Next: dt(this.schedule.next(now)), LastUpdated: dt(now) });
