@@ -7,11 +7,9 @@ import type { Invoke, RegisteredFunction } from './registry';
 import type { LineLog, TypedData } from './worker';
 
 /**
- * Blob trigger by container scan: every blob version (name + ETag) matching the trigger path is delivered at least
- * once. Receipts (attempts, state) live in a table of the runtime's storage, written before the function runs, so a
- * crash mid-invocation means the blob is delivered again after restart. After 5 failed attempts (crashes included)
- * the blob goes to the `webjobs-blobtrigger-poison` queue and is not retried. `source: 'EventGrid'` is emulated by
- * the same scan. See README for the host sources.
+ * Blob trigger by container scan, whatever the `source` (blobs `BlobTriggerExecutor.cs`, `BlobReceiptManager.cs`;
+ * README rows "Blob trigger" to "Deferred binding"). Receipts are written before the function runs: a crash means
+ * the blob is delivered again.
  */
 
 export const POISON_QUEUE = 'webjobs-blobtrigger-poison';
@@ -91,11 +89,7 @@ export function hostBlobProperties(p: BlobGetPropertiesResponse): Record<string,
   );
 }
 
-/**
- * Whether the host passes a ModelBindingData reference: the trigger supports deferred binding and the function's
- * first non-trigger binding has no `{...}` expression (WorkerFunctionDescriptorProvider.cs
- * `BindingAttributeContainsExpression`); otherwise the bytes.
- */
+/** Not if the first other binding has a `{...}` expression (host `WorkerFunctionDescriptorProvider.cs`). */
 function usesDeferredBinding(fn: RegisteredFunction): boolean {
   const first = [...fn.extraInputs, ...fn.outputs][0];
   const expression = Object.values(first?.info ?? {}).some(
@@ -116,7 +110,6 @@ export interface BlobWatcherOptions {
   log: LineLog;
 }
 
-/** One blob version to deliver: its name, ETag, receipt key and path parameters. */
 type Version = { name: string; etag: string; key: string; params: Record<string, string> };
 
 export class BlobWatcher {
@@ -146,11 +139,10 @@ export class BlobWatcher {
     const filter = odata`PartitionKey eq ${this.fn.name}`;
     for await (const e of this.table.listEntities({ queryOptions: { filter } }))
       this.receipts.set(String(e.rowKey), { state: String(e.State), attempts: Number(e.Attempts ?? 0) });
-    const eventGrid =
-      this.fn.blob!.source === 'EventGrid' ? ' (source EventGrid is emulated by the scan)' : '';
+    const note = this.fn.blob!.source === 'EventGrid' ? ' (source EventGrid is emulated by the scan)' : '';
     const { container, prefix } = this.pattern;
     this.o.log(
-      `blob trigger ${this.fn.name}: scanning ${container}/${prefix}* every ${this.o.intervalMs} ms${eventGrid}`,
+      `blob trigger ${this.fn.name}: scanning ${container}/${prefix}* every ${this.o.intervalMs} ms${note}`,
     );
     this.schedule(0);
   }

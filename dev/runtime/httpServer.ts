@@ -76,10 +76,7 @@ export const readBody = (req: IncomingMessage): Promise<string> => text(req);
 
 const HOP_BY_HOP = /^(connection|keep-alive|transfer-encoding|upgrade|proxy-connection|te|trailer)$/;
 
-/**
- * A body over FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: Kestrel's "Request body too large" surfaces as "Exception binding
- * parameter 'req'", which the host's ExceptionMiddleware turns into a bare 500; the function never runs.
- */
+/** Kestrel's "Request body too large" fails binding `req`: host `ExceptionMiddleware.cs` answers a bare 500. */
 function rejectTooLarge(req: IncomingMessage, res: ServerResponse, o: HttpHostOptions): void {
   o.log(
     `http ${req.method} ${req.url} -> 500: request body larger than ${o.bodyLimit} bytes (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT)`,
@@ -129,8 +126,7 @@ export async function startHttpHost(o: HttpHostOptions): Promise<{ url: string; 
   ): Promise<void> => {
     if (Number(req.headers['content-length'] ?? 0) > o.bodyLimit) return rejectTooLarge(req, res, o);
     const started = Date.now();
-    // Azure's front end drops a request whose response has not started 230 s after it was sent (Learn
-    // functions-scale.md, "Timeout"); the invocation goes on. The status the client then sees (502) is a guess.
+    // Azure's 230 s limit (Learn functions-scale.md, "Timeout"): the invocation goes on; the 502 is a guess.
     let limit: NodeJS.Timeout | undefined;
     req.once('end', () => {
       limit = setTimeout(() => {

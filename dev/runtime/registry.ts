@@ -25,7 +25,7 @@ export interface RegisteredFunction {
   outputs: BindingRef[];
   http?: { route: CompiledRoute; methods: string[] | undefined };
   blob?: { path: string; connection: string; source: string | undefined; sdkBinding: boolean };
-  timer?: { schedule: string; useMonitor: boolean | undefined };
+  timer?: { schedule: string; useMonitor: boolean };
 }
 
 /** Invokes a function with its trigger data; the host binds the function's other inputs (a durable client). */
@@ -108,8 +108,7 @@ export function buildRegistry(app: WorkerApp, env: Env, log: (line: string) => v
           throw new Error(`${where}: runOnStartup is not supported (the app does not use it)`);
         const schedule = resolveAppSettings(String(info.schedule), env, where);
         parseCron(schedule); // a bad schedule fails start-up, like the host's indexing
-        const useMonitor = typeof info.useMonitor === 'boolean' ? info.useMonitor : undefined;
-        fn.timer = { schedule, useMonitor };
+        fn.timer = { schedule, useMonitor: info.useMonitor !== false };
       } else if (kind === 'blob') {
         if (!str(info.path)) throw new Error(`${where}: blob trigger has no "path"`);
         fn.blob = {

@@ -1,6 +1,6 @@
 import { BlobServiceClient } from '@azure/storage-blob';
 import { Cron } from 'croner';
-import { NEVER, newtonsoftDate } from './clock';
+import { NEVER, newtonsoftDate as dt } from './clock';
 import type { Invoke, RegisteredFunction } from './registry';
 import type { LineLog } from './worker';
 
@@ -53,8 +53,7 @@ export function parseCron(expression: string) {
   };
 }
 
-/** TimerInfo's times: DateTime (Kind Local on a UTC host) as Newtonsoft writes it. */
-const dt = newtonsoftDate;
+/** TimerInfo's times (`dt`): DateTime (Kind Local on a UTC host) as Newtonsoft writes it. */
 type Status = { Last: string; Next: string; LastUpdated: string };
 
 export class TimerTrigger {
@@ -77,7 +76,7 @@ export class TimerTrigger {
     this.schedule = parseCron(fn.timer!.schedule);
     // TimerTriggerAttribute.UseMonitor: on by default, off for schedules that fire more than once a minute.
     const first = this.schedule.next(Date.now());
-    this.useMonitor = (fn.timer!.useMonitor ?? true) && this.schedule.next(first) - first >= 60_000;
+    this.useMonitor = fn.timer!.useMonitor && this.schedule.next(first) - first >= 60_000;
     this.hosts = BlobServiceClient.fromConnectionString(storage).getContainerClient('azure-webjobs-hosts');
     this.blob = this.hosts.getBlockBlobClient(`timers/${hostId}/Host.Functions.${fn.name}/status`);
   }
