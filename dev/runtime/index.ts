@@ -51,9 +51,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions) {
   const taskHub = opts.taskHub ?? (hostHub || env.DURABLE_TASK_HUB || 'localhub');
   // The Durable extension's rule for the Azure Storage provider.
   if (!/^[A-Za-z][A-Za-z0-9]{2,44}$/.test(taskHub))
-    throw new Error(
-      `Task hub name "${taskHub}" is invalid: use 3-45 letters and digits, starting with a letter`,
-    );
+    throw new Error(`Task hub name "${taskHub}" is invalid: use 3-45 letters and digits, a letter first`);
   const clock = scaledClock(numberSetting('LOCAL_RUNTIME_TIME_SCALE') ?? 1);
 
   const app = await WorkerApp.load(opts.entry, log);
