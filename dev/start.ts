@@ -155,12 +155,7 @@ async function main(): Promise<void> {
       entry: join(root, 'src', 'index.ts'),
       env,
       httpPort: ports.http,
-      storageConnectionString: env.AzureWebJobsStorage!,
       taskHub: env.DURABLE_TASK_HUB || 'amlbatchlocal',
-      // Durable time (timers, retry delays) runs this many times faster: long fault scenarios in seconds.
-      ...(Number(process.env.LOCAL_RUNTIME_TIME_SCALE) > 0
-        ? { timeScale: Number(process.env.LOCAL_RUNTIME_TIME_SCALE) }
-        : {}),
       log: (l) => log(`[func] ${l}`),
     }),
     (r) => r.stop(),

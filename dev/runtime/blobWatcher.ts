@@ -7,23 +7,16 @@ import type { Invoke, RegisteredFunction } from './registry';
 import type { LineLog, TypedData } from './worker';
 
 /**
- * Blob trigger by container scan: every blob version (name + ETag) matching the trigger path is delivered at least
- * once. Receipts (attempts, state) live in a table of the runtime's storage, written before the function runs, so a
- * crash mid-invocation means the blob is delivered again after restart. After 5 failed attempts (crashes included)
- * the blob goes to the `webjobs-blobtrigger-poison` queue and is not retried. `source: 'EventGrid'` is emulated by
- * the same scan. See README for the host sources.
+ * Blob trigger by container scan, whatever the `source` (blobs `BlobTriggerExecutor.cs`, `BlobReceiptManager.cs`;
+ * README rows "Blob trigger" to "Deferred binding"). Receipts are written before the function runs: a crash means
+ * the blob is delivered again.
  */
 
 export const POISON_QUEUE = 'webjobs-blobtrigger-poison';
 const MAX_ATTEMPTS = 5;
 
 /** `<container>/<literal>{param}<literal>...`: the listing prefix and a regex over blob names. */
-export function parseBlobPath(path: string): {
-  container: string;
-  prefix: string;
-  regex: RegExp;
-  params: string[];
-} {
+export function parseBlobPath(path: string) {
   const [container = '', ...restParts] = path.split('/');
   const rest = restParts.join('/');
   if (!container || container.includes('{'))
@@ -96,15 +89,11 @@ export function hostBlobProperties(p: BlobGetPropertiesResponse): Record<string,
   );
 }
 
-/**
- * Whether the host passes a ModelBindingData reference: the trigger supports deferred binding and the function's
- * first non-trigger binding has no `{...}` expression (WorkerFunctionDescriptorProvider.cs
- * `BindingAttributeContainsExpression`); otherwise the bytes.
- */
+/** Not if the first other binding has a `{...}` expression (host `WorkerFunctionDescriptorProvider.cs`). */
 function usesDeferredBinding(fn: RegisteredFunction): boolean {
   const first = [...fn.extraInputs, ...fn.outputs][0];
-  const expression = Object.entries(first?.info ?? {}).some(
-    ([k, v]) => !['name', 'type', 'direction'].includes(k) && typeof v === 'string' && /{(.*?)\}/.test(v),
+  const expression = Object.values(first?.info ?? {}).some(
+    (v) => typeof v === 'string' && /{(.*?)\}/.test(v),
   );
   return !!fn.blob?.sdkBinding && !expression;
 }
@@ -121,7 +110,6 @@ export interface BlobWatcherOptions {
   log: LineLog;
 }
 
-/** One blob version to deliver: its name, ETag, receipt key and path parameters. */
 type Version = { name: string; etag: string; key: string; params: Record<string, string> };
 
 export class BlobWatcher {
@@ -133,7 +121,6 @@ export class BlobWatcher {
   private timer: NodeJS.Timeout | undefined;
   private scanning: Promise<void> | undefined;
   private stopped = false;
-  private readonly partition: string;
 
   constructor(
     private readonly fn: RegisteredFunction,
@@ -145,19 +132,17 @@ export class BlobWatcher {
     this.table = TableClient.fromConnectionString(o.storage, o.receiptsTable, {
       allowInsecureConnection: true,
     });
-    this.partition = encodeURIComponent(fn.name);
   }
 
   async start(): Promise<void> {
     await this.table.createTable();
-    const filter = odata`PartitionKey eq ${this.partition}`;
+    const filter = odata`PartitionKey eq ${this.fn.name}`;
     for await (const e of this.table.listEntities({ queryOptions: { filter } }))
       this.receipts.set(String(e.rowKey), { state: String(e.State), attempts: Number(e.Attempts ?? 0) });
-    const eventGrid =
-      this.fn.blob!.source === 'EventGrid' ? ' (source EventGrid is emulated by the scan)' : '';
+    const note = this.fn.blob!.source === 'EventGrid' ? ' (source EventGrid is emulated by the scan)' : '';
     const { container, prefix } = this.pattern;
     this.o.log(
-      `blob trigger ${this.fn.name}: scanning ${container}/${prefix}* every ${this.o.intervalMs} ms${eventGrid}`,
+      `blob trigger ${this.fn.name}: scanning ${container}/${prefix}* every ${this.o.intervalMs} ms${note}`,
     );
     this.schedule(0);
   }
@@ -190,11 +175,9 @@ export class BlobWatcher {
         const state = this.receipts.get(key)?.state;
         if (!m || this.inFlight.has(key) || state === 'done' || state === 'poison') continue;
         const params = Object.fromEntries(this.pattern.params.map((p, i) => [p, m[i + 1] ?? '']));
-        const delivery = this.deliver({ name: b.name, etag, key, params });
-        this.inFlight.set(
-          key,
-          delivery.finally(() => this.inFlight.delete(key)),
-        );
+        const version = { name: b.name, etag, key, params };
+        const delivery = this.deliver(version).finally(() => this.inFlight.delete(key));
+        this.inFlight.set(key, delivery);
       }
     } catch (err) {
       if ((err as { statusCode?: number }).statusCode !== 404) throw err; // no container (yet)
@@ -203,7 +186,7 @@ export class BlobWatcher {
 
   private async save(v: Version, State: string, Attempts: number, error?: string): Promise<void> {
     this.receipts.set(v.key, { state: State, attempts: Attempts });
-    const entity = { partitionKey: this.partition, rowKey: v.key, State, Attempts, BlobName: v.name };
+    const entity = { partitionKey: this.fn.name, rowKey: v.key, State, Attempts, BlobName: v.name };
     await this.table.upsertEntity({ ...entity, LastError: error?.slice(0, 4000) }, 'Replace');
   }
 
@@ -229,25 +212,15 @@ export class BlobWatcher {
   private async invoke({ name, params }: Version): Promise<void> {
     const blob = this.container.getBlobClient(name);
     const props = await blob.getProperties();
-    const reference = {
-      Connection: this.fn.blob!.connection,
-      ContainerName: this.pattern.container,
-      BlobName: name,
-    };
-    const content = Buffer.from(JSON.stringify(reference));
+    const { container } = this.pattern;
+    const reference = { Connection: this.fn.blob!.connection, ContainerName: container, BlobName: name };
+    const header = { version: '1.0', source: 'AzureStorageBlobs', contentType: 'application/json' };
     const data: TypedData = usesDeferredBinding(this.fn)
-      ? {
-          modelBindingData: {
-            version: '1.0',
-            source: 'AzureStorageBlobs',
-            contentType: 'application/json',
-            content,
-          },
-        }
+      ? { modelBindingData: { ...header, content: Buffer.from(JSON.stringify(reference)) } }
       : { bytes: await blob.downloadToBuffer() };
     // No `sys` (ScriptInvocationContextExtensions.ShouldSkipBindingData); path parameters last (they win a clash).
     const triggerMetadata: Record<string, TypedData> = {
-      BlobTrigger: { string: `${this.pattern.container}/${name}` },
+      BlobTrigger: { string: `${container}/${name}` },
       Uri: { json: JSON.stringify(blob.url) },
       Properties: { json: JSON.stringify(hostBlobProperties(props)) },
       Metadata: { json: JSON.stringify(props.metadata ?? {}) },

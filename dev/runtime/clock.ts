@@ -3,19 +3,16 @@
  * faster than real time from the moment the runtime starts (LOCAL_RUNTIME_TIME_SCALE), for long poll loops in tests
  * and benchmarks; state written by a scaled run is ahead of real time.
  */
-export interface Clock {
-  /** Milliseconds since the epoch. */
-  now(): number;
-  /** Runs `fn` once when `now() >= at`; returns a cancel function. */
-  at(at: number, fn: () => void): () => void;
-}
+export type Clock = ReturnType<typeof scaledClock>;
 
-export function scaledClock(scale = 1, origin: number = Date.now()): Clock {
+export function scaledClock(scale = 1, origin: number = Date.now()) {
   if (!(scale > 0)) throw new Error(`time scale must be > 0 (got ${scale})`);
   const now = (): number => (scale === 1 ? Date.now() : origin + (Date.now() - origin) * scale);
   return {
+    /** Milliseconds since the epoch. */
     now,
-    at(at, fn) {
+    /** Runs `fn` once when `now() >= at`; returns a cancel function. */
+    at(at: number, fn: () => void): () => void {
       let handle: NodeJS.Timeout | undefined;
       const arm = (): void => {
         const remaining = at - now();

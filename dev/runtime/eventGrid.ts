@@ -27,9 +27,11 @@ export class EventGridWebhook {
       return text(res, 404, `cannot find function: '${name}'`);
     }
     const type = String(req.headers['aeg-event-type'] ?? '').toLowerCase();
+    if (type !== 'subscriptionvalidation' && type !== 'notification')
+      return text(res, type === 'unsubscribe' ? 202 : 400, '');
     let parsed: unknown;
     try {
-      parsed = type === 'subscriptionvalidation' || type === 'notification' ? JSON.parse(body) : undefined;
+      parsed = JSON.parse(body);
     } catch (err) {
       return text(res, 500, (err as Error).message);
     }
@@ -41,21 +43,17 @@ export class EventGridWebhook {
       this.log(`eventgrid: perform handshake with eventGrid for function: ${fn.name}`);
       return text(res, 200, JSON.stringify({ validationResponse: String(code) }));
     }
-    if (type === 'notification') {
-      const single = parsed && typeof parsed === 'object' && !Array.isArray(parsed);
-      const events = (Array.isArray(parsed) ? parsed : single ? [parsed] : []) as { data?: unknown }[];
-      if (!Array.isArray(parsed) && !single)
-        return text(res, 500, 'The request content should be parseable into a JSON object or array');
-      const json = (value: unknown) => ({ json: JSON.stringify(value) });
-      const results = await Promise.allSettled(
-        events.map((e) => this.invoke(fn, json(e), e.data === undefined ? {} : { data: json(e.data) })),
-      );
-      const failed = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []))[0];
-      this.log(`eventgrid: ${events.length} event(s) -> ${fn.name} ${failed ? 500 : 202}`);
-      if (failed) this.log(`[${fn.name}] ERROR ${failed.stack ?? String(failed)}`);
-      return failed ? text(res, 500, failed.message) : text(res, 202, '');
-    }
-    return text(res, type === 'unsubscribe' ? 202 : 400, '');
+    if (!parsed || typeof parsed !== 'object')
+      return text(res, 500, 'The request content should be parseable into a JSON object or array');
+    const events = (Array.isArray(parsed) ? parsed : [parsed]) as { data?: unknown }[];
+    const json = (value: unknown) => ({ json: JSON.stringify(value) });
+    const results = await Promise.allSettled(
+      events.map((e) => this.invoke(fn, json(e), e.data === undefined ? {} : { data: json(e.data) })),
+    );
+    const failed = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []))[0];
+    this.log(`eventgrid: ${events.length} event(s) -> ${fn.name} ${failed ? 500 : 202}`);
+    if (failed) this.log(`[${fn.name}] ERROR ${failed.stack ?? String(failed)}`);
+    return text(res, failed ? 500 : 202, failed?.message ?? '');
   }
 }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { text } from 'node:stream/consumers';
 import type { Invoke, RegisteredFunction } from './registry';
 import type { LineLog, TypedData } from './worker';
 
@@ -10,15 +11,8 @@ import type { LineLog, TypedData } from './worker';
  * HTTP-streaming proxy only (library `src/http/httpProxy.ts`, host `DefaultHttpProxyService.cs`).
  */
 
-export interface CompiledRoute {
-  template: string;
-  /** Per segment: literal 1, parameter 4, catch-all 5 (ASP.NET route precedence: lower wins, segment by segment). */
-  precedence: string;
-  match(path: string): { params: Record<string, string> } | undefined;
-}
-
 /** Literals (case-insensitive), `{name}` and a trailing `{*name}` (which also matches nothing); the rest is refused. */
-export function compileRoute(template: string): CompiledRoute {
+export function compileRoute(template: string) {
   const segments = template.split('/').filter(Boolean);
   const names: string[] = [];
   let [regex, precedence] = ['^', ''];
@@ -31,13 +25,14 @@ export function compileRoute(template: string): CompiledRoute {
       );
     if (p) names.push(p[2]!);
     regex += !p ? `/${segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}` : p[1] ? '(?:/(.*))?' : '/([^/]+)';
+    // ASP.NET route precedence: literal 1, parameter 4, catch-all 5; lower wins, segment by segment
     precedence += !p ? '1' : p[1] ? '5' : '4';
   });
   const re = new RegExp(`${regex}/?$`, 'i');
   return {
     template,
     precedence,
-    match(path) {
+    match(path: string): { params: Record<string, string> } | undefined {
       const m = re.exec(path === '/' ? '' : path);
       if (!m) return undefined;
       const params: Record<string, string> = {};
@@ -55,6 +50,8 @@ export function compileRoute(template: string): CompiledRoute {
   };
 }
 
+export type CompiledRoute = ReturnType<typeof compileRoute>;
+
 /** Segment by segment, lower first; a route that ends first (a prefix of the other) wins. */
 export const comparePrecedence = (a: CompiledRoute, b: CompiledRoute): number =>
   a.precedence < b.precedence ? -1 : a.precedence > b.precedence ? 1 : 0;
@@ -67,28 +64,19 @@ export interface HttpHostOptions {
   httpStreamUri: string | undefined;
   invoke: Invoke;
   log: LineLog;
-  /** The Durable HTTP API; true when it answered the request. */
-  durable: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
-  /** Extension webhooks (`/runtime/webhooks/...`, eventGrid.ts); true when answered. */
-  webhooks?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
+  /** The Durable HTTP API and extension webhooks (`/runtime/webhooks/...`), in turn; true when one answered. */
+  handlers: ((req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>)[];
   /** Runs a non-HTTP function now (admin API): 202, 404 unknown, 501 not runnable. */
   runNow: (name: string) => number;
   bodyLimit: number;
   responseLimitMs: number;
 }
 
-export async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
+export const readBody = (req: IncomingMessage): Promise<string> => text(req);
 
 const HOP_BY_HOP = /^(connection|keep-alive|transfer-encoding|upgrade|proxy-connection|te|trailer)$/;
 
-/**
- * A body over FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: Kestrel's "Request body too large" surfaces as "Exception binding
- * parameter 'req'", which the host's ExceptionMiddleware turns into a bare 500; the function never runs.
- */
+/** Kestrel's "Request body too large" fails binding `req`: host `ExceptionMiddleware.cs` answers a bare 500. */
 function rejectTooLarge(req: IncomingMessage, res: ServerResponse, o: HttpHostOptions): void {
   o.log(
     `http ${req.method} ${req.url} -> 500: request body larger than ${o.bodyLimit} bytes (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT)`,
@@ -98,42 +86,33 @@ function rejectTooLarge(req: IncomingMessage, res: ServerResponse, o: HttpHostOp
 }
 
 export async function startHttpHost(o: HttpHostOptions): Promise<{ url: string; stop: () => Promise<void> }> {
-  const routes = o.functions
-    .map((fn) => ({ fn, compiled: compileRoute(fn.http!.route), methods: fn.http!.methods }))
-    .sort((a, b) => comparePrecedence(a.compiled, b.compiled));
+  const routes = o.functions.sort((a, b) => comparePrecedence(a.http!.route, b.http!.route));
   const prefix = o.routePrefix ? `/${o.routePrefix.replace(/^\/+|\/+$/g, '')}`.toLowerCase() : '';
-  const sockets = new Set<Socket>();
   let url = '';
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const u = new URL(req.url ?? '/', `http://${req.headers.host ?? url.slice(7)}`);
-    if (await o.durable(req, res, u)) return;
-    if (await o.webhooks?.(req, res, u)) return;
+    for (const handler of o.handlers) if (await handler(req, res, u)) return;
     const admin = /^\/admin\/functions\/([^/]+)$/.exec(u.pathname);
-    if (admin && req.method === 'POST') return runNow(decodeURIComponent(admin[1]!), req, res);
+    if (admin && req.method === 'POST') {
+      // FunctionsController.Invoke: 202 while it runs; the body `{"input": ...}` is required (a timer ignores it).
+      const body = (await readBody(req)
+        .then(JSON.parse)
+        .catch(() => null)) as unknown;
+      const valid = body !== null && typeof body === 'object';
+      return void res.writeHead(valid ? o.runNow(decodeURIComponent(admin[1]!)) : 400).end();
+    }
     const lower = u.pathname.toLowerCase();
     const method = (req.method ?? 'GET').toUpperCase();
     const route =
       lower === prefix || lower.startsWith(`${prefix}/`)
         ? routes
-            .filter((r) => !r.methods || r.methods.includes(method))
-            .map((r) => ({ r, m: r.compiled.match(u.pathname.slice(prefix.length)) }))
+            .filter((fn) => !fn.http!.methods || fn.http!.methods.includes(method))
+            .map((fn) => ({ fn, m: fn.http!.route.match(u.pathname.slice(prefix.length)) }))
             .find((x) => x.m)
         : undefined;
     if (!route) return void res.writeHead(404).end();
-    await invoke(route.r.fn, route.m!.params, u, method, req, res);
-  };
-
-  /** `POST /admin/functions/<name>` `{"input": "..."}` (FunctionsController.Invoke): 202 while it runs; 400 no body. */
-  const runNow = async (name: string, req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    // A timer ignores the input, but the request must carry it.
-    const body = (await readBody(req)
-      .then(JSON.parse)
-      .catch(() => null)) as unknown;
-    if (body === null || typeof body !== 'object') return void res.writeHead(400).end();
-    const status = o.runNow(name);
-    if (status === 202) o.log(`admin: ${name} invoked on request`);
-    res.writeHead(status).end();
+    await invoke(route.fn, route.m!.params, u, method, req, res);
   };
 
   /** Forwards the request (body streamed) to the library's proxy with `x-ms-invocation-id`, pipes back its answer. */
@@ -145,12 +124,9 @@ export async function startHttpHost(o: HttpHostOptions): Promise<{ url: string; 
     req: IncomingMessage,
     res: ServerResponse,
   ): Promise<void> => {
-    const started = Date.now();
-    const done = (status: number): void =>
-      o.log(`http ${method} ${u.pathname} -> ${fn.name} ${status} (${Date.now() - started} ms)`);
     if (Number(req.headers['content-length'] ?? 0) > o.bodyLimit) return rejectTooLarge(req, res, o);
-    // Azure's front end drops a request whose response has not started 230 s after it was sent (Learn
-    // functions-scale.md, "Timeout"); the invocation goes on. The status the client then sees (502) is a guess.
+    const started = Date.now();
+    // Azure's 230 s limit (Learn functions-scale.md, "Timeout"): the invocation goes on; the 502 is a guess.
     let limit: NodeJS.Timeout | undefined;
     req.once('end', () => {
       limit = setTimeout(() => {
@@ -161,22 +137,23 @@ export async function startHttpHost(o: HttpHostOptions): Promise<{ url: string; 
         res.writeHead(502, { Connection: 'close' }).end();
       }, o.responseLimitMs);
     });
-    res.once('close', () => clearTimeout(limit));
+    res.once('close', () => {
+      clearTimeout(limit);
+      o.log(`http ${method} ${u.pathname} -> ${fn.name} ${res.statusCode} (${Date.now() - started} ms)`);
+    });
 
+    // The library reads no http data: the request comes from its proxy, headers and route parameters from the
+    // trigger metadata (library `src/http/HttpRequest.ts`, `createStreamRequest`).
     const invocationId = randomUUID();
     const headers = Object.fromEntries(
       Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v)]),
     );
-    const query = Object.fromEntries(u.searchParams);
     const triggerMetadata: Record<string, TypedData> = {
       Headers: { json: JSON.stringify(headers) },
-      Query: { json: JSON.stringify(query) },
+      Query: { json: JSON.stringify(Object.fromEntries(u.searchParams)) },
     };
     for (const [k, v] of Object.entries(params)) triggerMetadata[k] = { string: v };
-    const proxy = new URL(o.httpStreamUri!);
-    const forwarded = request({
-      host: proxy.hostname,
-      port: proxy.port,
+    const forwarded = request(o.httpStreamUri!, {
       method: req.method,
       path: req.url,
       headers: {
@@ -186,21 +163,15 @@ export async function startHttpHost(o: HttpHostOptions): Promise<{ url: string; 
         'x-forwarded-proto': 'http',
       },
     });
-    let answered = false;
-    const proxied = new Promise<void>((resolve) => {
-      forwarded.on('response', (pres) => {
-        answered = true;
-        if (res.headersSent) return resolve(void pres.resume()); // the response or body limit answered already
-        const out = Object.entries(pres.headers).filter(
-          ([k, v]) => v !== undefined && k !== 'x-ms-invocation-id' && !HOP_BY_HOP.test(k),
-        );
-        res.writeHead(pres.statusCode ?? 200, Object.fromEntries(out) as Record<string, string>);
-        pres.pipe(res);
-        pres.on('end', resolve).on('error', resolve);
-      });
-      forwarded.on('error', () => resolve());
-      res.once('close', () => resolve()); // the client went away, or the response limit answered
+    forwarded.on('response', (pres) => {
+      if (res.headersSent) return void pres.resume(); // the response or body limit answered already
+      const out = Object.entries(pres.headers).filter(
+        ([k, v]) => v !== undefined && k !== 'x-ms-invocation-id' && !HOP_BY_HOP.test(k),
+      );
+      res.writeHead(pres.statusCode ?? 200, Object.fromEntries(out) as Record<string, string>);
+      pres.pipe(res);
     });
+    forwarded.on('error', () => undefined); // destroyed here, or the proxy went away: the response limit answers
     let size = 0;
     req.on('data', (c: Buffer) => {
       if ((size += c.length) <= o.bodyLimit) return;
@@ -210,22 +181,16 @@ export async function startHttpHost(o: HttpHostOptions): Promise<{ url: string; 
     });
     req.pipe(forwarded);
 
-    const answer = (status: number): void => {
-      forwarded.destroy();
-      if (!answered && !res.headersSent) res.writeHead(status).end();
-      done(status);
-    };
-    let result: unknown;
+    let status = 204; // the handler returned nothing: the library sends the proxy nothing
     try {
-      const http = { method, url: u.href, headers, query, params };
-      result = (await o.invoke(fn, { http }, triggerMetadata, invocationId)).result;
+      const { result } = await o.invoke(fn, undefined, triggerMetadata, invocationId);
+      if (result != null) return; // the proxy answers
     } catch (err) {
       o.log(`[${fn.name}] ERROR ${(err as Error).stack ?? String(err)}`);
-      return answer(500);
+      status = 500;
     }
-    if (!answered && result == null) return answer(204); // nothing returned: the library sends the proxy nothing
-    await proxied;
-    done(res.statusCode);
+    forwarded.destroy();
+    if (!res.headersSent) res.writeHead(status).end();
   };
 
   const server = createServer((req, res) => {
@@ -235,7 +200,6 @@ export async function startHttpHost(o: HttpHostOptions): Promise<{ url: string; 
       else res.destroy();
     });
   });
-  server.on('connection', (s) => sockets.add(s.on('close', () => sockets.delete(s))));
   server.requestTimeout = 0;
   await new Promise<void>((resolve, reject) =>
     server.once('error', reject).listen(o.port, '127.0.0.1', resolve),
@@ -247,7 +211,7 @@ export async function startHttpHost(o: HttpHostOptions): Promise<{ url: string; 
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
-        setTimeout(() => sockets.forEach((s) => s.destroy()), 2000).unref();
+        setTimeout(() => server.closeAllConnections(), 2000).unref();
       }),
   };
 }

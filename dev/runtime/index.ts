@@ -8,11 +8,9 @@ import { EventGridWebhook } from './eventGrid';
 import { startHttpHost } from './httpServer';
 import {
   buildRegistry,
-  isDurableClient,
   readHostJson,
   resolveConnection,
   storageConnection,
-  validateTaskHub,
   type Invoke,
   type RegisteredFunction,
 } from './registry';
@@ -26,20 +24,15 @@ export interface LocalRuntimeOptions {
   env?: Record<string, string>;
   /** Default 7071; 0 picks a free port. */
   httpPort?: number;
-  /** The runtime's own state (AzureWebJobsStorage): durable task hub, blob receipts, timer status. */
-  storageConnectionString: string;
   /** Default: host.json durableTask.hubName, else env DURABLE_TASK_HUB, else "localhub". */
   taskHub?: string;
   /** One line per significant runtime event, and the app's context.log lines. Default: console.log. */
   log?: (line: string) => void;
-  /** Durable time runs this many times faster than real time (default: env LOCAL_RUNTIME_TIME_SCALE, else 1). */
-  timeScale?: number | undefined;
 }
 
 /** A numeric setting; anything but a number fails start-up. */
 export function numberSetting(name: string, value = process.env[name]): number | undefined {
-  if (value !== undefined && value !== '' && !Number.isFinite(Number(value)))
-    throw new Error(`${name} must be a number (got "${value}")`);
+  if (value && !Number.isFinite(Number(value))) throw new Error(`${name} must be a number (got "${value}")`);
   return value ? Number(value) : undefined;
 }
 
@@ -47,15 +40,19 @@ export function numberSetting(name: string, value = process.env[name]): number |
 export async function startLocalRuntime(opts: LocalRuntimeOptions) {
   const log = opts.log ?? ((line: string) => console.log(line));
   Object.assign(process.env, opts.env);
-  const storage = storageConnection(opts.storageConnectionString);
-  process.env.AzureWebJobsStorage ??= opts.storageConnectionString;
-  process.env.FUNCTIONS_WORKER_RUNTIME ??= 'node';
   const env = process.env;
-  const hostJson = readHostJson(join(process.cwd(), 'host.json'), env);
-  const taskHub = validateTaskHub(opts.taskHub ?? hostJson.hubName ?? env.DURABLE_TASK_HUB ?? 'localhub');
-  const clock = scaledClock(opts.timeScale ?? numberSetting('LOCAL_RUNTIME_TIME_SCALE') ?? 1);
-  const limit = (name: string, fallback: number): number =>
-    Number(env[name]) > 0 ? Number(env[name]) : fallback;
+  // The runtime's own state: durable task hub, blob receipts, timer status.
+  if (!env.AzureWebJobsStorage)
+    throw new Error('AzureWebJobsStorage is not set (the runtime keeps its state there)');
+  const storage = storageConnection(env.AzureWebJobsStorage);
+  const host = readHostJson(join(process.cwd(), 'host.json'));
+  // A %SETTING% in host.json's hubName that is not set counts as no hubName.
+  const hostHub = host.durableTask?.hubName?.replace(/%([^%]+)%/g, (_m, name: string) => env[name] ?? '');
+  const taskHub = opts.taskHub ?? (hostHub || env.DURABLE_TASK_HUB || 'localhub');
+  // The Durable extension's rule for the Azure Storage provider.
+  if (!/^[A-Za-z][A-Za-z0-9]{2,44}$/.test(taskHub))
+    throw new Error(`Task hub name "${taskHub}" is invalid: use 3-45 letters and digits, a letter first`);
+  const clock = scaledClock(numberSetting('LOCAL_RUNTIME_TIME_SCALE') ?? 1);
 
   const app = await WorkerApp.load(opts.entry, log);
   const functions = buildRegistry(app, env, log);
@@ -64,9 +61,8 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions) {
   let baseUrl = '';
   const invoke: Invoke = (fn, data, triggerMetadata, invocationId) => {
     const client = { string: JSON.stringify(clientBindingData(baseUrl, taskHub)) };
-    const clients = fn.extraInputs
-      .filter((b) => isDurableClient(b.type))
-      .map((b) => ({ name: b.name, data: client }));
+    // the registry lets durable clients through as the only extra inputs
+    const clients = fn.extraInputs.map((b) => ({ name: b.name, data: client }));
     return app.invoke(fn, [{ name: fn.trigger.name, data }, ...clients], triggerMetadata, invocationId);
   };
   const engine = new DurableEngine({
@@ -77,7 +73,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions) {
     functions,
     invoke,
     maxConcurrentActivities:
-      numberSetting('LOCAL_RUNTIME_MAX_ACTIVITIES') ?? hostJson.maxConcurrentActivities ?? 8,
+      numberSetting('LOCAL_RUNTIME_MAX_ACTIVITIES') ?? host.durableTask?.maxConcurrentActivityFunctions ?? 8,
     schema: replaySchema(env.LOCAL_RUNTIME_REPLAY_SCHEMA),
   });
   // Connections resolved now: a missing setting fails start-up, not the first scan.
@@ -88,7 +84,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions) {
         storage,
         receiptsTable: `${taskHub}BlobReceipts`,
         intervalMs: numberSetting('LOCAL_RUNTIME_BLOB_POLL_MS') ?? 1000,
-        concurrency: hostJson.blobParallelism ?? 4,
+        concurrency: host.blobs?.maxDegreeOfParallelism ?? 4,
         invoke,
         log,
       }),
@@ -102,21 +98,20 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions) {
   const durableApi = new DurableHttpApi(engine, taskHub, () => baseUrl);
   const http = await startHttpHost({
     port: opts.httpPort ?? 7071,
-    routePrefix: hostJson.routePrefix ?? 'api',
+    routePrefix: host.http?.routePrefix ?? 'api',
     functions: byKind('http'),
     httpStreamUri: app.httpStreamUri,
     invoke,
     log,
-    durable: (req, res, url) => durableApi.handle(req, res, url),
-    webhooks: (req, res, url) => eventGrid.handle(req, res, url),
+    handlers: [durableApi.handle.bind(durableApi), eventGrid.handle.bind(eventGrid)],
     // Admin "run a non-HTTP function now" (FunctionsController.Invoke): timers only here.
     runNow: (name: string) => {
       const timer = timers.find((t) => t.fn.name.toLowerCase() === name.toLowerCase());
       timer?.invokeNow();
       return timer ? 202 : functions.some((f) => f.name.toLowerCase() === name.toLowerCase()) ? 501 : 404;
     },
-    bodyLimit: limit('FUNCTIONS_REQUEST_BODY_SIZE_LIMIT', 104_857_600),
-    responseLimitMs: limit('LOCAL_RUNTIME_HTTP_RESPONSE_LIMIT_MS', 230_000),
+    bodyLimit: numberSetting('FUNCTIONS_REQUEST_BODY_SIZE_LIMIT') ?? 104_857_600,
+    responseLimitMs: numberSetting('LOCAL_RUNTIME_HTTP_RESPONSE_LIMIT_MS') ?? 230_000,
   });
   baseUrl = http.url;
   // What the host sets; durable-functions' getClient rewrites client URLs to localhost:7071 when it is missing.

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { numberSetting, startLocalRuntime } from './index';
 
 /**
@@ -7,8 +8,7 @@ import { numberSetting, startLocalRuntime } from './index';
  * Prints `LOCAL_RUNTIME_READY {"url":...}` once it serves; stops gracefully on SIGINT/SIGTERM (a second one exits).
  */
 const stamp = (line: string): boolean => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
-const arg = (name: string): string | undefined =>
-  process.argv.includes(`--${name}`) ? process.argv[process.argv.indexOf(`--${name}`) + 1] : undefined;
+const { values: args } = parseArgs({ options: { entry: { type: 'string' }, port: { type: 'string' } } });
 
 async function main(): Promise<void> {
   const values = existsSync('local.settings.json')
@@ -17,14 +17,11 @@ async function main(): Promise<void> {
     : {};
   for (const [k, v] of Object.entries(values))
     if (process.env[k] === undefined && v != null) process.env[k] = String(v);
-  const entry = arg('entry') ?? process.env.LOCAL_RUNTIME_ENTRY;
+  const entry = args.entry ?? process.env.LOCAL_RUNTIME_ENTRY;
   if (!entry) throw new Error('Usage: main.ts --entry <app entry file> (or LOCAL_RUNTIME_ENTRY)');
-  if (!process.env.AzureWebJobsStorage)
-    throw new Error('AzureWebJobsStorage is not set (the runtime keeps its state there)');
   const runtime = await startLocalRuntime({
     entry,
-    storageConnectionString: process.env.AzureWebJobsStorage,
-    httpPort: numberSetting('port', arg('port') ?? process.env.LOCAL_RUNTIME_PORT) ?? 7071,
+    httpPort: numberSetting('port', args.port ?? process.env.LOCAL_RUNTIME_PORT) ?? 7071,
     log: stamp,
   });
   process.stdout.write(
@@ -46,8 +43,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(
-    `local runtime failed to start: ${err instanceof Error ? err.message : String(err)}\n`,
-  );
+  console.error(`local runtime failed to start: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 });

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { compileRoute } from './httpServer';
+import { compileRoute, type CompiledRoute } from './httpServer';
 import { parseCron } from './timer';
 import type { BindingInfo, FunctionMetadata, TypedData, WorkerApp } from './worker';
 
@@ -23,9 +23,9 @@ export interface RegisteredFunction {
   trigger: BindingRef;
   extraInputs: BindingRef[];
   outputs: BindingRef[];
-  http?: { route: string; methods: string[] | undefined };
+  http?: { route: CompiledRoute; methods: string[] | undefined };
   blob?: { path: string; connection: string; source: string | undefined; sdkBinding: boolean };
-  timer?: { schedule: string; runOnStartup: boolean; useMonitor: boolean | undefined };
+  timer?: { schedule: string; useMonitor: boolean };
 }
 
 /** Invokes a function with its trigger data; the host binds the function's other inputs (a durable client). */
@@ -54,9 +54,10 @@ export function buildRegistry(app: WorkerApp, env: Env, log: (line: string) => v
   const problems: string[] = [];
   const out: RegisteredFunction[] = [];
   for (const { metadata, callback } of app.functions) {
-    const where = `function "${metadata.name}"`;
-    const refs = Object.entries(metadata.bindings).map(([name, info]) => ({
-      name,
+    const { name } = metadata;
+    const where = `function "${name}"`;
+    const refs = Object.entries(metadata.bindings).map(([key, info]) => ({
+      name: key,
       type: String(info.type ?? ''),
       info,
     }));
@@ -89,32 +90,25 @@ export function buildRegistry(app: WorkerApp, env: Env, log: (line: string) => v
         `${where}: output binding "${o.name}" of type "${o.type}" is not supported (only the "$return" http output on HTTP triggers)`,
       );
     if (metadata.retryOptions) log(`WARNING ${where}: retry policies are not emulated by the local runtime`);
-    const fn: RegisteredFunction = {
-      name: metadata.name,
-      kind,
-      metadata,
-      callback,
-      trigger,
-      extraInputs,
-      outputs,
-    };
+    const fn: RegisteredFunction = { name, kind, metadata, callback, trigger, extraInputs, outputs };
     const info = trigger.info;
     try {
       if (kind === 'http') {
         const route = str(info.route);
         const methods = Array.isArray(info.methods) ? info.methods.map((m) => String(m).toUpperCase()) : [];
         fn.http = {
-          route: compileRoute(route ? resolveAppSettings(route, env, where) : metadata.name).template,
+          route: compileRoute(route ? resolveAppSettings(route, env, where) : name),
           methods: methods.length > 0 ? methods : undefined,
         };
         if (!app.httpStreamUri)
           throw new Error(`${where}: HTTP functions need app.setup({ enableHttpStream: true })`);
       } else if (kind === 'timer') {
         if (!str(info.schedule)) throw new Error(`${where}: timer trigger has no "schedule"`);
+        if (info.runOnStartup)
+          throw new Error(`${where}: runOnStartup is not supported (the app does not use it)`);
         const schedule = resolveAppSettings(String(info.schedule), env, where);
         parseCron(schedule); // a bad schedule fails start-up, like the host's indexing
-        const useMonitor = typeof info.useMonitor === 'boolean' ? info.useMonitor : undefined;
-        fn.timer = { schedule, runOnStartup: info.runOnStartup === true, useMonitor };
+        fn.timer = { schedule, useMonitor: info.useMonitor !== false };
       } else if (kind === 'blob') {
         if (!str(info.path)) throw new Error(`${where}: blob trigger has no "path"`);
         fn.blob = {
@@ -158,46 +152,19 @@ export function storageConnection(cs: string): string {
 export function resolveConnection(connection: string, env: Env, where: string): string {
   const value = (env[connection] ?? env[`AzureWebJobs${connection}`])?.trim();
   if (value) return storageConnection(value);
-  const identity = Object.keys(env).find((k) => k.startsWith(`${connection}__`));
-  if (identity)
-    throw new Error(
-      `${where}: connection "${connection}" is identity-based (${identity}); the local runtime needs a connection string in ${connection}`,
-    );
   throw new Error(
-    `${where}: connection setting "${connection}" is not set (expected a storage connection string)`,
+    `${where}: connection setting "${connection}" is not set (the local runtime needs a storage connection string: identity-based connections, ${connection}__*, cannot reach Azurite)`,
   );
 }
 
-/** The few host.json values the runtime honours. */
-export function readHostJson(path: string, env: Env) {
-  type Ext = {
-    http?: { routePrefix?: string };
-    durableTask?: { hubName?: string; maxConcurrentActivityFunctions?: number };
-    blobs?: { maxDegreeOfParallelism?: number };
-  };
-  const ext = existsSync(path)
-    ? ((JSON.parse(readFileSync(path, 'utf8')) as { extensions?: Ext }).extensions ?? {})
-    : {};
-  let hubName: string | undefined;
-  try {
-    // an unresolvable %SETTING% leaves the hub to the caller's default, like a missing hubName would
-    if (ext.durableTask?.hubName) hubName = resolveAppSettings(ext.durableTask.hubName, env, 'hubName');
-  } catch {
-    /* not set */
-  }
-  return {
-    routePrefix: ext.http?.routePrefix,
-    hubName,
-    maxConcurrentActivities: ext.durableTask?.maxConcurrentActivityFunctions,
-    blobParallelism: ext.blobs?.maxDegreeOfParallelism,
-  };
+/** The host.json `extensions` values the runtime honours (README, "How it differs"). */
+export interface HostExtensions {
+  http?: { routePrefix?: string };
+  durableTask?: { hubName?: string; maxConcurrentActivityFunctions?: number };
+  blobs?: { maxDegreeOfParallelism?: number };
 }
 
-/** Task hub names follow the Durable extension's rule (Azure Storage provider): 3-45 alphanumerics, letter first. */
-export function validateTaskHub(name: string): string {
-  if (!/^[A-Za-z][A-Za-z0-9]{2,44}$/.test(name))
-    throw new Error(
-      `Task hub name "${name}" is invalid: use 3-45 letters and digits, starting with a letter`,
-    );
-  return name;
+export function readHostJson(path: string): HostExtensions {
+  if (!existsSync(path)) return {};
+  return (JSON.parse(readFileSync(path, 'utf8')) as { extensions?: HostExtensions }).extensions ?? {};
 }

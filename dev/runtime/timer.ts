@@ -1,6 +1,6 @@
 import { BlobServiceClient } from '@azure/storage-blob';
 import { Cron } from 'croner';
-import { NEVER, newtonsoftDate } from './clock';
+import { NEVER, newtonsoftDate as dt } from './clock';
 import type { Invoke, RegisteredFunction } from './registry';
 import type { LineLog } from './worker';
 
@@ -17,26 +17,19 @@ const MAX = [59, 59, 23, 31, 12, 6];
 /** One list item as NCrontab reads it: `*`, a number or a name, an optional `-` end and `/step`. */
 const ITEM = /^(\*|\d+|[a-z]{3})(?:-(\d+|[a-z]{3}))?(?:\/(\d+))?$/i;
 
-export interface CronSchedule {
-  expression: string;
-  /** The first occurrence strictly after `after` (ms). */
-  next(after: number): number;
-}
-
 /**
  * A 6-field NCRONTAB expression, evaluated by croner with NCrontab's rules: seconds first, day AND day-of-week, UTC.
  * Items are checked and rewritten first where croner reads them differently: `n/step` (n through the maximum in
  * NCrontab, refused by croner), day of week 7, and croner's own extensions (`L W # ? +`), which NCrontab refuses.
  */
-export function parseCron(expression: string): CronSchedule {
+export function parseCron(expression: string) {
   const fail = (why: string) => new Error(`Timer schedule "${expression}" ${why}`);
   const fields = expression.trim().split(/\s+/);
-  if (fields.length !== 6) {
+  if (fields.length !== 6)
     throw fail(
       'is not a 6-field NCRONTAB expression ({second} {minute} {hour} {day} {month} {day-of-week}); ' +
         'TimeSpan schedules are not supported by the local runtime',
     );
-  }
   const items = fields.map((field, i) =>
     field.split(',').map((item) => {
       const m = ITEM.exec(item);
@@ -55,20 +48,16 @@ export function parseCron(expression: string): CronSchedule {
   if (!cron.nextRun()) throw fail('has no occurrence');
   return {
     expression,
-    next(after: number): number {
-      const next = cron.nextRun(new Date(after));
-      if (!next) throw fail('has no occurrence');
-      return next.getTime();
-    },
+    /** The first occurrence strictly after `after` (ms): there is one, as a schedule without years recurs. */
+    next: (after: number): number => cron.nextRun(new Date(after))!.getTime(),
   };
 }
 
-/** TimerInfo's times: DateTime (Kind Local on a UTC host) as Newtonsoft writes it. */
-const dt = newtonsoftDate;
+/** TimerInfo's times (`dt`): DateTime (Kind Local on a UTC host) as Newtonsoft writes it. */
 type Status = { Last: string; Next: string; LastUpdated: string };
 
 export class TimerTrigger {
-  private readonly schedule: CronSchedule;
+  private readonly schedule: ReturnType<typeof parseCron>;
   private readonly useMonitor: boolean;
   private readonly hosts;
   private readonly blob;
@@ -87,20 +76,19 @@ export class TimerTrigger {
     this.schedule = parseCron(fn.timer!.schedule);
     // TimerTriggerAttribute.UseMonitor: on by default, off for schedules that fire more than once a minute.
     const first = this.schedule.next(Date.now());
-    this.useMonitor = (fn.timer!.useMonitor ?? true) && this.schedule.next(first) - first >= 60_000;
+    this.useMonitor = fn.timer!.useMonitor && this.schedule.next(first) - first >= 60_000;
     this.hosts = BlobServiceClient.fromConnectionString(storage).getContainerClient('azure-webjobs-hosts');
     this.blob = this.hosts.getBlockBlobClient(`timers/${hostId}/Host.Functions.${fn.name}/status`);
   }
 
-  /** TimerListener.StartAsync: read the status, check past due, then run (past due or runOnStartup) and schedule. */
+  /** TimerListener.StartAsync: read the status, check past due, then run (past due) or schedule. */
   async start(): Promise<void> {
     const now = Date.now();
     const pastDue = this.useMonitor && (await this.checkPastDue(now));
     this.status ??= { Last: NEVER, Next: dt(this.schedule.next(now)), LastUpdated: NEVER };
-    const runOnStartup = !pastDue && this.fn.timer!.runOnStartup;
-    const why = pastDue ? ' (past due: running now)' : runOnStartup ? ' (runOnStartup: running now)' : '';
+    const why = pastDue ? ' (past due: running now)' : '';
     this.log(`timer ${this.fn.name}: schedule "${this.schedule.expression}", next ${this.status.Next}${why}`);
-    if (pastDue || runOnStartup) void this.run(now, pastDue, runOnStartup);
+    if (pastDue) this.run(true, ' (past due)', now);
     else this.arm();
   }
 
@@ -112,14 +100,14 @@ export class TimerTrigger {
 
   /** The admin API's invocation: TimerInfo with the stored status, not past due (TimerTriggerBinding.BindAsync). */
   invokeNow(): void {
-    void this.locked(false, ' (admin API)');
+    this.run(false, ' (admin API)');
   }
 
   private arm(): void {
     if (this.stopped) return;
     const next = Date.parse(this.status!.Next);
     this.handle = setTimeout(
-      () => (Date.now() < next ? this.arm() : void this.run(Date.now(), false, false)),
+      () => (Date.now() < next ? this.arm() : this.run(false, '', Date.now())),
       Math.min(Math.max(0, next - Date.now()), 2 ** 31 - 1),
     );
   }
@@ -135,10 +123,7 @@ export class TimerTrigger {
     await this.hosts.createIfNotExists();
     const s = await this.blob.downloadToBuffer().then(
       (b) => JSON.parse(b.toString('utf8')) as Status,
-      (err: { statusCode?: number }) => {
-        if (err.statusCode === 404) return undefined;
-        throw err;
-      },
+      (err: { statusCode?: number }) => (err.statusCode === 404 ? undefined : Promise.reject(err)),
     );
     if (!s) {
       await this.write({ Last: NEVER, Next: dt(this.schedule.next(now)), LastUpdated: dt(now) });
@@ -158,10 +143,12 @@ export class TimerTrigger {
 
   /**
    * One invocation under the listener's lock (TimerListener `_invocationLock`); errors do not stop the schedule.
-   * The argument is TimerInfo (TimerInfo.cs), camel-cased by the library.
+   * The argument is TimerInfo (TimerInfo.cs), camel-cased by the library. A scheduled run (`at`: past due or
+   * due) then records Last and Next (TimerListener.InvokeJobFunction; arm() never fires early, so the listener's
+   * early-firing adjustment is not needed) and arms the next occurrence.
    */
-  private locked(isPastDue: boolean, why: string, after?: () => Promise<void>): Promise<void> {
-    const next = this.lock.then(async () => {
+  private run(isPastDue: boolean, why: string, at?: number): void {
+    this.lock = this.lock.then(async () => {
       if (this.stopped) return;
       const status = this.useMonitor ? this.status : null;
       const info = { Schedule: { AdjustForDST: true }, ScheduleStatus: status, IsPastDue: isPastDue };
@@ -169,21 +156,10 @@ export class TimerTrigger {
         () => this.log(`timer ${this.fn.name}: invoked${why}`),
         (err: Error) => this.log(`timer ${this.fn.name}: failed: ${err.message.split('\n')[0]}`),
       );
-      await after?.();
-    });
-    this.lock = next.catch(() => undefined);
-    return next;
-  }
-
-  /** TimerListener.InvokeJobFunction, then the new status (Last, Next) and the next occurrence. */
-  private run(at: number, isPastDue: boolean, runOnStartup: boolean): Promise<void> {
-    return this.locked(isPastDue, isPastDue ? ' (past due)' : '', async () => {
-      const scheduled = Date.parse(this.status!.Next);
-      const t = !isPastDue && !runOnStartup && scheduled > at ? scheduled : at;
-      const status = { Last: dt(t), Next: dt(this.schedule.next(t)), LastUpdated: dt(t) };
-      this.status = status;
+      if (at === undefined) return;
+      this.status = { Last: dt(at), Next: dt(this.schedule.next(at)), LastUpdated: dt(at) };
       if (this.useMonitor)
-        await this.write(status).catch((e: Error) => this.log(`ERROR timer status: ${e.message}`));
+        await this.write(this.status).catch((e: Error) => this.log(`ERROR timer status: ${e.message}`));
       this.arm();
     });
   }

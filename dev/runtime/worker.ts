@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import Module, { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 
@@ -15,12 +15,7 @@ export interface TypedData {
   bytes?: Uint8Array;
   int?: number;
   double?: number;
-  http?: Record<string, unknown>;
   modelBindingData?: Record<string, unknown>;
-}
-export interface ParameterBinding {
-  name: string;
-  data?: TypedData;
 }
 export interface BindingInfo {
   type?: string;
@@ -30,7 +25,6 @@ export interface BindingInfo {
 }
 export interface FunctionMetadata {
   name: string;
-  functionId?: string;
   bindings: Record<string, BindingInfo>;
   retryOptions?: unknown;
 }
@@ -43,16 +37,7 @@ interface InvocationModel {
 }
 interface ProgrammingModel {
   getInvocationModel(coreContext: Record<string, unknown>): InvocationModel | Promise<InvocationModel>;
-  getCapabilities?(c: Record<string, string>): Record<string, string> | Promise<Record<string, string>>;
-}
-
-class Disposable {
-  constructor(private callOnDispose?: () => unknown) {}
-  dispose(): unknown {
-    const cb = this.callOnDispose;
-    this.callOnDispose = undefined;
-    return cb?.();
-  }
+  getCapabilities(c: Record<string, string>): Promise<Record<string, string>>;
 }
 
 /** JSON-compatible value of what a function returned (the host's conversion of RpcTypedData). */
@@ -97,28 +82,20 @@ export class WorkerApp {
     app.started = true;
     if (!app.model)
       throw new Error('The app registered no programming model (is @azure/functions v4 loaded?)');
-    app.httpStreamUri = (await app.model.getCapabilities?.({}))?.HttpUri;
+    app.httpStreamUri = (await app.model.getCapabilities({})).HttpUri;
     return app;
   }
 
+  /** What `@azure/functions` calls (registrations, programming model, system log); the rest is left out. */
   private coreApi(): Record<string, unknown> {
     return {
-      version: '3.10.1-local-runtime',
-      hostVersion: '4.1040.0-local-runtime',
-      Disposable,
-      registerHook: (name: string) => {
-        this.hooks.push(name);
-        return new Disposable();
-      },
+      registerHook: (name: string) => void this.hooks.push(name),
       setProgrammingModel: (model: ProgrammingModel) => (this.model = model),
-      getProgrammingModel: () => this.model,
       registerFunction: (metadata: FunctionMetadata, callback: Callback) => {
         if (this.started) throw new Error('A function can only be registered during app startup.');
         if (this.functions.some((f) => f.metadata.name === metadata.name))
           throw new Error(`A function named "${metadata.name}" is already registered.`);
-        const entry = { metadata, callback };
-        this.functions.push(entry);
-        return new Disposable(() => this.functions.splice(this.functions.indexOf(entry), 1));
+        this.functions.push({ metadata, callback });
       },
       log: (level: string, _category: string, message: string) => {
         if (LEVEL_TAG[level]) this.log(`worker ${level}: ${message}`);
@@ -132,28 +109,14 @@ export class WorkerApp {
    */
   async invoke(
     fn: { name: string; metadata: FunctionMetadata; callback: Callback },
-    inputData: ParameterBinding[],
+    inputData: { name: string; data?: TypedData }[],
     triggerMetadata: Record<string, TypedData> = {},
     invocationId: string = randomUUID(),
   ): Promise<{ returnValue: unknown; result: unknown }> {
-    const functionId = fn.metadata.functionId ?? fn.name;
-    const traceParent = `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;
     const model = await this.model!.getInvocationModel({
       invocationId,
-      request: {
-        invocationId,
-        functionId,
-        inputData,
-        triggerMetadata,
-        traceContext: { traceParent, traceState: '', attributes: {} },
-        retryContext: null,
-      },
-      metadata: {
-        name: fn.name,
-        functionId,
-        bindings: fn.metadata.bindings,
-        retryOptions: fn.metadata.retryOptions,
-      },
+      request: { invocationId, inputData, triggerMetadata },
+      metadata: fn.metadata,
       log: (level: string, category: string, message: string) => {
         if (level === 'none' || (category === 'system' && !LEVEL_TAG[level])) return;
         this.log(

@@ -37,6 +37,7 @@ it('refuses to start an app with triggers or bindings it cannot emulate, naming 
   );
   expect(out).toMatch(/route "jobs\/\{id:int\}": segment "\{id:int\}" is not supported/);
   expect(out).toMatch(/Timer schedule "0 \*\/5 \* \* \*" is not a 6-field NCRONTAB expression/);
+  expect(out).toMatch(/function "onStartup": runOnStartup is not supported/);
   expect(out).toMatch(/function "withQueueOutput": output binding "\w+" of type "queue" is not supported/);
   expect(out).toMatch(/hooks \(app\.hook\.appStart, app\.hook\.preInvocation\) are not supported/);
   expect(out).not.toMatch(/LOCAL_RUNTIME_READY/);
