@@ -142,8 +142,8 @@ export async function startHttpHost(o: HttpHostOptions): Promise<{ url: string; 
       o.log(`http ${method} ${u.pathname} -> ${fn.name} ${res.statusCode} (${Date.now() - started} ms)`);
     });
 
-    // The library reads no http data: the request comes from its proxy, headers and route parameters from the
-    // trigger metadata (library `src/http/HttpRequest.ts`, `createStreamRequest`).
+    // Proxying, the host sends an empty RpcHttp (host `GrpcMessageConversionExtensions.ToRpcHttp`); the library
+    // builds the request from its proxy, headers and route parameters from the trigger metadata (`createStreamRequest`).
     const invocationId = randomUUID();
     const headers = Object.fromEntries(
       Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v)]),
@@ -183,7 +183,7 @@ export async function startHttpHost(o: HttpHostOptions): Promise<{ url: string; 
 
     let status = 204; // the handler returned nothing: the library sends the proxy nothing
     try {
-      const { result } = await o.invoke(fn, undefined, triggerMetadata, invocationId);
+      const { result } = await o.invoke(fn, { http: {} }, triggerMetadata, invocationId);
       if (result != null) return; // the proxy answers
     } catch (err) {
       o.log(`[${fn.name}] ERROR ${(err as Error).stack ?? String(err)}`);

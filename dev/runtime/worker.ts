@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import Module, { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 
@@ -15,6 +15,7 @@ export interface TypedData {
   bytes?: Uint8Array;
   int?: number;
   double?: number;
+  http?: Record<string, unknown>;
   modelBindingData?: Record<string, unknown>;
 }
 export interface BindingInfo {
@@ -48,6 +49,10 @@ export function fromTyped(data: TypedData | null | undefined): unknown {
   return data?.bytes ? Buffer.from(data.bytes) : undefined;
 }
 
+const traceContext = () => {
+  const traceParent = `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;
+  return { traceParent, traceState: '', attributes: {} };
+};
 const LEVEL_TAG: Record<string, string> = { warning: 'WARN ', error: 'ERROR ', critical: 'CRITICAL ' };
 const localRequire = createRequire(__filename);
 
@@ -115,7 +120,14 @@ export class WorkerApp {
   ): Promise<{ returnValue: unknown; result: unknown }> {
     const model = await this.model!.getInvocationModel({
       invocationId,
-      request: { invocationId, inputData, triggerMetadata },
+      // Every request carries the function id and a W3C trace context (host `ScriptInvocationContextExtensions.cs`).
+      request: {
+        invocationId,
+        functionId: fn.name,
+        inputData,
+        triggerMetadata,
+        traceContext: traceContext(),
+      },
       metadata: fn.metadata,
       log: (level: string, category: string, message: string) => {
         if (level === 'none' || (category === 'system' && !LEVEL_TAG[level])) return;
