@@ -5,28 +5,19 @@
  * `OrchestratorState` an orchestrator invocation answers with (its `actions`, numbered as in `ActionType`).
  */
 
+/** The DTFx event types the runtime records and reads (the numbering skips the ones it never writes). */
 export const EventType = {
   ExecutionStarted: 0,
   ExecutionCompleted: 1,
-  ExecutionFailed: 2,
-  ExecutionTerminated: 3,
   TaskScheduled: 4,
   TaskCompleted: 5,
   TaskFailed: 6,
-  SubOrchestrationInstanceCreated: 7,
-  SubOrchestrationInstanceCompleted: 8,
-  SubOrchestrationInstanceFailed: 9,
   TimerCreated: 10,
   TimerFired: 11,
   OrchestratorStarted: 12,
   OrchestratorCompleted: 13,
-  EventSent: 14,
   EventRaised: 15,
   ContinueAsNew: 16,
-  GenericEvent: 17,
-  HistoryState: 18,
-  ExecutionSuspended: 19,
-  ExecutionResumed: 20,
 } as const;
 
 export interface HistoryEvent {
@@ -37,18 +28,7 @@ export interface HistoryEvent {
   [field: string]: unknown;
 }
 
-/** What an activity failure looks like in `TaskFailed`. */
-export interface TaskFailure {
-  Reason: string;
-  Details: string;
-}
-
-const event = (
-  type: number,
-  at: number,
-  fields: Record<string, unknown> = {},
-  eventId = -1,
-): HistoryEvent => ({
+const event = (type: number, at: number, fields: object = {}, eventId = -1): HistoryEvent => ({
   EventType: type,
   EventId: eventId,
   IsPlayed: false,
@@ -81,12 +61,8 @@ export const events = {
     event(EventType.TaskScheduled, at, { Name: name, Version: '', Input: input }, id),
   taskCompleted: (at: number, taskScheduledId: number, result: string) =>
     event(EventType.TaskCompleted, at, { TaskScheduledId: taskScheduledId, Result: result }),
-  taskFailed: (at: number, taskScheduledId: number, f: TaskFailure) =>
-    event(EventType.TaskFailed, at, {
-      TaskScheduledId: taskScheduledId,
-      Reason: f.Reason,
-      Details: f.Details,
-    }),
+  taskFailed: (at: number, taskScheduledId: number, failure: { Reason: string; Details: string }) =>
+    event(EventType.TaskFailed, at, { TaskScheduledId: taskScheduledId, ...failure }),
   timerCreated: (at: number, id: number, fireAt: number) =>
     event(EventType.TimerCreated, at, { FireAt: new Date(fireAt).toISOString() }, id),
   timerFired: (at: number, timerId: number, fireAt: string) =>
@@ -101,7 +77,7 @@ export const events = {
  * the serialized RpcException. Structured `FailureDetails` (newer extensions, with an exception properties
  * provider) are not emulated.
  */
-export function activityFailure(activityName: string, err: unknown): TaskFailure {
+export function activityFailure(activityName: string, err: unknown) {
   const e = err instanceof Error ? err : new Error(String(err));
   const rpcMessage = `Result: Failure\nException: ${e.message}\nStack: ${e.stack ?? ''}`;
   const rpcException = 'Microsoft.Azure.WebJobs.Script.Workers.Rpc.RpcException';
@@ -229,14 +205,9 @@ export function flattenActions(state: OrchestratorState): RawAction[] {
   return flat(state.actions[0] ?? []);
 }
 
-/** A replay-stable description of an action, to detect non-deterministic orchestrators. */
+/** A replay-stable description of an action (its type, the activity or event it names), to detect non-determinism. */
 export function actionSignature(a: RawAction): string {
-  const detail =
-    a.actionType === ActionType.WaitForExternalEvent
-      ? (a.externalEventName ?? '')
-      : a.actionType <= ActionType.CallActivityWithRetry
-        ? (a.functionName ?? '')
-        : undefined;
+  const detail = a.functionName ?? a.externalEventName;
   return detail === undefined ? actionName(a.actionType) : `${actionName(a.actionType)}:${detail}`;
 }
 
