@@ -5,13 +5,11 @@ import type { Invoke, RegisteredFunction } from '../registry';
 import type { LineLog } from '../worker';
 import { activityFailure, events, toJsonText, type HistoryEvent } from './history';
 import {
-  emptyHostState,
+  newExecution,
   pendingWork,
-  pickBatch,
   playEpisode,
   type ActivityRequest,
-  type HostState,
-  type InboxMessage,
+  type Execution,
   type ReplaySchema,
 } from './replay';
 
@@ -32,9 +30,8 @@ import {
 export type RuntimeStatus = 'Pending' | 'Running' | 'Completed' | 'ContinuedAsNew' | 'Failed' | 'Terminated';
 export const TERMINAL: ReadonlySet<string> = new Set(['Completed', 'Failed', 'Terminated', 'Canceled']);
 
-export interface Instance {
-  instanceId: string;
-  name: string;
+/** An instance and its current execution. */
+export interface Instance extends Execution {
   runtimeStatus: RuntimeStatus;
   /** JSON text (or null). */
   input: string | null;
@@ -42,10 +39,6 @@ export interface Instance {
   customStatus: string | null;
   createdTime: string;
   lastUpdatedTime: string;
-  executionId: string;
-  history: HistoryEvent[];
-  host: HostState;
-  inbox: InboxMessage[];
 }
 
 export interface DurableEngineOptions {
@@ -147,13 +140,6 @@ export class DurableEngine {
     this.wake(instanceId);
   }
 
-  /** A fresh execution and the message that starts it. */
-  private execution(instanceId: string, name: string, input: string | null) {
-    const executionId = newId();
-    const event = events.executionStarted(this.o.clock.now(), { instanceId, executionId, name, input });
-    return { executionId, history: [], host: emptyHostState(), inbox: [{ event, executionId }] };
-  }
-
   /**
    * DurableClient.StartNewAsync with the default OverridableExistingInstanceStates = NonRunningStates: an id that is
    * Running/Pending/ContinuedAsNew/Suspended makes DTFx throw OrchestrationAlreadyExistsException, which the HTTP API
@@ -178,15 +164,14 @@ export class DurableEngine {
           'DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException',
         );
       this.cancelTimers(id);
-      const now = iso(this.o.clock.now());
-      const fresh = this.execution(id, fn.name, input);
+      const now = this.o.clock.now();
       const record = { instanceId: id, name: fn.name, input, output: null, customStatus: null };
       await this.save({
         ...record,
         runtimeStatus: 'Pending',
-        createdTime: now,
-        lastUpdatedTime: now,
-        ...fresh,
+        createdTime: iso(now),
+        lastUpdatedTime: iso(now),
+        ...newExecution({ ...record, executionId: newId(), at: now }),
       });
     });
     this.wake(id);
@@ -241,15 +226,12 @@ export class DurableEngine {
     const inst = this.instances.get(instanceId);
     if (!inst || TERMINAL.has(inst.runtimeStatus)) return;
     const what = `orchestration ${inst.name} (${instanceId})`;
-    const ts = Math.max(this.o.clock.now(), Date.parse(inst.history.at(-1)?.Timestamp ?? '') || 0);
-    const batch = pickBatch(inst.host, inst.history.length > 0, inst.inbox);
-    if (batch.length === 0) return;
     const fn = this.fn('orchestration', inst.name);
     const ep = await playEpisode({
-      ...inst,
-      batch,
-      ts,
+      execution: inst,
+      ts: Math.max(this.o.clock.now(), Date.parse(inst.history.at(-1)?.Timestamp ?? '') || 0),
       schema: this.o.schema,
+      newExecutionId: newId,
       activityExists: (name) => this.fn('activity', name) !== undefined,
       warn: (message) => this.o.log(`WARN ${message}`),
       invoke: async (trigger) => {
@@ -257,25 +239,24 @@ export class DurableEngine {
         return (await this.o.invoke(fn, { string: JSON.stringify(trigger) })).returnValue;
       },
     });
-    const inbox = inst.inbox.filter((m) => !batch.includes(m));
-    const output = ep.status === 'Running' ? null : ep.output;
-    const history = [...inst.history, ...ep.events];
-    const { status: runtimeStatus, customStatus, host } = ep;
-    let next: Instance = { ...inst, runtimeStatus, output, customStatus, history, host, inbox };
-    next.lastUpdatedTime = iso(this.o.clock.now());
-    if (ep.status === 'ContinuedAsNew') {
-      // a fresh execution; events it had received but not consumed are gone (the shim's ContinueAsNew(input))
-      const raised = inbox.filter((m) => m.executionId === undefined);
-      const fresh = this.execution(instanceId, inst.name, ep.output);
-      next = { ...next, ...fresh, input: ep.output, output: null, inbox: [...fresh.inbox, ...raised] };
-    }
+    if (!ep) return;
+    const renewed = ep.status === 'ContinuedAsNew';
+    const next: Instance = {
+      ...inst,
+      ...ep.execution,
+      runtimeStatus: ep.status,
+      input: renewed ? ep.output : inst.input,
+      output: ep.status === 'Running' || renewed ? null : ep.output,
+      customStatus: ep.customStatus,
+      lastUpdatedTime: iso(this.o.clock.now()),
+    };
     await this.save(next);
     if (inst.history.length === 0) this.o.log(`${what} started`);
     if (ep.status === 'Running') this.schedule(next);
     else {
       this.cancelTimers(instanceId);
       if (ep.status === 'Failed') this.o.log(`${what} failed: ${ep.failure ?? ''}`.split('\n')[0]!);
-      else this.o.log(`${what} ${ep.status === 'Completed' ? 'completed' : 'continued as new'}`);
+      else this.o.log(`${what} ${renewed ? 'continued as new' : 'completed'}`);
     }
     if (next.inbox.length > 0) this.wake(instanceId);
   }

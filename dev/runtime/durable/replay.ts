@@ -79,6 +79,28 @@ export const emptyHostState = (): HostState => ({
   cancelledTimers: [],
 });
 
+/** One execution of an orchestration instance, as the host keeps it between episodes. */
+export interface Execution {
+  instanceId: string;
+  /** The orchestration's name. */
+  name: string;
+  executionId: string;
+  history: HistoryEvent[];
+  host: HostState;
+  /** Messages waiting to be played. */
+  inbox: InboxMessage[];
+}
+
+/** A fresh execution and the message that starts it, then `raised`: events already sent to the instance. */
+export function newExecution(
+  o: { instanceId: string; executionId: string; name: string; input: string | null; at: number },
+  raised: InboxMessage[] = [],
+): Execution {
+  const { instanceId, name, executionId } = o;
+  const start = { event: events.executionStarted(o.at, o), executionId };
+  return { instanceId, name, executionId, history: [], host: emptyHostState(), inbox: [start, ...raised] };
+}
+
 export interface ActivityRequest {
   taskId: number;
   name: string;
@@ -282,10 +304,10 @@ function applyActions(
 
 /** One episode, as the host plays it: what the engine persists and what the in-memory host keeps in memory. */
 export interface Episode {
-  /** The bookkeeping after this episode (the input state is not modified). */
-  host: HostState;
   /** OrchestratorStarted, the batch's events, what was scheduled, the closing event, OrchestratorCompleted. */
   events: HistoryEvent[];
+  /** The execution after this episode: the same one, or the fresh one a continueAsNew starts. */
+  execution: Execution;
   state?: OrchestratorState;
   /** Why the orchestration failed (thrown by the orchestrator or by the shim's checks). */
   failure?: string;
@@ -296,38 +318,40 @@ export interface Episode {
 }
 
 /**
- * Plays one episode: the batch becomes events after an OrchestratorStarted (whose timestamp is the orchestrator's
- * `currentUtcDateTime`), the whole history is replayed through `invoke`, the returned actions are checked and
- * scheduled, and the execution's outcome decided, as the out-of-proc shim does.
+ * Plays the execution's next episode, if a message waits for it (pickBatch): the batch becomes events after an
+ * OrchestratorStarted (whose timestamp is the orchestrator's `currentUtcDateTime`), the whole history is replayed
+ * through `invoke`, the returned actions are checked and scheduled, and the execution's outcome decided, as the
+ * out-of-proc shim does. The input execution is not modified.
  */
 export async function playEpisode(o: {
-  instanceId: string;
-  name: string;
-  history: HistoryEvent[];
-  host: HostState;
-  batch: InboxMessage[];
+  execution: Execution;
   ts: number;
   schema: ReplaySchema;
+  /** The id of the execution a continueAsNew starts. */
+  newExecutionId: () => string;
   activityExists: (name: string) => boolean;
   warn: (message: string) => void;
   /** Runs the orchestrator with the trigger input. */
   invoke: (trigger: Record<string, unknown>) => Promise<unknown>;
-}): Promise<Episode> {
-  const { ts, history } = o;
+}): Promise<Episode | undefined> {
+  const { ts, execution } = o;
+  const { instanceId, name, history, inbox } = execution;
+  const batch = pickBatch(execution.host, history.length > 0, inbox);
+  if (batch.length === 0) return undefined;
   const at = (e: HistoryEvent) =>
     e.EventType === EventType.ExecutionStarted ? ts : Math.min(Date.parse(e.Timestamp), ts);
-  const received: HistoryEvent[] = o.batch.map(({ event: e }) => ({
+  const received: HistoryEvent[] = batch.map(({ event: e }) => ({
     ...e,
     Timestamp: new Date(at(e)).toISOString(),
   }));
   const incoming = [events.orchestratorStarted(ts), ...received];
   const all = [...history, ...incoming];
-  const host = structuredClone(o.host);
+  const host = structuredClone(execution.host);
   const scheduled: HistoryEvent[] = [];
   if (history.length > 0 && received[0]) applyDynamic(host, received[0], ts, scheduled);
   const started = all.find((e) => e.EventType === EventType.ExecutionStarted);
   const input = typeof started?.Input === 'string' ? (JSON.parse(started.Input) as unknown) : null;
-  const trigger = orchestrationTriggerInput({ ...o, past: history, current: incoming, input });
+  const trigger = orchestrationTriggerInput({ ...o, instanceId, past: history, current: incoming, input });
   const { state, failure: thrown } = await runOrchestrator(() => o.invoke(trigger));
   let failure = thrown;
   let continueAsNew: { input: string | null } | undefined;
@@ -340,7 +364,7 @@ export async function playEpisode(o: {
         flattenActions(state),
         ts,
         scheduled,
-        { ...o, orchestration: o.name },
+        { ...o, orchestration: name },
         pending,
       );
     }
@@ -361,7 +385,7 @@ export async function playEpisode(o: {
   const closing: HistoryEvent[] = [];
   if (failure !== undefined) {
     status = 'Failed';
-    output = JSON.stringify(`Orchestrator function '${o.name}' failed: ${failure}`);
+    output = JSON.stringify(`Orchestrator function '${name}' failed: ${failure}`);
     closing.push(events.executionCompleted(ts, 'Failed', output));
   } else if (continueAsNew) {
     status = 'ContinuedAsNew';
@@ -372,9 +396,20 @@ export async function playEpisode(o: {
     output = state.output === undefined ? null : JSON.stringify(state.output);
     closing.push(events.executionCompleted(ts, 'Completed', output));
   }
+  const played = [...incoming, ...scheduled, ...closing, events.orchestratorCompleted(ts)];
+  const left = inbox.filter((m) => !batch.includes(m));
+  // After continueAsNew, what the execution received but did not consume is gone (the shim's ContinueAsNew(input)):
+  // the fresh execution keeps only the raised events still waiting, not yet played.
+  const next =
+    status === 'ContinuedAsNew'
+      ? newExecution(
+          { instanceId, name, executionId: o.newExecutionId(), input: output, at: ts },
+          left.filter((m) => m.executionId === undefined),
+        )
+      : { ...execution, history: [...history, ...played], host, inbox: left };
   return {
-    host,
-    events: [...incoming, ...scheduled, ...closing, events.orchestratorCompleted(ts)],
+    events: played,
+    execution: next,
     ...(state ? { state } : {}),
     ...(failure !== undefined ? { failure } : {}),
     status,
