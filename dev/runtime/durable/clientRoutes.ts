@@ -12,39 +12,32 @@ import { ClientError, TERMINAL, type DurableEngine } from './engine';
 const WEBHOOK_PREFIX = '/runtime/webhooks/durabletask';
 const PREFIXES = [WEBHOOK_PREFIX, '/durabletask'];
 
-/** Management URLs for an instance (`GetClientResponseLinks`); `INSTANCEID` as the template's placeholder. */
-function managementUrls(baseUrl: string, hub: string, id: string): Record<string, string> {
+/**
+ * Management URLs for an instance (`GetClientResponseLinks`), for the calls this API serves; with `INSTANCEID`, the
+ * template the binding data carries (durable-functions' createCheckStatusResponse fills the id in).
+ */
+function managementUrls(baseUrl: string, hub: string, id: string) {
   const q = `taskHub=${encodeURIComponent(hub)}&connection=Storage`;
-  const instance = `${baseUrl}${WEBHOOK_PREFIX}/instances/${id === 'INSTANCEID' ? id : encodeURIComponent(id)}`;
+  const instance = `${baseUrl}${WEBHOOK_PREFIX}/instances/${encodeURIComponent(id)}`;
   return {
     id,
     statusQueryGetUri: `${instance}?${q}`,
     sendEventPostUri: `${instance}/raiseEvent/{eventName}?${q}`,
-    terminatePostUri: `${instance}/terminate?reason={text}&${q}`,
-    rewindPostUri: `${instance}/rewind?reason={text}&${q}`,
-    purgeHistoryDeleteUri: `${instance}?${q}`,
-    restartPostUri: `${instance}/restart?${q}`,
-    suspendPostUri: `${instance}/suspend?reason={text}&${q}`,
-    resumePostUri: `${instance}/resume?reason={text}&${q}`,
   };
 }
 
-/** The durable client binding data (`OrchestrationClientInputData`) the extension passes to client functions. */
+/**
+ * The durable client binding data (`OrchestrationClientInputData`), the fields durable-functions v3 reads: it sends
+ * every call to `rpcBaseUrl`, requires `creationUrls` and `managementUrls`, and fills the latter in for
+ * createCheckStatusResponse.
+ */
 export function clientBindingData(baseUrl: string, hub: string): Record<string, unknown> {
   const create = `${baseUrl}${WEBHOOK_PREFIX}/orchestrators/{functionName}[/{instanceId}]`;
   return {
     taskHubName: hub,
-    creationUrls: {
-      createNewInstancePostUri: create,
-      createAndWaitOnNewInstancePostUri: `${create}?timeout={timeoutInSeconds}&pollingInterval={intervalInSeconds}`,
-    },
+    creationUrls: { createNewInstancePostUri: create },
     managementUrls: managementUrls(baseUrl, hub, 'INSTANCEID'),
-    baseUrl: `${baseUrl}${WEBHOOK_PREFIX}`,
-    requiredQueryStringParameters: '',
     rpcBaseUrl: `${baseUrl}/durabletask/`,
-    httpBaseUrl: '',
-    maxGrpcMessageSizeInBytes: 0,
-    grpcHttpClientTimeout: '00:01:40',
   };
 }
 
@@ -102,15 +95,12 @@ export class DurableHttpApi {
           400,
           `The local runtime serves task hub '${this.hub}' only (request asked for '${taskHub}').`,
         );
-      if (head === 'orchestrators' && a !== undefined && c === undefined) {
-        if (method !== 'POST') {
-          send(res, 404);
-          return true;
-        }
+      if (head === 'orchestrators' && a !== undefined && c === undefined && method === 'POST') {
         const id = await this.engine.startNew(a, b, jsonOrNull(await readBody(req)));
         const urls = managementUrls(this.baseUrl(), this.hub, id);
-        delete urls.rewindPostUri;
-        send(res, 202, urls, { Location: urls.statusQueryGetUri!, 'Retry-After': '10' });
+        send(res, 202, urls, { Location: urls.statusQueryGetUri, 'Retry-After': '10' });
+      } else if (head === 'orchestrators') {
+        send(res, 404);
       } else if (route === 'instances GET ') {
         this.status(res, a!, url.searchParams);
       } else if (route === 'instances POST raiseevent *') {
@@ -126,10 +116,10 @@ export class DurableHttpApi {
       if (err instanceof SyntaxError) send(res, 400, { Message: 'Invalid JSON content' });
       else if (!(err instanceof ClientError))
         send(res, 500, { Message: `${wrong}: ${(err as Error).message}` });
-      else if (err.status === 400 || err.status === 500) {
+      else {
         const Message = err.status === 400 ? 'One or more of the arguments submitted is incorrect' : wrong;
         send(res, err.status, { Message, ExceptionMessage: err.message, ExceptionType: err.exceptionType });
-      } else send(res, err.status, { Message: err.message });
+      }
     }
     return true;
   }

@@ -56,7 +56,7 @@ export interface DurableEngineOptions {
 
 export class ClientError extends Error {
   constructor(
-    readonly status: number,
+    readonly status: 400 | 500,
     message: string,
     readonly exceptionType = 'System.ArgumentException',
   ) {
