@@ -209,7 +209,7 @@ export class DurableEngine {
 
   /** Runs what the execution waits for and is not running yet (pendingWork); drops timers cancelled since. */
   private schedule(inst: Instance, resumed = false): void {
-    const { activities, timers } = pendingWork(inst.history, inst.host, inst.inbox);
+    const { activities, timers } = pendingWork(inst);
     for (const id of inst.host.cancelledTimers)
       this.cancelTimer(`${inst.instanceId}|${inst.executionId}|${id}`);
     for (const a of activities) {

@@ -211,16 +211,6 @@ export function actionSignature(a: RawAction): string {
   return detail === undefined ? actionName(a.actionType) : `${actionName(a.actionType)}:${detail}`;
 }
 
-/**
- * An action's input as the SDK serialized it (`Utils.processInput` JSON-encodes strings), as JSON text of the value
- * the orchestrator passed.
- */
-export function actionInputJson(input: unknown): string | null {
-  if (input === undefined) return null;
-  if (typeof input !== 'string') return JSON.stringify(input);
-  try {
-    return JSON.stringify(JSON.parse(input));
-  } catch {
-    return JSON.stringify(input);
-  }
-}
+/** An action's input as JSON text of the value the orchestrator passed (`Utils.processInput` JSON-encodes strings). */
+export const actionInputJson = (input: unknown): string | null =>
+  input === undefined ? null : typeof input === 'string' ? input : JSON.stringify(input);

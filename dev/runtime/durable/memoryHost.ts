@@ -25,8 +25,6 @@ import {
  * orchestrator's replay tests, the runtime's planning tests and bench's polling figures drive it.
  */
 
-export type { HistoryEvent } from './history';
-
 export type ActivityOutcome = { result: unknown } | { error: string };
 /** `call` counts every activity run of the simulation; `at` is the simulated time at which the activity runs. */
 export type ActivityFn = (name: string, input: unknown, call: number, at: Date) => ActivityOutcome;
@@ -139,7 +137,7 @@ export async function simulate(fn: OrchestrationHandler, o: SimOptions): Promise
 
   /** Delivers the next piece of work in time order (nothing if the orchestration waits on nothing). */
   const deliver = (): void => {
-    const { activities, timers } = pendingWork(exec.history, exec.host);
+    const { activities, timers } = pendingWork(exec);
     const timer = timers.sort((a, b) => a.fireAt - b.fireAt)[0];
     const event = raised[0];
     if (activities.length > 0) {

@@ -101,30 +101,26 @@ export function newExecution(
   return { instanceId, name, executionId, history: [], host: emptyHostState(), inbox: [start, ...raised] };
 }
 
-export interface ActivityRequest {
-  taskId: number;
-  name: string;
-  /** JSON text of the input, as recorded in TaskScheduled. */
-  input: string | null;
-}
-
 /**
- * What an execution waits for, read from its history: activities scheduled without a result and timers neither
- * fired nor cancelled, in sequence order (results waiting in the inbox count). The engine runs them after every
- * episode and again after a restart (at least once); the in-memory host delivers them in simulated time.
+ * What an execution waits for, read from its history: activities scheduled without a result (`input`: JSON text, as
+ * recorded in TaskScheduled) and timers neither fired nor cancelled, in sequence order (results waiting in the inbox
+ * count). The engine runs them after every episode and again after a restart (at least once); the in-memory host
+ * delivers them in simulated time.
  */
-export function pendingWork(history: HistoryEvent[], host: HostState, inbox: InboxMessage[] = []) {
+export function pendingWork({ history, host, inbox }: Execution) {
   const done = new Set([...history, ...inbox.map((m) => m.event)].map((e) => e.TimerId ?? e.TaskScheduledId));
   const open = history.filter((e) => !done.has(e.EventId) && !host.cancelledTimers.includes(e.EventId));
   const of = (type: number) => open.filter((e) => e.EventType === type);
   return {
-    activities: of(EventType.TaskScheduled).map((e): ActivityRequest => {
+    activities: of(EventType.TaskScheduled).map((e) => {
       const input = typeof e.Input === 'string' ? e.Input : null;
       return { taskId: e.EventId, name: String(e.Name), input };
     }),
     timers: of(EventType.TimerCreated).map((e) => ({ id: e.EventId, fireAt: Date.parse(String(e.FireAt)) })),
   };
 }
+
+export type ActivityRequest = ReturnType<typeof pendingWork>['activities'][number];
 
 /** The orchestration trigger input the extension sends (OrchestrationTriggerAttributeBindingProvider). */
 export function orchestrationTriggerInput(o: {
@@ -248,26 +244,17 @@ function applyActions(
       const id = host.nextId++;
       scheduled.push(events.taskScheduled(ts, id, name, input));
       if (a.actionType === ActionType.CallActivityWithRetry) {
-        const o = a.retryOptions;
-        if (!o || !(o.firstRetryIntervalInMilliseconds > 0) || typeof o.maxNumberOfAttempts !== 'number')
-          throw new Error(`CallActivityWithRetry '${name}': invalid retryOptions ${JSON.stringify(o)}`);
-        // The app sets no retry timeout; the extension's (DTFx RetryInterceptor) is not imitated: refused.
-        if (o.retryTimeoutInMilliseconds !== undefined)
+        // durable-functions' RetryOptions validated the rest. The app sets no retry timeout; the extension's (DTFx
+        // RetryInterceptor) is not imitated: refused.
+        const options = a.retryOptions!;
+        if (options.retryTimeoutInMilliseconds !== undefined)
           throw new Error(
             `The local runtime does not support retryTimeoutInMilliseconds (activity '${name}')`,
           );
-        host.retries[String(id)] = {
-          name,
-          input,
-          options: { ...o },
-          attempt: 1,
-          taskIds: [id],
-          timerIds: [],
-        };
+        host.retries[String(id)] = { name, input, options, attempt: 1, taskIds: [id], timerIds: [] };
       }
     } else if (a.actionType === ActionType.CreateTimer) {
-      const fireAt = Date.parse(String(a.fireAt));
-      if (Number.isNaN(fireAt)) throw new Error(`CreateTimer: invalid fireAt ${String(a.fireAt)}`);
+      const fireAt = Date.parse(String(a.fireAt)); // a Date, checked by durable-functions' CreateTimerAction
       const twin = actions.findIndex(
         (b, j) => j < i && b.actionType === ActionType.CreateTimer && b.fireAt === a.fireAt && !b.isCanceled,
       );
