@@ -78,7 +78,7 @@ export class DurableEngine {
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly waking = new Set<string>();
   private readonly timers = new Map<string, () => void>();
-  private readonly queue: Work[] = [];
+  private readonly queue = new Map<string, Work>();
   private readonly running = new Map<string, Promise<void>>();
   private stopped = false;
 
@@ -112,7 +112,7 @@ export class DurableEngine {
   async stop(): Promise<void> {
     this.stopped = true;
     this.timers.forEach((cancel) => cancel());
-    this.queue.length = 0;
+    this.queue.clear();
     await drain(
       Promise.allSettled(this.running.values()).then(() => Promise.allSettled(this.locks.values())),
     );
@@ -217,7 +217,7 @@ export class DurableEngine {
         this.o.log(
           `durable: re-running activity ${a.name} (instance ${inst.instanceId}, task #${a.taskId}): its result was not recorded`,
         );
-      this.dispatch(inst, a);
+      this.dispatch({ ...a, instanceId: inst.instanceId, executionId: inst.executionId });
     }
     for (const t of timers) this.armTimer(inst, t.id, t.fireAt);
   }
@@ -261,28 +261,26 @@ export class DurableEngine {
     if (next.inbox.length > 0) this.wake(instanceId);
   }
 
-  private dispatch(inst: Instance, a: ActivityRequest): void {
-    const work = { ...a, instanceId: inst.instanceId, executionId: inst.executionId };
-    const known = this.running.has(workKey(work)) || this.queue.some((w) => workKey(w) === workKey(work));
-    if (this.stopped || known) return;
-    this.queue.push(work);
+  /** Queues an activity unless it is queued or running already. */
+  private dispatch(work: Work): void {
+    const key = workKey(work);
+    if (this.stopped || this.running.has(key) || this.queue.has(key)) return;
+    this.queue.set(key, work);
     this.pump();
   }
 
+  /** Starts queued activities, in order, while fewer than maxConcurrentActivities run. */
   private pump(): void {
-    while (
-      !this.stopped &&
-      this.running.size < Math.max(1, this.o.maxConcurrentActivities) &&
-      this.queue.length
-    ) {
-      const w = this.queue.shift()!;
+    for (const [key, w] of this.queue) {
+      if (this.stopped || this.running.size >= Math.max(1, this.o.maxConcurrentActivities)) return;
+      this.queue.delete(key);
       const current = this.instances.get(w.instanceId);
       if (current?.executionId !== w.executionId || TERMINAL.has(current.runtimeStatus)) continue; // it has ended
       const done = (): void => {
-        this.running.delete(workKey(w));
+        this.running.delete(key);
         this.pump();
       };
-      this.running.set(workKey(w), this.runActivity(w).finally(done));
+      this.running.set(key, this.runActivity(w).finally(done));
     }
   }
 

@@ -8,7 +8,6 @@ import {
   flattenActions,
   runOrchestrator,
   type HistoryEvent,
-  type OrchestratorState,
   type RawAction,
   type RetryOptions,
 } from './history';
@@ -16,11 +15,8 @@ import {
 /**
  * The one model of the Durable host's scheduling, free of I/O, shared by the runtime's engine (engine.ts) and the
  * in-memory host (memoryHost.ts): which messages make up the next episode, which events they become, and what the
- * orchestrator's actions schedule. Mirrors the extension's out-of-proc shim on DTFx
- * (`Listener/OutOfProcOrchestrationShim.cs`): every atomic action, in the order the SDK lists them, is one scheduling
- * call that takes the next sequence number (`EventId`); CallActivityWithRetry runs DTFx's RetryInterceptor host-side
- * (attempt, failure, retry timer, next attempt, each with its own number); timers beyond maximumShortTimerDuration
- * are refused.
+ * orchestrator's actions schedule. Follows the extension's out-of-proc shim on DTFx
+ * (`Listener/OutOfProcOrchestrationShim.cs`) and DTFx's RetryInterceptor (README, rows for `durable/replay.ts`).
  */
 
 /**
@@ -289,26 +285,15 @@ function applyActions(
   return continueAsNew;
 }
 
-/** One episode, as the host plays it: what the engine persists and what the in-memory host keeps in memory. */
-export interface Episode {
-  /** OrchestratorStarted, the batch's events, what was scheduled, the closing event, OrchestratorCompleted. */
-  events: HistoryEvent[];
-  /** The execution after this episode: the same one, or the fresh one a continueAsNew starts. */
-  execution: Execution;
-  state?: OrchestratorState;
-  /** Why the orchestration failed (thrown by the orchestrator or by the shim's checks). */
-  failure?: string;
-  status: 'Running' | 'Completed' | 'Failed' | 'ContinuedAsNew';
-  /** JSON text: the output (Completed, Failed) or the new input (ContinuedAsNew). */
-  output: string | null;
-  customStatus: string | null;
-}
-
 /**
  * Plays the execution's next episode, if a message waits for it (pickBatch): the batch becomes events after an
  * OrchestratorStarted (whose timestamp is the orchestrator's `currentUtcDateTime`), the whole history is replayed
  * through `invoke`, the returned actions are checked and scheduled, and the execution's outcome decided, as the
- * out-of-proc shim does. The input execution is not modified.
+ * out-of-proc shim does. The input execution is not modified. Returns the episode's `events` (OrchestratorStarted,
+ * the batch, what was scheduled, the closing event, OrchestratorCompleted), the `execution` after it (the same one, or
+ * the fresh one a continueAsNew starts), the orchestrator's `state`, why it failed (`failure`: thrown by the
+ * orchestrator or by the shim's checks), and `output`: JSON text of the output, or of the new input after
+ * continueAsNew.
  */
 export async function playEpisode(o: {
   execution: Execution;
@@ -320,7 +305,7 @@ export async function playEpisode(o: {
   warn: (message: string) => void;
   /** Runs the orchestrator with the trigger input. */
   invoke: (trigger: Record<string, unknown>) => Promise<unknown>;
-}): Promise<Episode | undefined> {
+}) {
   const { ts, execution } = o;
   const { instanceId, name, history, inbox } = execution;
   const batch = pickBatch(execution.host, history.length > 0, inbox);
@@ -367,7 +352,7 @@ export async function playEpisode(o: {
       if (timer === e.TimerId) delete host.timerByAction[action];
   }
   const customStatus = state?.customStatus == null ? null : JSON.stringify(state.customStatus);
-  let status: Episode['status'] = 'Running';
+  let status: 'Running' | 'Completed' | 'Failed' | 'ContinuedAsNew' = 'Running';
   let output: string | null = null;
   const closing: HistoryEvent[] = [];
   if (failure !== undefined) {
@@ -397,8 +382,8 @@ export async function playEpisode(o: {
   return {
     events: played,
     execution: next,
-    ...(state ? { state } : {}),
-    ...(failure !== undefined ? { failure } : {}),
+    state,
+    failure,
     status,
     output,
     customStatus,
