@@ -1,19 +1,13 @@
 import { InvocationContext } from '@azure/functions';
 import type { OrchestrationHandler } from 'durable-functions';
-import {
-  activityFailure,
-  events,
-  runOrchestrator,
-  toJsonText,
-  type HistoryEvent,
-  type RawAction,
-} from './history';
+import { activityFailure, events, toJsonText, type HistoryEvent, type RawAction } from './history';
 import {
   newExecution,
   orchestrationTriggerInput,
   pendingWork,
   playEpisode,
   replaySchema,
+  runOrchestrator,
   type ActivityRequest,
   type ReplaySchema,
 } from './replay';

@@ -1,13 +1,10 @@
 import {
   ActionType,
-  actionInputJson,
   actionName,
-  actionSignature,
   EventType,
   events,
-  flattenActions,
-  runOrchestrator,
   type HistoryEvent,
+  type OrchestratorState,
   type RawAction,
   type RetryOptions,
 } from './history';
@@ -143,6 +140,56 @@ export function orchestrationTriggerInput(o: {
   };
 }
 
+const OUT_OF_PROC_DATA = '$OutOfProcData$:';
+
+/**
+ * Runs an orchestrator invocation: its state is the return value or, when it threw, the JSON the SDK embeds after
+ * `$OutOfProcData$:` in the error message (OrchestrationFailureError), which is how the extension reads it too;
+ * `failure` says why the orchestrator failed.
+ */
+export async function runOrchestrator(
+  invoke: () => Promise<unknown>,
+): Promise<{ state?: OrchestratorState | undefined; failure?: string }> {
+  try {
+    const value = await invoke();
+    const state = (typeof value === 'string' ? JSON.parse(value) : value) as OrchestratorState;
+    if (!Array.isArray(state?.actions))
+      throw new Error(
+        'Out of proc orchestrators must return a valid JSON schema (no OrchestratorState in the response)',
+      );
+    return { state };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const i = message.indexOf(OUT_OF_PROC_DATA);
+    let state: OrchestratorState | undefined;
+    try {
+      if (i >= 0) state = JSON.parse(message.slice(i + OUT_OF_PROC_DATA.length)) as OrchestratorState;
+    } catch {
+      /* no state: the message is the failure */
+    }
+    return { state, failure: state?.error ?? message };
+  }
+}
+
+/**
+ * The atomic actions in the order the extension's shim replays them into DTFx: compound actions (Task.all / any)
+ * contribute their children in order. With replay schema >= V2 the outer array has exactly one element.
+ */
+export function flattenActions(state: OrchestratorState): RawAction[] {
+  const schema = state.schemaVersion ?? 0; // V3 or V4 (orchestrationTriggerInput offers no lower one)
+  if (state.actions.length !== 1)
+    throw new Error(
+      `With OOProc schema V${schema + 1}, expected actions array to be of length 1 in outer layer but got size: ${state.actions.length}`,
+    );
+  const flat = (list: RawAction[]): RawAction[] =>
+    list.flatMap((a) =>
+      a.actionType === ActionType.WhenAll || a.actionType === ActionType.WhenAny
+        ? flat(a.compoundActions ?? [])
+        : [a],
+    );
+  return flat(state.actions[0] ?? []);
+}
+
 const groupOf = (host: HostState, e: HistoryEvent): RetryGroup | undefined =>
   Object.values(host.retries).find(
     (g) => g.timerIds.includes(e.TimerId as number) || g.taskIds.includes(e.TaskScheduledId as number),
@@ -202,6 +249,16 @@ function applyDynamic(host: HostState, e: HistoryEvent, ts: number, scheduled: H
     scheduled.push(events.taskScheduled(ts, taskId, group.name, group.input));
   }
 }
+
+/** A replay-stable description of an action (its type, the activity or event it names), to detect non-determinism. */
+export function actionSignature(a: RawAction): string {
+  const detail = a.functionName ?? a.externalEventName;
+  return detail === undefined ? actionName(a.actionType) : `${actionName(a.actionType)}:${detail}`;
+}
+
+/** An action's input as JSON text of the value the orchestrator passed (`Utils.processInput` JSON-encodes strings). */
+export const actionInputJson = (input: unknown): string | null =>
+  input === undefined ? null : typeof input === 'string' ? input : JSON.stringify(input);
 
 /**
  * Applies the actions of this replay: checks the ones recorded before still match (non-determinism), notices timers
