@@ -41,25 +41,15 @@ export function clientBindingData(baseUrl: string, hub: string): Record<string, 
   };
 }
 
-const parseJson = (text: string | null): unknown => {
-  try {
-    return text === null ? null : JSON.parse(text);
-  } catch {
-    return text;
-  }
-};
+/** Stored input, output and custom status are JSON text (jsonOrNull, JSON.stringify) or null. */
+const parseJson = (text: string | null): unknown => (text === null ? null : JSON.parse(text));
 /** "s" format + Z, as the extension's StatusResponsePayload (second precision). */
 const seconds = (isoTime: string): string => `${new Date(isoTime).toISOString().slice(0, 19)}Z`;
 
-function send(
-  res: ServerResponse,
-  status: number,
-  body?: unknown,
-  headers: Record<string, string> = {},
-): void {
-  if (body === undefined) return void res.writeHead(status, headers).end();
+function send(res: ServerResponse, code: number, body?: unknown, headers: Record<string, string> = {}): void {
+  if (body === undefined) return void res.writeHead(code, headers).end();
   res
-    .writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', ...headers })
+    .writeHead(code, { 'Content-Type': 'application/json; charset=utf-8', ...headers })
     .end(JSON.stringify(body));
 }
 
@@ -147,20 +137,15 @@ export class DurableHttpApi {
   }
 
   /** 202, 404 unknown, 410 finished; only JSON content. */
-  private async raise(
-    req: IncomingMessage,
-    res: ServerResponse,
-    instanceId: string,
-    eventName: string,
-  ): Promise<void> {
-    const row = this.engine.getInstance(instanceId);
+  private async raise(req: IncomingMessage, res: ServerResponse, id: string, name: string): Promise<void> {
+    const row = this.engine.getInstance(id);
     if (!row) return send(res, 404);
     if (TERMINAL.has(row.runtimeStatus)) return send(res, 410);
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     const body = await readBody(req);
     if (type !== 'application/json' && body.trim() !== '')
       return send(res, 400, { Message: 'Only application/json request content is supported' });
-    await this.engine.raise(instanceId, eventName, jsonOrNull(body));
+    await this.engine.raise(id, name, jsonOrNull(body));
     send(res, 202);
   }
 }

@@ -63,11 +63,7 @@ const handlers = new Map<OrchestrationHandler, Handler>();
 /** One orchestrator invocation through the library's own listener (as `df.app.orchestration` registers it), JSON
  * round-tripped as over RPC. */
 async function invoke(fn: OrchestrationHandler, trigger: Record<string, unknown>): Promise<unknown> {
-  const ctx = new InvocationContext({
-    functionName: 'sim',
-    invocationId: 'sim',
-    logHandler: () => undefined,
-  });
+  const ctx = new InvocationContext({ functionName: 'sim', logHandler: () => undefined });
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { createOrchestrator } = require('durable-functions/lib/src/util/testingUtils') as {
     createOrchestrator: (f: OrchestrationHandler) => Handler;

@@ -181,12 +181,9 @@ export function flattenActions(state: OrchestratorState): RawAction[] {
     throw new Error(
       `With OOProc schema V${schema + 1}, expected actions array to be of length 1 in outer layer but got size: ${state.actions.length}`,
     );
+  // Task.all / Task.any (WhenAll, WhenAny) are the actions with compoundActions
   const flat = (list: RawAction[]): RawAction[] =>
-    list.flatMap((a) =>
-      a.actionType === ActionType.WhenAll || a.actionType === ActionType.WhenAny
-        ? flat(a.compoundActions ?? [])
-        : [a],
-    );
+    list.flatMap((a) => (a.compoundActions ? flat(a.compoundActions) : [a]));
   return flat(state.actions[0] ?? []);
 }
 
@@ -250,16 +247,6 @@ function applyDynamic(host: HostState, e: HistoryEvent, ts: number, scheduled: H
   }
 }
 
-/** A replay-stable description of an action (its type, the activity or event it names), to detect non-determinism. */
-export function actionSignature(a: RawAction): string {
-  const detail = a.functionName ?? a.externalEventName;
-  return detail === undefined ? actionName(a.actionType) : `${actionName(a.actionType)}:${detail}`;
-}
-
-/** An action's input as JSON text of the value the orchestrator passed (`Utils.processInput` JSON-encodes strings). */
-export const actionInputJson = (input: unknown): string | null =>
-  input === undefined ? null : typeof input === 'string' ? input : JSON.stringify(input);
-
 /**
  * Applies the actions of this replay: checks the ones recorded before still match (non-determinism), notices timers
  * cancelled since, and schedules the new ones. Returns the continue-as-new input if there is one. Throws (the
@@ -280,7 +267,9 @@ function applyActions(
     );
   let continueAsNew: { input: string | null } | undefined;
   actions.forEach((a, i) => {
-    const sig = actionSignature(a);
+    // replay-stable: the action's type and the activity or event it names
+    const named = a.functionName ?? a.externalEventName;
+    const sig = named === undefined ? actionName(a.actionType) : `${actionName(a.actionType)}:${named}`;
     if (i < processed && sig !== host.actionSigs[i])
       throw new Error(
         `Non-deterministic workflow detected: action #${i} was ${host.actionSigs[i]} and is now ${sig}`,
@@ -289,7 +278,9 @@ function applyActions(
     if (i < processed && a.isCanceled && timerId !== undefined && !host.cancelledTimers.includes(timerId))
       host.cancelledTimers.push(timerId);
     if (i < processed) return;
-    const input = actionInputJson(a.input);
+    // JSON text of the value passed (durable-functions' Utils.processInput already JSON-encodes strings)
+    const input =
+      typeof a.input === 'string' ? a.input : a.input === undefined ? null : JSON.stringify(a.input);
     if (a.actionType === ActionType.CallActivity || a.actionType === ActionType.CallActivityWithRetry) {
       const name = String(a.functionName ?? '');
       if (!ctx.activityExists(name))
