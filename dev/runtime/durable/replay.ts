@@ -147,9 +147,7 @@ const OUT_OF_PROC_DATA = '$OutOfProcData$:';
  * `$OutOfProcData$:` in the error message (OrchestrationFailureError), which is how the extension reads it too;
  * `failure` says why the orchestrator failed.
  */
-export async function runOrchestrator(
-  invoke: () => Promise<unknown>,
-): Promise<{ state?: OrchestratorState | undefined; failure?: string }> {
+export async function runOrchestrator(invoke: () => Promise<unknown>) {
   try {
     const value = await invoke();
     const state = (typeof value === 'string' ? JSON.parse(value) : value) as OrchestratorState;
@@ -257,8 +255,8 @@ function applyActions(
   actions: RawAction[],
   ts: number,
   scheduled: HistoryEvent[],
+  history: HistoryEvent[],
   ctx: { orchestration: string; activityExists: (name: string) => boolean; warn: (message: string) => void },
-  timerPending: (timerId: number) => boolean,
 ): { input: string | null } | undefined {
   const processed = host.actionSigs.length;
   if (actions.length < processed)
@@ -303,7 +301,9 @@ function applyActions(
         (b, j) => j < i && b.actionType === ActionType.CreateTimer && b.fireAt === a.fireAt && !b.isCanceled,
       );
       const twinId = twin >= 0 ? host.timerByAction[String(twin)] : undefined;
-      if (twinId !== undefined && timerPending(twinId))
+      const fired = (id: number) =>
+        history.some((e) => e.EventType === EventType.TimerFired && e.TimerId === id);
+      if (twinId !== undefined && !host.cancelledTimers.includes(twinId) && !fired(twinId))
         ctx.warn(
           `orchestration '${ctx.orchestration}' schedules a second timer for ${String(a.fireAt)} while timer #${twinId} for the same time ` +
             'is still pending. If this is the same timer Task yielded again (e.g. in another Task.any), the Durable extension ' +
@@ -376,18 +376,8 @@ export async function playEpisode(o: {
   let failure = thrown;
   let continueAsNew: { input: string | null } | undefined;
   try {
-    if (state) {
-      const fired = (id: number) => all.some((e) => e.EventType === EventType.TimerFired && e.TimerId === id);
-      const pending = (id: number) => !host.cancelledTimers.includes(id) && !fired(id);
-      continueAsNew = applyActions(
-        host,
-        flattenActions(state),
-        ts,
-        scheduled,
-        { ...o, orchestration: name },
-        pending,
-      );
-    }
+    const ctx = { ...o, orchestration: name };
+    if (state) continueAsNew = applyActions(host, flattenActions(state), ts, scheduled, all, ctx);
   } catch (err) {
     failure ??= (err as Error).message;
   }
@@ -427,13 +417,5 @@ export async function playEpisode(o: {
           left.filter((m) => m.executionId === undefined),
         )
       : { ...execution, history: [...history, ...played], host, inbox: left };
-  return {
-    events: played,
-    execution: next,
-    state,
-    failure,
-    status,
-    output,
-    customStatus,
-  };
+  return { events: played, execution: next, state, failure, status, output, customStatus };
 }
