@@ -81,10 +81,7 @@ export class DurableHttpApi {
     const taskHub = url.searchParams.get('taskHub');
     try {
       if (taskHub && taskHub.toLowerCase() !== this.hub.toLowerCase())
-        throw new ClientError(
-          400,
-          `The local runtime serves task hub '${this.hub}' only (request asked for '${taskHub}').`,
-        );
+        throw new ClientError(400, `The local runtime serves task hub '${this.hub}' only, not '${taskHub}'.`);
       if (head === 'orchestrators' && a !== undefined && c === undefined && method === 'POST') {
         const id = await this.engine.startNew(a, b, jsonOrNull(await readBody(req)));
         const urls = managementUrls(this.baseUrl(), this.hub, id);

@@ -19,20 +19,17 @@ import {
  * programming model), apply the returned actions (replay.ts), record the episode, then run what it scheduled:
  * activities (bounded by maxConcurrentActivityFunctions) and timers.
  *
- * Persistence (shaped like the Azure Storage provider's guarantees, not its layout): one blob per instance in
- * `<hub>-instances`, its status, current execution's history, bookkeeping and inbox, replaced whole by one atomic
- * upload on every change. A message (activity result, timer fired, raised event) is stored before anything acts on
- * it, an episode and the messages it consumed in the same write; after a crash, activities scheduled without a
- * recorded result run again and timers re-arm (at least once). One process owns a task hub, so the runtime keeps
- * every instance in memory and writes through.
+ * Persistence (README; shaped like the Azure Storage provider's guarantees, not its layout): one blob per instance in
+ * `<hub>-instances`, replaced whole by one atomic upload on every change. A message (activity result, timer fired,
+ * raised event) is stored before anything acts on it, an episode and the messages it consumed in the same write. One
+ * process owns a task hub, so the runtime keeps every instance in memory and writes through.
  */
 
-export type RuntimeStatus = 'Pending' | 'Running' | 'Completed' | 'ContinuedAsNew' | 'Failed' | 'Terminated';
 export const TERMINAL: ReadonlySet<string> = new Set(['Completed', 'Failed', 'Terminated', 'Canceled']);
 
 /** An instance and its current execution. */
 export interface Instance extends Execution {
-  runtimeStatus: RuntimeStatus;
+  runtimeStatus: 'Pending' | 'Running' | 'Completed' | 'ContinuedAsNew' | 'Failed';
   /** JSON text (or null). */
   input: string | null;
   output: string | null;
@@ -164,15 +161,10 @@ export class DurableEngine {
           'DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException',
         );
       this.cancelTimers(id);
-      const now = this.o.clock.now();
-      const record = { instanceId: id, name: fn.name, input, output: null, customStatus: null };
-      await this.save({
-        ...record,
-        runtimeStatus: 'Pending',
-        createdTime: iso(now),
-        lastUpdatedTime: iso(now),
-        ...newExecution({ ...record, executionId: newId(), at: now }),
-      });
+      const at = this.o.clock.now();
+      const fresh = newExecution({ instanceId: id, name: fn.name, input, executionId: newId(), at });
+      const record = { runtimeStatus: 'Pending' as const, input, output: null, customStatus: null };
+      await this.save({ ...fresh, ...record, createdTime: iso(at), lastUpdatedTime: iso(at) });
     });
     this.wake(id);
     return id;

@@ -17,9 +17,8 @@ import {
  */
 
 /**
- * Released extensions send `upperSchemaVersion` V2 (=1) and `upperSchemaVersionNew` V3 (=2)
- * (`OrchestrationTriggerAttributeBindingProvider.cs`; values from `OutOfProcOrchestrationShim.SchemaVersion`); newer
- * ones V4 (=3). durable-functions takes `upperSchemaVersionNew`. Env `LOCAL_RUNTIME_REPLAY_SCHEMA`: V3 (default) | V4.
+ * The `upperSchemaVersionNew` the trigger input offers (durable `OrchestrationTriggerAttributeBindingProvider.cs`,
+ * README): V3 like released extensions, or V4 (env `LOCAL_RUNTIME_REPLAY_SCHEMA`).
  */
 export type ReplaySchema = 'V3' | 'V4';
 
