@@ -63,14 +63,6 @@ export interface RetryGroup {
   timerIds: number[];
 }
 
-export const emptyHostState = (): HostState => ({
-  nextId: 0,
-  actionSigs: [],
-  retries: {},
-  timerByAction: {},
-  cancelledTimers: [],
-});
-
 /** One execution of an orchestration instance, as the host keeps it between episodes. */
 export interface Execution {
   instanceId: string;
@@ -90,7 +82,8 @@ export function newExecution(
 ): Execution {
   const { instanceId, name, executionId } = o;
   const start = { event: events.executionStarted(o.at, o), executionId };
-  return { instanceId, name, executionId, history: [], host: emptyHostState(), inbox: [start, ...raised] };
+  const host: HostState = { nextId: 0, actionSigs: [], retries: {}, timerByAction: {}, cancelledTimers: [] };
+  return { instanceId, name, executionId, history: [], host, inbox: [start, ...raised] };
 }
 
 /**

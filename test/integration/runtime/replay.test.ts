@@ -2,12 +2,7 @@ import * as df from 'durable-functions';
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
 import { EventType, events, type HistoryEvent } from '../../../dev/runtime/durable/history';
 import { simulate as simulateHost, type SimOptions } from '../../../dev/runtime/durable/memoryHost';
-import {
-  emptyHostState,
-  pickBatch,
-  retryDelay,
-  type InboxMessage,
-} from '../../../dev/runtime/durable/replay';
+import { newExecution, pickBatch, retryDelay, type InboxMessage } from '../../../dev/runtime/durable/replay';
 
 /**
  * The runtime's episode planning (replay.ts), through the in-memory host, against durable-functions' own replay
@@ -229,7 +224,7 @@ it('fails an orchestration whose replay schedules a different action where an ea
 });
 
 describe('episode batching', () => {
-  const host = emptyHostState();
+  const { host } = newExecution({ instanceId: 'i', executionId: 'e', name: 'o', input: null, at: 0 });
   host.retries['3'] = {
     name: 'a',
     input: null,
