@@ -107,7 +107,8 @@ export async function simulate(fn: OrchestrationHandler, o: SimOptions): Promise
   const input = toJsonText(o.input);
   let exec = newExecution({ instanceId: o.instanceId, executionId: 'e1', name: 'sim', input, at: clock });
   let actionsByEpisode: unknown[] = [];
-  const push = (event: HistoryEvent) => exec.inbox.push({ event });
+  /** Completions and fired timers are for the current execution, raised events for the instance (as in the engine). */
+  const push = (event: HistoryEvent, executionId?: string) => exec.inbox.push({ event, executionId });
 
   const runActivity = ({ taskId, name, input }: ActivityRequest): void => {
     const value = input === null ? undefined : (JSON.parse(input) as unknown);
@@ -119,10 +120,10 @@ export async function simulate(fn: OrchestrationHandler, o: SimOptions): Promise
       outcome = { error: (err as Error).message };
     }
     if ('result' in outcome)
-      return void push(events.taskCompleted(clock, taskId, toJsonText(outcome.result)));
+      return void push(events.taskCompleted(clock, taskId, toJsonText(outcome.result)), exec.executionId);
     const err = new Error(outcome.error);
     err.stack = `Error: ${outcome.error}`; // no simulator frames in the history
-    push(events.taskFailed(clock, taskId, activityFailure(name, err)));
+    push(events.taskFailed(clock, taskId, activityFailure(name, err)), exec.executionId);
   };
 
   /** Delivers the next piece of work in time order (nothing if the orchestration waits on nothing). */
@@ -140,7 +141,7 @@ export async function simulate(fn: OrchestrationHandler, o: SimOptions): Promise
       push(events.eventRaised(clock, event.name, toJsonText(event.data ?? null)));
     } else if (timer) {
       clock = Math.max(clock, timer.fireAt);
-      push(events.timerFired(clock, timer.id, new Date(timer.fireAt).toISOString()));
+      push(events.timerFired(clock, timer.id, new Date(timer.fireAt).toISOString()), exec.executionId);
     }
   };
 
