@@ -2,7 +2,7 @@ import { InvocationContext } from '@azure/functions';
 import type { OrchestrationHandler } from 'durable-functions';
 import type { PipelineError } from '../../src/domain/errors';
 import { EventType, type HistoryEvent } from '../../dev/runtime/durable/history';
-import { runEpisode, type SimResult } from '../../dev/runtime/durable/memoryHost';
+import { replayActions, type SimResult } from '../../dev/runtime/durable/memoryHost';
 
 /**
  * What every replay test checks after a simulation: each execution's history, cut before each of its
@@ -24,10 +24,8 @@ export async function expectDeterministic(
       const prefix: HistoryEvent[] = history
         .slice(0, end)
         .filter((e) => e.EventType !== EventType.OrchestratorCompleted);
-      const again = await runEpisode(fn, JSON.parse(JSON.stringify(prefix)), execInput, instanceId);
-      expect(JSON.parse(JSON.stringify(again.actions))).toEqual(
-        JSON.parse(JSON.stringify(r.episodeActions[x]![k])),
-      );
+      const again = await replayActions(fn, JSON.parse(JSON.stringify(prefix)), execInput, instanceId);
+      expect(JSON.parse(JSON.stringify(again))).toEqual(JSON.parse(JSON.stringify(r.episodeActions[x]![k])));
     }
   }
   expect(r.warnings).toEqual([]);

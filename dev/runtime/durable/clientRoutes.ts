@@ -12,61 +12,44 @@ import { ClientError, TERMINAL, type DurableEngine } from './engine';
 const WEBHOOK_PREFIX = '/runtime/webhooks/durabletask';
 const PREFIXES = [WEBHOOK_PREFIX, '/durabletask'];
 
-/** Management URLs for an instance (`GetClientResponseLinks`); `INSTANCEID` as the template's placeholder. */
-function managementUrls(baseUrl: string, hub: string, id: string): Record<string, string> {
+/**
+ * Management URLs for an instance (`GetClientResponseLinks`), for the calls this API serves; with `INSTANCEID`, the
+ * template the binding data carries (durable-functions' createCheckStatusResponse fills the id in).
+ */
+function managementUrls(baseUrl: string, hub: string, id: string) {
   const q = `taskHub=${encodeURIComponent(hub)}&connection=Storage`;
-  const instance = `${baseUrl}${WEBHOOK_PREFIX}/instances/${id === 'INSTANCEID' ? id : encodeURIComponent(id)}`;
+  const instance = `${baseUrl}${WEBHOOK_PREFIX}/instances/${encodeURIComponent(id)}`;
   return {
     id,
     statusQueryGetUri: `${instance}?${q}`,
     sendEventPostUri: `${instance}/raiseEvent/{eventName}?${q}`,
-    terminatePostUri: `${instance}/terminate?reason={text}&${q}`,
-    rewindPostUri: `${instance}/rewind?reason={text}&${q}`,
-    purgeHistoryDeleteUri: `${instance}?${q}`,
-    restartPostUri: `${instance}/restart?${q}`,
-    suspendPostUri: `${instance}/suspend?reason={text}&${q}`,
-    resumePostUri: `${instance}/resume?reason={text}&${q}`,
   };
 }
 
-/** The durable client binding data (`OrchestrationClientInputData`) the extension passes to client functions. */
+/**
+ * The durable client binding data (`OrchestrationClientInputData`), the fields durable-functions v3 reads: it sends
+ * every call to `rpcBaseUrl`, requires `creationUrls` and `managementUrls`, and fills the latter in for
+ * createCheckStatusResponse.
+ */
 export function clientBindingData(baseUrl: string, hub: string): Record<string, unknown> {
   const create = `${baseUrl}${WEBHOOK_PREFIX}/orchestrators/{functionName}[/{instanceId}]`;
   return {
     taskHubName: hub,
-    creationUrls: {
-      createNewInstancePostUri: create,
-      createAndWaitOnNewInstancePostUri: `${create}?timeout={timeoutInSeconds}&pollingInterval={intervalInSeconds}`,
-    },
+    creationUrls: { createNewInstancePostUri: create },
     managementUrls: managementUrls(baseUrl, hub, 'INSTANCEID'),
-    baseUrl: `${baseUrl}${WEBHOOK_PREFIX}`,
-    requiredQueryStringParameters: '',
     rpcBaseUrl: `${baseUrl}/durabletask/`,
-    httpBaseUrl: '',
-    maxGrpcMessageSizeInBytes: 0,
-    grpcHttpClientTimeout: '00:01:40',
   };
 }
 
-const parseJson = (text: string | null): unknown => {
-  try {
-    return text === null ? null : JSON.parse(text);
-  } catch {
-    return text;
-  }
-};
+/** Stored input, output and custom status are JSON text (jsonOrNull, JSON.stringify) or null. */
+const parseJson = (text: string | null): unknown => (text === null ? null : JSON.parse(text));
 /** "s" format + Z, as the extension's StatusResponsePayload (second precision). */
 const seconds = (isoTime: string): string => `${new Date(isoTime).toISOString().slice(0, 19)}Z`;
 
-function send(
-  res: ServerResponse,
-  status: number,
-  body?: unknown,
-  headers: Record<string, string> = {},
-): void {
-  if (body === undefined) return void res.writeHead(status, headers).end();
+function send(res: ServerResponse, code: number, body?: unknown, headers: Record<string, string> = {}): void {
+  if (body === undefined) return void res.writeHead(code, headers).end();
   res
-    .writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', ...headers })
+    .writeHead(code, { 'Content-Type': 'application/json; charset=utf-8', ...headers })
     .end(JSON.stringify(body));
 }
 
@@ -98,19 +81,13 @@ export class DurableHttpApi {
     const taskHub = url.searchParams.get('taskHub');
     try {
       if (taskHub && taskHub.toLowerCase() !== this.hub.toLowerCase())
-        throw new ClientError(
-          400,
-          `The local runtime serves task hub '${this.hub}' only (request asked for '${taskHub}').`,
-        );
-      if (head === 'orchestrators' && a !== undefined && c === undefined) {
-        if (method !== 'POST') {
-          send(res, 404);
-          return true;
-        }
+        throw new ClientError(400, `The local runtime serves task hub '${this.hub}' only, not '${taskHub}'.`);
+      if (head === 'orchestrators' && a !== undefined && c === undefined && method === 'POST') {
         const id = await this.engine.startNew(a, b, jsonOrNull(await readBody(req)));
         const urls = managementUrls(this.baseUrl(), this.hub, id);
-        delete urls.rewindPostUri;
-        send(res, 202, urls, { Location: urls.statusQueryGetUri!, 'Retry-After': '10' });
+        send(res, 202, urls, { Location: urls.statusQueryGetUri, 'Retry-After': '10' });
+      } else if (head === 'orchestrators') {
+        send(res, 404);
       } else if (route === 'instances GET ') {
         this.status(res, a!, url.searchParams);
       } else if (route === 'instances POST raiseevent *') {
@@ -126,10 +103,10 @@ export class DurableHttpApi {
       if (err instanceof SyntaxError) send(res, 400, { Message: 'Invalid JSON content' });
       else if (!(err instanceof ClientError))
         send(res, 500, { Message: `${wrong}: ${(err as Error).message}` });
-      else if (err.status === 400 || err.status === 500) {
+      else {
         const Message = err.status === 400 ? 'One or more of the arguments submitted is incorrect' : wrong;
         send(res, err.status, { Message, ExceptionMessage: err.message, ExceptionType: err.exceptionType });
-      } else send(res, err.status, { Message: err.message });
+      }
     }
     return true;
   }
@@ -157,20 +134,15 @@ export class DurableHttpApi {
   }
 
   /** 202, 404 unknown, 410 finished; only JSON content. */
-  private async raise(
-    req: IncomingMessage,
-    res: ServerResponse,
-    instanceId: string,
-    eventName: string,
-  ): Promise<void> {
-    const row = this.engine.getInstance(instanceId);
+  private async raise(req: IncomingMessage, res: ServerResponse, id: string, name: string): Promise<void> {
+    const row = this.engine.getInstance(id);
     if (!row) return send(res, 404);
     if (TERMINAL.has(row.runtimeStatus)) return send(res, 410);
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     const body = await readBody(req);
     if (type !== 'application/json' && body.trim() !== '')
       return send(res, 400, { Message: 'Only application/json request content is supported' });
-    await this.engine.raise(instanceId, eventName, jsonOrNull(body));
+    await this.engine.raise(id, name, jsonOrNull(body));
     send(res, 202);
   }
 }

@@ -5,13 +5,11 @@ import type { Invoke, RegisteredFunction } from '../registry';
 import type { LineLog } from '../worker';
 import { activityFailure, events, toJsonText, type HistoryEvent } from './history';
 import {
-  emptyHostState,
+  newExecution,
   pendingWork,
-  pickBatch,
   playEpisode,
   type ActivityRequest,
-  type HostState,
-  type InboxMessage,
+  type Execution,
   type ReplaySchema,
 } from './replay';
 
@@ -21,31 +19,23 @@ import {
  * programming model), apply the returned actions (replay.ts), record the episode, then run what it scheduled:
  * activities (bounded by maxConcurrentActivityFunctions) and timers.
  *
- * Persistence (shaped like the Azure Storage provider's guarantees, not its layout): one blob per instance in
- * `<hub>-instances`, its status, current execution's history, bookkeeping and inbox, replaced whole by one atomic
- * upload on every change. A message (activity result, timer fired, raised event) is stored before anything acts on
- * it, an episode and the messages it consumed in the same write; after a crash, activities scheduled without a
- * recorded result run again and timers re-arm (at least once). One process owns a task hub, so the runtime keeps
- * every instance in memory and writes through.
+ * Persistence (README; shaped like the Azure Storage provider's guarantees, not its layout): one blob per instance in
+ * `<hub>-instances`, replaced whole by one atomic upload on every change. A message (activity result, timer fired,
+ * raised event) is stored before anything acts on it, an episode and the messages it consumed in the same write. One
+ * process owns a task hub, so the runtime keeps every instance in memory and writes through.
  */
 
-export type RuntimeStatus = 'Pending' | 'Running' | 'Completed' | 'ContinuedAsNew' | 'Failed' | 'Terminated';
 export const TERMINAL: ReadonlySet<string> = new Set(['Completed', 'Failed', 'Terminated', 'Canceled']);
 
-export interface Instance {
-  instanceId: string;
-  name: string;
-  runtimeStatus: RuntimeStatus;
+/** An instance and its current execution. */
+export interface Instance extends Execution {
+  runtimeStatus: 'Pending' | 'Running' | 'Completed' | 'ContinuedAsNew' | 'Failed';
   /** JSON text (or null). */
   input: string | null;
   output: string | null;
   customStatus: string | null;
   createdTime: string;
   lastUpdatedTime: string;
-  executionId: string;
-  history: HistoryEvent[];
-  host: HostState;
-  inbox: InboxMessage[];
 }
 
 export interface DurableEngineOptions {
@@ -63,7 +53,7 @@ export interface DurableEngineOptions {
 
 export class ClientError extends Error {
   constructor(
-    readonly status: number,
+    readonly status: 400 | 500,
     message: string,
     readonly exceptionType = 'System.ArgumentException',
   ) {
@@ -85,7 +75,7 @@ export class DurableEngine {
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly waking = new Set<string>();
   private readonly timers = new Map<string, () => void>();
-  private readonly queue: Work[] = [];
+  private readonly queue = new Map<string, Work>();
   private readonly running = new Map<string, Promise<void>>();
   private stopped = false;
 
@@ -119,7 +109,7 @@ export class DurableEngine {
   async stop(): Promise<void> {
     this.stopped = true;
     this.timers.forEach((cancel) => cancel());
-    this.queue.length = 0;
+    this.queue.clear();
     await drain(
       Promise.allSettled(this.running.values()).then(() => Promise.allSettled(this.locks.values())),
     );
@@ -147,13 +137,6 @@ export class DurableEngine {
     this.wake(instanceId);
   }
 
-  /** A fresh execution and the message that starts it. */
-  private execution(instanceId: string, name: string, input: string | null) {
-    const executionId = newId();
-    const event = events.executionStarted(this.o.clock.now(), { instanceId, executionId, name, input });
-    return { executionId, history: [], host: emptyHostState(), inbox: [{ event, executionId }] };
-  }
-
   /**
    * DurableClient.StartNewAsync with the default OverridableExistingInstanceStates = NonRunningStates: an id that is
    * Running/Pending/ContinuedAsNew/Suspended makes DTFx throw OrchestrationAlreadyExistsException, which the HTTP API
@@ -178,16 +161,10 @@ export class DurableEngine {
           'DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException',
         );
       this.cancelTimers(id);
-      const now = iso(this.o.clock.now());
-      const fresh = this.execution(id, fn.name, input);
-      const record = { instanceId: id, name: fn.name, input, output: null, customStatus: null };
-      await this.save({
-        ...record,
-        runtimeStatus: 'Pending',
-        createdTime: now,
-        lastUpdatedTime: now,
-        ...fresh,
-      });
+      const at = this.o.clock.now();
+      const fresh = newExecution({ instanceId: id, name: fn.name, input, executionId: newId(), at });
+      const record = { runtimeStatus: 'Pending' as const, input, output: null, customStatus: null };
+      await this.save({ ...fresh, ...record, createdTime: iso(at), lastUpdatedTime: iso(at) });
     });
     this.wake(id);
     return id;
@@ -224,7 +201,7 @@ export class DurableEngine {
 
   /** Runs what the execution waits for and is not running yet (pendingWork); drops timers cancelled since. */
   private schedule(inst: Instance, resumed = false): void {
-    const { activities, timers } = pendingWork(inst.history, inst.host, inst.inbox);
+    const { activities, timers } = pendingWork(inst);
     for (const id of inst.host.cancelledTimers)
       this.cancelTimer(`${inst.instanceId}|${inst.executionId}|${id}`);
     for (const a of activities) {
@@ -232,7 +209,7 @@ export class DurableEngine {
         this.o.log(
           `durable: re-running activity ${a.name} (instance ${inst.instanceId}, task #${a.taskId}): its result was not recorded`,
         );
-      this.dispatch(inst, a);
+      this.dispatch({ ...a, instanceId: inst.instanceId, executionId: inst.executionId });
     }
     for (const t of timers) this.armTimer(inst, t.id, t.fireAt);
   }
@@ -241,15 +218,12 @@ export class DurableEngine {
     const inst = this.instances.get(instanceId);
     if (!inst || TERMINAL.has(inst.runtimeStatus)) return;
     const what = `orchestration ${inst.name} (${instanceId})`;
-    const ts = Math.max(this.o.clock.now(), Date.parse(inst.history.at(-1)?.Timestamp ?? '') || 0);
-    const batch = pickBatch(inst.host, inst.history.length > 0, inst.inbox);
-    if (batch.length === 0) return;
     const fn = this.fn('orchestration', inst.name);
     const ep = await playEpisode({
-      ...inst,
-      batch,
-      ts,
+      execution: inst,
+      ts: Math.max(this.o.clock.now(), Date.parse(inst.history.at(-1)?.Timestamp ?? '') || 0),
       schema: this.o.schema,
+      newExecutionId: newId,
       activityExists: (name) => this.fn('activity', name) !== undefined,
       warn: (message) => this.o.log(`WARN ${message}`),
       invoke: async (trigger) => {
@@ -257,51 +231,48 @@ export class DurableEngine {
         return (await this.o.invoke(fn, { string: JSON.stringify(trigger) })).returnValue;
       },
     });
-    const inbox = inst.inbox.filter((m) => !batch.includes(m));
-    const output = ep.status === 'Running' ? null : ep.output;
-    const history = [...inst.history, ...ep.events];
-    const { status: runtimeStatus, customStatus, host } = ep;
-    let next: Instance = { ...inst, runtimeStatus, output, customStatus, history, host, inbox };
-    next.lastUpdatedTime = iso(this.o.clock.now());
-    if (ep.status === 'ContinuedAsNew') {
-      // a fresh execution; events it had received but not consumed are gone (the shim's ContinueAsNew(input))
-      const raised = inbox.filter((m) => m.executionId === undefined);
-      const fresh = this.execution(instanceId, inst.name, ep.output);
-      next = { ...next, ...fresh, input: ep.output, output: null, inbox: [...fresh.inbox, ...raised] };
-    }
+    if (!ep) return;
+    const renewed = ep.status === 'ContinuedAsNew';
+    const next: Instance = {
+      ...inst,
+      ...ep.execution,
+      runtimeStatus: ep.status,
+      input: renewed ? ep.output : inst.input,
+      output: ep.status === 'Running' || renewed ? null : ep.output,
+      customStatus: ep.customStatus,
+      lastUpdatedTime: iso(this.o.clock.now()),
+    };
     await this.save(next);
     if (inst.history.length === 0) this.o.log(`${what} started`);
     if (ep.status === 'Running') this.schedule(next);
     else {
       this.cancelTimers(instanceId);
       if (ep.status === 'Failed') this.o.log(`${what} failed: ${ep.failure ?? ''}`.split('\n')[0]!);
-      else this.o.log(`${what} ${ep.status === 'Completed' ? 'completed' : 'continued as new'}`);
+      else this.o.log(`${what} ${renewed ? 'continued as new' : 'completed'}`);
     }
     if (next.inbox.length > 0) this.wake(instanceId);
   }
 
-  private dispatch(inst: Instance, a: ActivityRequest): void {
-    const work = { ...a, instanceId: inst.instanceId, executionId: inst.executionId };
-    const known = this.running.has(workKey(work)) || this.queue.some((w) => workKey(w) === workKey(work));
-    if (this.stopped || known) return;
-    this.queue.push(work);
+  /** Queues an activity unless it is queued or running already. */
+  private dispatch(work: Work): void {
+    const key = workKey(work);
+    if (this.stopped || this.running.has(key) || this.queue.has(key)) return;
+    this.queue.set(key, work);
     this.pump();
   }
 
+  /** Starts queued activities, in order, while fewer than maxConcurrentActivities run. */
   private pump(): void {
-    while (
-      !this.stopped &&
-      this.running.size < Math.max(1, this.o.maxConcurrentActivities) &&
-      this.queue.length
-    ) {
-      const w = this.queue.shift()!;
+    for (const [key, w] of this.queue) {
+      if (this.stopped || this.running.size >= Math.max(1, this.o.maxConcurrentActivities)) return;
+      this.queue.delete(key);
       const current = this.instances.get(w.instanceId);
       if (current?.executionId !== w.executionId || TERMINAL.has(current.runtimeStatus)) continue; // it has ended
       const done = (): void => {
-        this.running.delete(workKey(w));
+        this.running.delete(key);
         this.pump();
       };
-      this.running.set(workKey(w), this.runActivity(w).finally(done));
+      this.running.set(key, this.runActivity(w).finally(done));
     }
   }
 

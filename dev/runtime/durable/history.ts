@@ -5,28 +5,19 @@
  * `OrchestratorState` an orchestrator invocation answers with (its `actions`, numbered as in `ActionType`).
  */
 
+/** The DTFx event types the runtime records and reads (the numbering skips the ones it never writes). */
 export const EventType = {
   ExecutionStarted: 0,
   ExecutionCompleted: 1,
-  ExecutionFailed: 2,
-  ExecutionTerminated: 3,
   TaskScheduled: 4,
   TaskCompleted: 5,
   TaskFailed: 6,
-  SubOrchestrationInstanceCreated: 7,
-  SubOrchestrationInstanceCompleted: 8,
-  SubOrchestrationInstanceFailed: 9,
   TimerCreated: 10,
   TimerFired: 11,
   OrchestratorStarted: 12,
   OrchestratorCompleted: 13,
-  EventSent: 14,
   EventRaised: 15,
   ContinueAsNew: 16,
-  GenericEvent: 17,
-  HistoryState: 18,
-  ExecutionSuspended: 19,
-  ExecutionResumed: 20,
 } as const;
 
 export interface HistoryEvent {
@@ -37,18 +28,7 @@ export interface HistoryEvent {
   [field: string]: unknown;
 }
 
-/** What an activity failure looks like in `TaskFailed`. */
-export interface TaskFailure {
-  Reason: string;
-  Details: string;
-}
-
-const event = (
-  type: number,
-  at: number,
-  fields: Record<string, unknown> = {},
-  eventId = -1,
-): HistoryEvent => ({
+const event = (type: number, at: number, fields: object = {}, eventId = -1): HistoryEvent => ({
   EventType: type,
   EventId: eventId,
   IsPlayed: false,
@@ -81,12 +61,8 @@ export const events = {
     event(EventType.TaskScheduled, at, { Name: name, Version: '', Input: input }, id),
   taskCompleted: (at: number, taskScheduledId: number, result: string) =>
     event(EventType.TaskCompleted, at, { TaskScheduledId: taskScheduledId, Result: result }),
-  taskFailed: (at: number, taskScheduledId: number, f: TaskFailure) =>
-    event(EventType.TaskFailed, at, {
-      TaskScheduledId: taskScheduledId,
-      Reason: f.Reason,
-      Details: f.Details,
-    }),
+  taskFailed: (at: number, taskScheduledId: number, failure: { Reason: string; Details: string }) =>
+    event(EventType.TaskFailed, at, { TaskScheduledId: taskScheduledId, ...failure }),
   timerCreated: (at: number, id: number, fireAt: number) =>
     event(EventType.TimerCreated, at, { FireAt: new Date(fireAt).toISOString() }, id),
   timerFired: (at: number, timerId: number, fireAt: string) =>
@@ -101,7 +77,7 @@ export const events = {
  * the serialized RpcException. Structured `FailureDetails` (newer extensions, with an exception properties
  * provider) are not emulated.
  */
-export function activityFailure(activityName: string, err: unknown): TaskFailure {
+export function activityFailure(activityName: string, err: unknown) {
   const e = err instanceof Error ? err : new Error(String(err));
   const rpcMessage = `Result: Failure\nException: ${e.message}\nStack: ${e.stack ?? ''}`;
   const rpcException = 'Microsoft.Azure.WebJobs.Script.Workers.Rpc.RpcException';
@@ -173,83 +149,4 @@ export interface OrchestratorState {
   error?: string;
   customStatus?: unknown;
   schemaVersion?: number;
-}
-
-const OUT_OF_PROC_DATA = '$OutOfProcData$:';
-
-/**
- * Runs an orchestrator invocation: its state is the return value or, when it threw, the JSON the SDK embeds after
- * `$OutOfProcData$:` in the error message (OrchestrationFailureError), which is how the extension reads it too;
- * `failure` says why the orchestrator failed.
- */
-export async function runOrchestrator(
-  invoke: () => Promise<unknown>,
-): Promise<{ state?: OrchestratorState | undefined; failure?: string }> {
-  try {
-    const value = await invoke();
-    const state = (typeof value === 'string' ? JSON.parse(value) : value) as OrchestratorState;
-    if (!Array.isArray(state?.actions))
-      throw new Error(
-        'Out of proc orchestrators must return a valid JSON schema (no OrchestratorState in the response)',
-      );
-    return { state };
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    const i = message.indexOf(OUT_OF_PROC_DATA);
-    let state: OrchestratorState | undefined;
-    try {
-      if (i >= 0) state = JSON.parse(message.slice(i + OUT_OF_PROC_DATA.length)) as OrchestratorState;
-    } catch {
-      /* no state: the message is the failure */
-    }
-    return { state, failure: state?.error ?? message };
-  }
-}
-
-/**
- * The atomic actions in the order the extension's shim replays them into DTFx: compound actions (Task.all / any)
- * contribute their children in order. With replay schema >= V2 the outer array has exactly one element.
- */
-export function flattenActions(state: OrchestratorState): RawAction[] {
-  const schema = state.schemaVersion ?? 0;
-  if (schema < 1)
-    throw new Error(
-      `Replay schema V1 is not supported by the local runtime (the orchestrator answered with ${schema})`,
-    );
-  if (state.actions.length !== 1)
-    throw new Error(
-      `With OOProc schema V${schema + 1}, expected actions array to be of length 1 in outer layer but got size: ${state.actions.length}`,
-    );
-  const flat = (list: RawAction[]): RawAction[] =>
-    list.flatMap((a) =>
-      a.actionType === ActionType.WhenAll || a.actionType === ActionType.WhenAny
-        ? flat(a.compoundActions ?? [])
-        : [a],
-    );
-  return flat(state.actions[0] ?? []);
-}
-
-/** A replay-stable description of an action, to detect non-deterministic orchestrators. */
-export function actionSignature(a: RawAction): string {
-  const detail =
-    a.actionType === ActionType.WaitForExternalEvent
-      ? (a.externalEventName ?? '')
-      : a.actionType <= ActionType.CallActivityWithRetry
-        ? (a.functionName ?? '')
-        : undefined;
-  return detail === undefined ? actionName(a.actionType) : `${actionName(a.actionType)}:${detail}`;
-}
-
-/**
- * An action's input as the SDK serialized it (`Utils.processInput` JSON-encodes strings), as JSON text of the value
- * the orchestrator passed.
- */
-export function actionInputJson(input: unknown): string | null {
-  if (input === undefined) return null;
-  if (typeof input !== 'string') return JSON.stringify(input);
-  try {
-    return JSON.stringify(JSON.parse(input));
-  } catch {
-    return JSON.stringify(input);
-  }
 }

@@ -1,22 +1,14 @@
 import { InvocationContext } from '@azure/functions';
 import type { OrchestrationHandler } from 'durable-functions';
+import { activityFailure, events, toJsonText, type HistoryEvent, type RawAction } from './history';
 import {
-  activityFailure,
-  events,
-  runOrchestrator,
-  toJsonText,
-  type HistoryEvent,
-  type RawAction,
-} from './history';
-import {
-  emptyHostState,
+  newExecution,
   orchestrationTriggerInput,
   pendingWork,
-  pickBatch,
   playEpisode,
   replaySchema,
+  runOrchestrator,
   type ActivityRequest,
-  type InboxMessage,
   type ReplaySchema,
 } from './replay';
 
@@ -26,8 +18,6 @@ import {
  * own replay engine (the handler `df.app.orchestration` registers). A 24-hour job runs in milliseconds. The
  * orchestrator's replay tests, the runtime's planning tests and bench's polling figures drive it.
  */
-
-export type { HistoryEvent } from './history';
 
 export type ActivityOutcome = { result: unknown } | { error: string };
 /** `call` counts every activity run of the simulation; `at` is the simulated time at which the activity runs. */
@@ -54,7 +44,6 @@ export interface SimResult {
   output: unknown;
   error?: string;
   executions: number;
-  episodes: number;
   /** Every activity run, `at` the simulated time (ISO). */
   activityCalls: { name: string; input: unknown; at: string }[];
   customStatuses: unknown[];
@@ -74,11 +63,7 @@ const handlers = new Map<OrchestrationHandler, Handler>();
 /** One orchestrator invocation through the library's own listener (as `df.app.orchestration` registers it), JSON
  * round-tripped as over RPC. */
 async function invoke(fn: OrchestrationHandler, trigger: Record<string, unknown>): Promise<unknown> {
-  const ctx = new InvocationContext({
-    functionName: 'sim',
-    invocationId: 'sim',
-    logHandler: () => undefined,
-  });
+  const ctx = new InvocationContext({ functionName: 'sim', logHandler: () => undefined });
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { createOrchestrator } = require('durable-functions/lib/src/util/testingUtils') as {
     createOrchestrator: (f: OrchestrationHandler) => Handler;
@@ -87,25 +72,17 @@ async function invoke(fn: OrchestrationHandler, trigger: Record<string, unknown>
   return JSON.parse(JSON.stringify(await handler(JSON.parse(JSON.stringify(trigger)), ctx))) as unknown;
 }
 
-/** Replays one history (as the host would send it) and returns what the orchestrator answers. */
-export async function runEpisode(
+/** Replays one history (as the host would send it) and returns the actions the orchestrator answers with. */
+export async function replayActions(
   fn: OrchestrationHandler,
   history: HistoryEvent[],
   input: unknown,
   instanceId: string,
   schema: ReplaySchema = replaySchema(process.env.LOCAL_RUNTIME_REPLAY_SCHEMA),
-): Promise<{
-  isDone: boolean;
-  actions: RawAction[];
-  output: unknown;
-  customStatus: unknown;
-  error?: string;
-}> {
+): Promise<RawAction[]> {
   const trigger = orchestrationTriggerInput({ instanceId, past: [], current: [], input, schema });
-  const { state, failure: error } = await runOrchestrator(() => invoke(fn, { ...trigger, history }));
-  const { isDone, actions, output, customStatus } = state ?? { isDone: true, actions: [] };
-  const done = error !== undefined || isDone;
-  return { isDone: done, actions: actions[0] ?? [], output, customStatus, ...(error ? { error } : {}) };
+  const { state } = await runOrchestrator(() => invoke(fn, { ...trigger, history }));
+  return state?.actions[0] ?? [];
 }
 
 export async function simulate(fn: OrchestrationHandler, o: SimOptions): Promise<SimResult> {
@@ -116,7 +93,6 @@ export async function simulate(fn: OrchestrationHandler, o: SimOptions): Promise
     status: 'Completed',
     output: undefined,
     executions: 1,
-    episodes: 0,
     activityCalls: [],
     customStatuses: [],
     histories: [],
@@ -125,24 +101,14 @@ export async function simulate(fn: OrchestrationHandler, o: SimOptions): Promise
     maxHistoryLength: 0,
     warnings: [],
   };
-  const name = 'sim';
   let clock = o.start.getTime();
   let calls = 0;
-  let inbox: InboxMessage[] = [];
-  const push = (event: HistoryEvent) => inbox.push({ event });
-  const start = (input: string | null) =>
-    push(
-      events.executionStarted(clock, {
-        instanceId: o.instanceId,
-        executionId: `e${r.executions}`,
-        name,
-        input,
-      }),
-    );
-  start(toJsonText(o.input));
-  let host = emptyHostState();
-  let history: HistoryEvent[] = [];
+  let episodes = 0;
+  const input = toJsonText(o.input);
+  let exec = newExecution({ instanceId: o.instanceId, executionId: 'e1', name: 'sim', input, at: clock });
   let actionsByEpisode: unknown[] = [];
+  /** Completions and fired timers are for the current execution, raised events for the instance (as in the engine). */
+  const push = (event: HistoryEvent, executionId?: string) => exec.inbox.push({ event, executionId });
 
   const runActivity = ({ taskId, name, input }: ActivityRequest): void => {
     const value = input === null ? undefined : (JSON.parse(input) as unknown);
@@ -154,65 +120,55 @@ export async function simulate(fn: OrchestrationHandler, o: SimOptions): Promise
       outcome = { error: (err as Error).message };
     }
     if ('result' in outcome)
-      return void push(events.taskCompleted(clock, taskId, toJsonText(outcome.result)));
+      return void push(events.taskCompleted(clock, taskId, toJsonText(outcome.result)), exec.executionId);
     const err = new Error(outcome.error);
     err.stack = `Error: ${outcome.error}`; // no simulator frames in the history
-    push(events.taskFailed(clock, taskId, activityFailure(name, err)));
+    push(events.taskFailed(clock, taskId, activityFailure(name, err)), exec.executionId);
   };
 
-  /** Delivers the next piece of work in time order; false when the orchestration waits on nothing. */
-  const deliver = (): boolean => {
-    const { activities, timers } = pendingWork(history, host);
+  /** Delivers the next piece of work in time order (nothing if the orchestration waits on nothing). */
+  const deliver = (): void => {
+    const { activities, timers } = pendingWork(exec);
+    const timer = timers.sort((a, b) => a.fireAt - b.fireAt)[0];
+    const event = raised[0];
     if (activities.length > 0) {
       const mode = o.completions ?? 'fifo';
       const take = mode === 'fifo' ? activities.slice(0, 1) : activities;
       (mode === 'lifo-burst' ? take.reverse() : take).forEach(runActivity);
-      return true;
-    }
-    const timer = timers.sort((a, b) => a.fireAt - b.fireAt)[0];
-    const event = raised[0];
-    if (event && (!timer || event.at.getTime() < timer.fireAt)) {
+    } else if (event && (!timer || event.at.getTime() < timer.fireAt)) {
       raised.shift();
       clock = Math.max(clock, event.at.getTime());
       push(events.eventRaised(clock, event.name, toJsonText(event.data ?? null)));
     } else if (timer) {
       clock = Math.max(clock, timer.fireAt);
-      push(events.timerFired(clock, timer.id, new Date(timer.fireAt).toISOString()));
+      push(events.timerFired(clock, timer.id, new Date(timer.fireAt).toISOString()), exec.executionId);
     }
-    return !!(event || timer);
   };
 
   for (;;) {
-    if (inbox.length === 0 && !deliver())
-      throw new Error('memoryHost: the orchestration is waiting on nothing');
-    if (++r.episodes > (o.maxEpisodes ?? 5000)) throw new Error('memoryHost: too many episodes');
-    const batch = pickBatch(host, history.length > 0, inbox);
-    inbox = inbox.filter((m) => !batch.includes(m));
+    if (exec.inbox.length === 0) deliver();
+    if (++episodes > (o.maxEpisodes ?? 5000)) throw new Error('memoryHost: too many episodes');
     const ep = await playEpisode({
-      instanceId: o.instanceId,
-      name,
-      history,
-      host,
-      batch,
+      execution: exec,
       ts: clock,
       schema,
+      newExecutionId: () => `e${r.executions + 1}`,
       warn: (w) => r.warnings.push(w),
       activityExists: (name) => !known || known.has(name.toLowerCase()),
       invoke: (trigger) => invoke(fn, trigger),
     });
-    host = ep.host;
+    if (!ep) throw new Error('memoryHost: the orchestration is waiting on nothing');
+    const history = [...exec.history, ...ep.events];
+    exec = ep.execution;
     r.customStatuses.push(ep.state?.customStatus);
     actionsByEpisode.push(ep.state?.actions[0] ?? []);
-    history.push(...ep.events);
     r.maxHistoryLength = Math.max(r.maxHistoryLength, history.length);
     if (ep.status === 'Running') continue;
     r.histories.push(history);
     r.episodeActions.push(actionsByEpisode);
+    actionsByEpisode = [];
     if (ep.status === 'ContinuedAsNew') {
-      // What the execution received but did not consume is gone (OutOfProcOrchestrationShim: ContinueAsNew(input)).
       r.executions++;
-      [host, history, actionsByEpisode, inbox] = [emptyHostState(), [], [], []];
-      start(ep.output);
       continue;
     }
     r.finishedAt = new Date(clock);

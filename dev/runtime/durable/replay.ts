@@ -1,12 +1,8 @@
 import {
   ActionType,
-  actionInputJson,
   actionName,
-  actionSignature,
   EventType,
   events,
-  flattenActions,
-  runOrchestrator,
   type HistoryEvent,
   type OrchestratorState,
   type RawAction,
@@ -16,17 +12,13 @@ import {
 /**
  * The one model of the Durable host's scheduling, free of I/O, shared by the runtime's engine (engine.ts) and the
  * in-memory host (memoryHost.ts): which messages make up the next episode, which events they become, and what the
- * orchestrator's actions schedule. Mirrors the extension's out-of-proc shim on DTFx
- * (`Listener/OutOfProcOrchestrationShim.cs`): every atomic action, in the order the SDK lists them, is one scheduling
- * call that takes the next sequence number (`EventId`); CallActivityWithRetry runs DTFx's RetryInterceptor host-side
- * (attempt, failure, retry timer, next attempt, each with its own number); timers beyond maximumShortTimerDuration
- * are refused.
+ * orchestrator's actions schedule. Follows the extension's out-of-proc shim on DTFx
+ * (`Listener/OutOfProcOrchestrationShim.cs`) and DTFx's RetryInterceptor (README, rows for `durable/replay.ts`).
  */
 
 /**
- * Released extensions send `upperSchemaVersion` V2 (=1) and `upperSchemaVersionNew` V3 (=2)
- * (`OrchestrationTriggerAttributeBindingProvider.cs`; values from `OutOfProcOrchestrationShim.SchemaVersion`); newer
- * ones V4 (=3). durable-functions takes `upperSchemaVersionNew`. Env `LOCAL_RUNTIME_REPLAY_SCHEMA`: V3 (default) | V4.
+ * The `upperSchemaVersionNew` the trigger input offers (durable `OrchestrationTriggerAttributeBindingProvider.cs`,
+ * README): V3 like released extensions, or V4 (env `LOCAL_RUNTIME_REPLAY_SCHEMA`).
  */
 export type ReplaySchema = 'V3' | 'V4';
 
@@ -71,38 +63,49 @@ export interface RetryGroup {
   timerIds: number[];
 }
 
-export const emptyHostState = (): HostState => ({
-  nextId: 0,
-  actionSigs: [],
-  retries: {},
-  timerByAction: {},
-  cancelledTimers: [],
-});
-
-export interface ActivityRequest {
-  taskId: number;
+/** One execution of an orchestration instance, as the host keeps it between episodes. */
+export interface Execution {
+  instanceId: string;
+  /** The orchestration's name. */
   name: string;
-  /** JSON text of the input, as recorded in TaskScheduled. */
-  input: string | null;
+  executionId: string;
+  history: HistoryEvent[];
+  host: HostState;
+  /** Messages waiting to be played. */
+  inbox: InboxMessage[];
+}
+
+/** A fresh execution and the message that starts it, then `raised`: events already sent to the instance. */
+export function newExecution(
+  o: { instanceId: string; executionId: string; name: string; input: string | null; at: number },
+  raised: InboxMessage[] = [],
+): Execution {
+  const { instanceId, name, executionId } = o;
+  const start = { event: events.executionStarted(o.at, o), executionId };
+  const host: HostState = { nextId: 0, actionSigs: [], retries: {}, timerByAction: {}, cancelledTimers: [] };
+  return { instanceId, name, executionId, history: [], host, inbox: [start, ...raised] };
 }
 
 /**
- * What an execution waits for, read from its history: activities scheduled without a result and timers neither
- * fired nor cancelled, in sequence order (results waiting in the inbox count). The engine runs them after every
- * episode and again after a restart (at least once); the in-memory host delivers them in simulated time.
+ * What an execution waits for, read from its history: activities scheduled without a result (`input`: JSON text, as
+ * recorded in TaskScheduled) and timers neither fired nor cancelled, in sequence order (results waiting in the inbox
+ * count). The engine runs them after every episode and again after a restart (at least once); the in-memory host
+ * delivers them in simulated time.
  */
-export function pendingWork(history: HistoryEvent[], host: HostState, inbox: InboxMessage[] = []) {
+export function pendingWork({ history, host, inbox }: Execution) {
   const done = new Set([...history, ...inbox.map((m) => m.event)].map((e) => e.TimerId ?? e.TaskScheduledId));
   const open = history.filter((e) => !done.has(e.EventId) && !host.cancelledTimers.includes(e.EventId));
   const of = (type: number) => open.filter((e) => e.EventType === type);
   return {
-    activities: of(EventType.TaskScheduled).map((e): ActivityRequest => {
+    activities: of(EventType.TaskScheduled).map((e) => {
       const input = typeof e.Input === 'string' ? e.Input : null;
       return { taskId: e.EventId, name: String(e.Name), input };
     }),
     timers: of(EventType.TimerCreated).map((e) => ({ id: e.EventId, fireAt: Date.parse(String(e.FireAt)) })),
   };
 }
+
+export type ActivityRequest = ReturnType<typeof pendingWork>['activities'][number];
 
 /** The orchestration trigger input the extension sends (OrchestrationTriggerAttributeBindingProvider). */
 export function orchestrationTriggerInput(o: {
@@ -127,6 +130,51 @@ export function orchestrationTriggerInput(o: {
     maximumShortTimerDuration: MAXIMUM_SHORT_TIMER,
     defaultHttpAsyncRequestSleepTimeMillseconds: 30_000,
   };
+}
+
+const OUT_OF_PROC_DATA = '$OutOfProcData$:';
+
+/**
+ * Runs an orchestrator invocation: its state is the return value or, when it threw, the JSON the SDK embeds after
+ * `$OutOfProcData$:` in the error message (OrchestrationFailureError), which is how the extension reads it too;
+ * `failure` says why the orchestrator failed.
+ */
+export async function runOrchestrator(invoke: () => Promise<unknown>) {
+  try {
+    const value = await invoke();
+    const state = (typeof value === 'string' ? JSON.parse(value) : value) as OrchestratorState;
+    if (!Array.isArray(state?.actions))
+      throw new Error(
+        'Out of proc orchestrators must return a valid JSON schema (no OrchestratorState in the response)',
+      );
+    return { state };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const i = message.indexOf(OUT_OF_PROC_DATA);
+    let state: OrchestratorState | undefined;
+    try {
+      if (i >= 0) state = JSON.parse(message.slice(i + OUT_OF_PROC_DATA.length)) as OrchestratorState;
+    } catch {
+      /* no state: the message is the failure */
+    }
+    return { state, failure: state?.error ?? message };
+  }
+}
+
+/**
+ * The atomic actions in the order the extension's shim replays them into DTFx: compound actions (Task.all / any)
+ * contribute their children in order. With replay schema >= V2 the outer array has exactly one element.
+ */
+export function flattenActions(state: OrchestratorState): RawAction[] {
+  const schema = state.schemaVersion ?? 0; // V3 or V4 (orchestrationTriggerInput offers no lower one)
+  if (state.actions.length !== 1)
+    throw new Error(
+      `With OOProc schema V${schema + 1}, expected actions array to be of length 1 in outer layer but got size: ${state.actions.length}`,
+    );
+  // Task.all / Task.any (WhenAll, WhenAny) are the actions with compoundActions
+  const flat = (list: RawAction[]): RawAction[] =>
+    list.flatMap((a) => (a.compoundActions ? flat(a.compoundActions) : [a]));
+  return flat(state.actions[0] ?? []);
 }
 
 const groupOf = (host: HostState, e: HistoryEvent): RetryGroup | undefined =>
@@ -199,8 +247,8 @@ function applyActions(
   actions: RawAction[],
   ts: number,
   scheduled: HistoryEvent[],
+  history: HistoryEvent[],
   ctx: { orchestration: string; activityExists: (name: string) => boolean; warn: (message: string) => void },
-  timerPending: (timerId: number) => boolean,
 ): { input: string | null } | undefined {
   const processed = host.actionSigs.length;
   if (actions.length < processed)
@@ -209,7 +257,9 @@ function applyActions(
     );
   let continueAsNew: { input: string | null } | undefined;
   actions.forEach((a, i) => {
-    const sig = actionSignature(a);
+    // replay-stable: the action's type and the activity or event it names
+    const named = a.functionName ?? a.externalEventName;
+    const sig = named === undefined ? actionName(a.actionType) : `${actionName(a.actionType)}:${named}`;
     if (i < processed && sig !== host.actionSigs[i])
       throw new Error(
         `Non-deterministic workflow detected: action #${i} was ${host.actionSigs[i]} and is now ${sig}`,
@@ -218,7 +268,9 @@ function applyActions(
     if (i < processed && a.isCanceled && timerId !== undefined && !host.cancelledTimers.includes(timerId))
       host.cancelledTimers.push(timerId);
     if (i < processed) return;
-    const input = actionInputJson(a.input);
+    // JSON text of the value passed (durable-functions' Utils.processInput already JSON-encodes strings)
+    const input =
+      typeof a.input === 'string' ? a.input : a.input === undefined ? null : JSON.stringify(a.input);
     if (a.actionType === ActionType.CallActivity || a.actionType === ActionType.CallActivityWithRetry) {
       const name = String(a.functionName ?? '');
       if (!ctx.activityExists(name))
@@ -226,31 +278,24 @@ function applyActions(
       const id = host.nextId++;
       scheduled.push(events.taskScheduled(ts, id, name, input));
       if (a.actionType === ActionType.CallActivityWithRetry) {
-        const o = a.retryOptions;
-        if (!o || !(o.firstRetryIntervalInMilliseconds > 0) || typeof o.maxNumberOfAttempts !== 'number')
-          throw new Error(`CallActivityWithRetry '${name}': invalid retryOptions ${JSON.stringify(o)}`);
-        // The app sets no retry timeout; the extension's (DTFx RetryInterceptor) is not imitated: refused.
-        if (o.retryTimeoutInMilliseconds !== undefined)
+        // durable-functions' RetryOptions validated the rest. The app sets no retry timeout; the extension's (DTFx
+        // RetryInterceptor) is not imitated: refused.
+        const options = a.retryOptions!;
+        if (options.retryTimeoutInMilliseconds !== undefined)
           throw new Error(
             `The local runtime does not support retryTimeoutInMilliseconds (activity '${name}')`,
           );
-        host.retries[String(id)] = {
-          name,
-          input,
-          options: { ...o },
-          attempt: 1,
-          taskIds: [id],
-          timerIds: [],
-        };
+        host.retries[String(id)] = { name, input, options, attempt: 1, taskIds: [id], timerIds: [] };
       }
     } else if (a.actionType === ActionType.CreateTimer) {
-      const fireAt = Date.parse(String(a.fireAt));
-      if (Number.isNaN(fireAt)) throw new Error(`CreateTimer: invalid fireAt ${String(a.fireAt)}`);
+      const fireAt = Date.parse(String(a.fireAt)); // a Date, checked by durable-functions' CreateTimerAction
       const twin = actions.findIndex(
         (b, j) => j < i && b.actionType === ActionType.CreateTimer && b.fireAt === a.fireAt && !b.isCanceled,
       );
       const twinId = twin >= 0 ? host.timerByAction[String(twin)] : undefined;
-      if (twinId !== undefined && timerPending(twinId))
+      const fired = (id: number) =>
+        history.some((e) => e.EventType === EventType.TimerFired && e.TimerId === id);
+      if (twinId !== undefined && !host.cancelledTimers.includes(twinId) && !fired(twinId))
         ctx.warn(
           `orchestration '${ctx.orchestration}' schedules a second timer for ${String(a.fireAt)} while timer #${twinId} for the same time ` +
             'is still pending. If this is the same timer Task yielded again (e.g. in another Task.any), the Durable extension ' +
@@ -280,70 +325,51 @@ function applyActions(
   return continueAsNew;
 }
 
-/** One episode, as the host plays it: what the engine persists and what the in-memory host keeps in memory. */
-export interface Episode {
-  /** The bookkeeping after this episode (the input state is not modified). */
-  host: HostState;
-  /** OrchestratorStarted, the batch's events, what was scheduled, the closing event, OrchestratorCompleted. */
-  events: HistoryEvent[];
-  state?: OrchestratorState;
-  /** Why the orchestration failed (thrown by the orchestrator or by the shim's checks). */
-  failure?: string;
-  status: 'Running' | 'Completed' | 'Failed' | 'ContinuedAsNew';
-  /** JSON text: the output (Completed, Failed) or the new input (ContinuedAsNew). */
-  output: string | null;
-  customStatus: string | null;
-}
-
 /**
- * Plays one episode: the batch becomes events after an OrchestratorStarted (whose timestamp is the orchestrator's
- * `currentUtcDateTime`), the whole history is replayed through `invoke`, the returned actions are checked and
- * scheduled, and the execution's outcome decided, as the out-of-proc shim does.
+ * Plays the execution's next episode, if a message waits for it (pickBatch): the batch becomes events after an
+ * OrchestratorStarted (whose timestamp is the orchestrator's `currentUtcDateTime`), the whole history is replayed
+ * through `invoke`, the returned actions are checked and scheduled, and the execution's outcome decided, as the
+ * out-of-proc shim does. The input execution is not modified. Returns the episode's `events` (OrchestratorStarted,
+ * the batch, what was scheduled, the closing event, OrchestratorCompleted), the `execution` after it (the same one, or
+ * the fresh one a continueAsNew starts), the orchestrator's `state`, why it failed (`failure`: thrown by the
+ * orchestrator or by the shim's checks), and `output`: JSON text of the output, or of the new input after
+ * continueAsNew.
  */
 export async function playEpisode(o: {
-  instanceId: string;
-  name: string;
-  history: HistoryEvent[];
-  host: HostState;
-  batch: InboxMessage[];
+  execution: Execution;
   ts: number;
   schema: ReplaySchema;
+  /** The id of the execution a continueAsNew starts. */
+  newExecutionId: () => string;
   activityExists: (name: string) => boolean;
   warn: (message: string) => void;
   /** Runs the orchestrator with the trigger input. */
   invoke: (trigger: Record<string, unknown>) => Promise<unknown>;
-}): Promise<Episode> {
-  const { ts, history } = o;
+}) {
+  const { ts, execution } = o;
+  const { instanceId, name, history, inbox } = execution;
+  const batch = pickBatch(execution.host, history.length > 0, inbox);
+  if (batch.length === 0) return undefined;
   const at = (e: HistoryEvent) =>
     e.EventType === EventType.ExecutionStarted ? ts : Math.min(Date.parse(e.Timestamp), ts);
-  const received: HistoryEvent[] = o.batch.map(({ event: e }) => ({
+  const received: HistoryEvent[] = batch.map(({ event: e }) => ({
     ...e,
     Timestamp: new Date(at(e)).toISOString(),
   }));
   const incoming = [events.orchestratorStarted(ts), ...received];
   const all = [...history, ...incoming];
-  const host = structuredClone(o.host);
+  const host = structuredClone(execution.host);
   const scheduled: HistoryEvent[] = [];
   if (history.length > 0 && received[0]) applyDynamic(host, received[0], ts, scheduled);
   const started = all.find((e) => e.EventType === EventType.ExecutionStarted);
   const input = typeof started?.Input === 'string' ? (JSON.parse(started.Input) as unknown) : null;
-  const trigger = orchestrationTriggerInput({ ...o, past: history, current: incoming, input });
+  const trigger = orchestrationTriggerInput({ ...o, instanceId, past: history, current: incoming, input });
   const { state, failure: thrown } = await runOrchestrator(() => o.invoke(trigger));
   let failure = thrown;
   let continueAsNew: { input: string | null } | undefined;
   try {
-    if (state) {
-      const fired = (id: number) => all.some((e) => e.EventType === EventType.TimerFired && e.TimerId === id);
-      const pending = (id: number) => !host.cancelledTimers.includes(id) && !fired(id);
-      continueAsNew = applyActions(
-        host,
-        flattenActions(state),
-        ts,
-        scheduled,
-        { ...o, orchestration: o.name },
-        pending,
-      );
-    }
+    const ctx = { ...o, orchestration: name };
+    if (state) continueAsNew = applyActions(host, flattenActions(state), ts, scheduled, all, ctx);
   } catch (err) {
     failure ??= (err as Error).message;
   }
@@ -356,12 +382,12 @@ export async function playEpisode(o: {
       if (timer === e.TimerId) delete host.timerByAction[action];
   }
   const customStatus = state?.customStatus == null ? null : JSON.stringify(state.customStatus);
-  let status: Episode['status'] = 'Running';
+  let status: 'Running' | 'Completed' | 'Failed' | 'ContinuedAsNew' = 'Running';
   let output: string | null = null;
   const closing: HistoryEvent[] = [];
   if (failure !== undefined) {
     status = 'Failed';
-    output = JSON.stringify(`Orchestrator function '${o.name}' failed: ${failure}`);
+    output = JSON.stringify(`Orchestrator function '${name}' failed: ${failure}`);
     closing.push(events.executionCompleted(ts, 'Failed', output));
   } else if (continueAsNew) {
     status = 'ContinuedAsNew';
@@ -372,13 +398,16 @@ export async function playEpisode(o: {
     output = state.output === undefined ? null : JSON.stringify(state.output);
     closing.push(events.executionCompleted(ts, 'Completed', output));
   }
-  return {
-    host,
-    events: [...incoming, ...scheduled, ...closing, events.orchestratorCompleted(ts)],
-    ...(state ? { state } : {}),
-    ...(failure !== undefined ? { failure } : {}),
-    status,
-    output,
-    customStatus,
-  };
+  const played = [...incoming, ...scheduled, ...closing, events.orchestratorCompleted(ts)];
+  const left = inbox.filter((m) => !batch.includes(m));
+  // After continueAsNew, what the execution received but did not consume is gone (the shim's ContinueAsNew(input)):
+  // the fresh execution keeps only the raised events still waiting, not yet played.
+  const next =
+    status === 'ContinuedAsNew'
+      ? newExecution(
+          { instanceId, name, executionId: o.newExecutionId(), input: output, at: ts },
+          left.filter((m) => m.executionId === undefined),
+        )
+      : { ...execution, history: [...history, ...played], host, inbox: left };
+  return { events: played, execution: next, state, failure, status, output, customStatus };
 }

@@ -45,6 +45,8 @@ async function start(name: string, id: string, input?: unknown): Promise<Respons
   return post(`${api}/orchestrators/${name}/${id}`, input);
 }
 
+const typeName = Object.fromEntries(Object.entries(EventType).map(([name, type]) => [type, name]));
+
 /** The instance's history as the runtime persisted it (one blob per instance), event types by name, without the
  * episode markers (OrchestratorStarted/Completed). */
 async function history(id: string): Promise<{ EventType: string }[]> {
@@ -52,7 +54,7 @@ async function history(id: string): Promise<{ EventType: string }[]> {
   const blob = blobs.getContainerClient(`${hub.toLowerCase()}-instances`).getBlobClient(`${id}.json`);
   const inst = JSON.parse(String(await blob.downloadToBuffer())) as { history: { EventType: number }[] };
   return inst.history
-    .map((e) => ({ EventType: Object.keys(EventType)[e.EventType]! }))
+    .map((e) => ({ EventType: typeName[e.EventType]! }))
     .filter((e) => !/^Orchestrator(Started|Completed)$/.test(e.EventType));
 }
 

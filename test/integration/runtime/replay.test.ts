@@ -2,12 +2,7 @@ import * as df from 'durable-functions';
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
 import { EventType, events, type HistoryEvent } from '../../../dev/runtime/durable/history';
 import { simulate as simulateHost, type SimOptions } from '../../../dev/runtime/durable/memoryHost';
-import {
-  emptyHostState,
-  pickBatch,
-  retryDelay,
-  type InboxMessage,
-} from '../../../dev/runtime/durable/replay';
+import { newExecution, pickBatch, retryDelay, type InboxMessage } from '../../../dev/runtime/durable/replay';
 
 /**
  * The runtime's episode planning (replay.ts), through the in-memory host, against durable-functions' own replay
@@ -229,7 +224,7 @@ it('fails an orchestration whose replay schedules a different action where an ea
 });
 
 describe('episode batching', () => {
-  const host = emptyHostState();
+  const { host } = newExecution({ instanceId: 'i', executionId: 'e', name: 'o', input: null, at: 0 });
   host.retries['3'] = {
     name: 'a',
     input: null,
@@ -292,6 +287,28 @@ describe('continueAsNew', () => {
       },
     );
     expect(r).toMatchObject({ status: 'Completed', output: 'dropped', executions: 2 });
+  });
+
+  it('drops results for the old execution still waiting when it continued as new', async () => {
+    const r = await simulateHost(
+      function* (context: OrchestrationContext) {
+        if (context.df.getInput<number>() === 1) return 'second execution';
+        const retried = context.df.callActivityWithRetry('flaky', new df.RetryOptions(1000, 2), null);
+        // lifo-burst: echo's result is played first; flaky's failure (which starts its own episode) still waits
+        yield context.df.Task.any([retried, context.df.callActivity('echo', 'fast')]);
+        context.df.continueAsNew(1);
+        return undefined;
+      },
+      {
+        instanceId: 'can3',
+        input: 0,
+        start: new Date('2024-01-01T00:00:00Z'),
+        completions: 'lifo-burst',
+        activities: (name) => (name === 'flaky' ? { error: 'flaky failure' } : { result: 'ok' }),
+      },
+    );
+    expect(r).toMatchObject({ status: 'Completed', output: 'second execution', executions: 2 });
+    expect(r.histories[1]!.some((e) => e.EventType === EventType.TaskFailed)).toBe(false);
   });
 
   it('delivers an event raised after continueAsNew to the new execution', async () => {

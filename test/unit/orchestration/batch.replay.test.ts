@@ -23,11 +23,10 @@ import type {
 import {
   simulate,
   type ActivityFn,
-  type HistoryEvent,
   type SimOptions,
   type SimResult,
 } from '../../../dev/runtime/durable/memoryHost';
-import { EventType } from '../../../dev/runtime/durable/history';
+import { EventType, type HistoryEvent } from '../../../dev/runtime/durable/history';
 import { expectDeterministic, hostReason } from '../../support/replay';
 
 /**

@@ -5,7 +5,7 @@ import { scoreJobOrchestrator } from '../../../src/orchestration/scoreJob';
 import { POLLS_PER_EXECUTION } from '../../../src/orchestration/waiting';
 import type { OutcomeInput, ScoreJobInput, StagedFile } from '../../../src/orchestration/contracts';
 import {
-  runEpisode,
+  replayActions,
   simulate,
   type ActivityFn,
   type SimOptions,
@@ -597,13 +597,13 @@ describe('scoreJob orchestration (real durable-functions replay engine)', () => 
       .map((e, i) => (e.EventType === 12 ? i : -1))
       .filter((i) => i >= 0)
       .at(-1)!;
-    const again = await runEpisode(
+    const again = await replayActions(
       scoreJobOrchestrator,
       history.slice(0, last + 3).filter((e) => e.EventType !== 13),
       input,
       'j1',
     );
-    const record = again.actions.find(
+    const record = again.find(
       (a) => (a as { functionName?: string }).functionName === ACTIVITY.recordOutcome,
     ) as { input: OutcomeInput } | undefined;
     expect(record?.input.error).toEqual({
