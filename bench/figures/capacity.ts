@@ -1,5 +1,5 @@
 import { loadavg } from 'node:os';
-import type { Stack } from '../../test/e2e/stack';
+import { FAST_TIMINGS, type Stack } from '../../test/e2e/stack';
 import { REALISTIC, RECOMMENDED } from './shaping';
 import { startBenchStack, waitForRecords, type BenchStack, type RecordView } from '../stack/appStack';
 import type { BenchContext, BenchRow, Figure } from '../types';
@@ -144,15 +144,7 @@ export const capacity: Figure = async (ctx) => {
     POLL_MAX_DELAY_SECONDS: '2',
     BATCH_WINDOW_SECONDS: '0',
   };
-  const timings = {
-    notStartedMs: 100,
-    queuedMs: 200,
-    preparingMs: 200,
-    runningMs: 200,
-    finalizingMs: 100,
-    cancelMs: 100,
-  };
-  const b = await startBenchStack(ctx, env, timings);
+  const b = await startBenchStack(ctx, env, FAST_TIMINGS);
   const rows: BenchRow[] = [];
   const steps: Step[] = [];
   try {

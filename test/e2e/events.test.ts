@@ -1,6 +1,6 @@
 import { AmlJobIndex } from '../../src/adapters/amlJobIndex';
 import { testConnectionString } from '../support/storage';
-import { jobForBlob, startStack, waitJob, type Stack } from './stack';
+import { FAST_TIMINGS, jobForBlob, startStack, waitJob, type Stack } from './stack';
 
 /**
  * AML run events through the whole local stack: the emulator posts them as Event Grid does (handshake, then
@@ -22,14 +22,7 @@ beforeAll(async () => {
     },
     {
       // Running for 3 s: time for the test to see the AML job's name before it ends.
-      emulatorTimings: {
-        notStartedMs: 100,
-        queuedMs: 200,
-        preparingMs: 200,
-        runningMs: 3000,
-        finalizingMs: 100,
-        cancelMs: 100,
-      },
+      emulatorTimings: { ...FAST_TIMINGS, runningMs: 3000 },
     },
   );
   stack.emulator.eventGrid.set({

@@ -55,6 +55,16 @@ export interface StackOptions {
   emulatorDeployments?: Parameters<typeof startAmlEmulator>[0]['deployments'];
 }
 
+/** A quick AML job (about a second from submit to Completed), so the pipeline, not the emulator, sets the pace. */
+export const FAST_TIMINGS = {
+  notStartedMs: 100,
+  queuedMs: 200,
+  preparingMs: 200,
+  runningMs: 200,
+  finalizingMs: 100,
+  cancelMs: 100,
+};
+
 export async function startStack(env: Record<string, string> = {}, o: StackOptions = {}): Promise<Stack> {
   const cs = o.connectionString ?? testConnectionString();
   const datastore = uniqueName('ds');
@@ -63,14 +73,7 @@ export async function startStack(env: Record<string, string> = {}, o: StackOptio
     storageConnectionString: cs,
     datastores: { workspaceblobstore: datastore },
     ...(o.emulatorDeployments ? { deployments: o.emulatorDeployments } : {}),
-    timings: o.emulatorTimings ?? {
-      notStartedMs: 100,
-      queuedMs: 200,
-      preparingMs: 200,
-      runningMs: 200,
-      finalizingMs: 100,
-      cancelMs: 100,
-    },
+    timings: o.emulatorTimings ?? FAST_TIMINGS,
   });
   const httpPort = await freePort();
   const fullEnv: Record<string, string> = {

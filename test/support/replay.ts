@@ -1,6 +1,7 @@
 import { InvocationContext } from '@azure/functions';
 import type { OrchestrationHandler } from 'durable-functions';
 import type { PipelineError } from '../../src/domain/errors';
+import type { ScoreJobInput, StagedFile } from '../../src/orchestration/contracts';
 import { EventType, type HistoryEvent } from '../../dev/runtime/durable/history';
 import { replayActions, type SimResult } from '../../dev/runtime/durable/memoryHost';
 
@@ -47,3 +48,21 @@ export async function hostReason(name: string, err: PipelineError): Promise<stri
   })(undefined, new InvocationContext()).catch((e: unknown) => e)) as Error;
   return `Activity function '${name}' failed: ${thrown.message}`;
 }
+
+/** A file as validateAndStage stages it, under `p/<dir>/` in the datastore. */
+export const stagedFile = (dir: string, rows: number): StagedFile => ({
+  rows,
+  bytes: 100,
+  inputPath: `p/${dir}/input/a.csv`,
+  outputPath: `p/${dir}/output/predictions.csv`,
+  inputUri: `azureml://datastores/ws/paths/p/${dir}/input/a.csv`,
+  outputUri: `azureml://datastores/ws/paths/p/${dir}/output/predictions.csv`,
+});
+
+/** The input the inbox trigger starts a file's orchestration with (default poll schedule, 24 h deadline). */
+export const scoreJobInput = (jobId: string): ScoreJobInput => ({
+  jobId,
+  source: { container: 'inbox', name: 'a.csv', etag: '"e1"' },
+  schedule: { firstDelaySeconds: 30, factor: 1.5, maxDelaySeconds: 300 },
+  deadlineSeconds: 24 * 3600,
+});

@@ -27,7 +27,7 @@ import {
   type SimResult,
 } from '../../../dev/runtime/durable/memoryHost';
 import { EventType, type HistoryEvent } from '../../../dev/runtime/durable/history';
-import { expectDeterministic, hostReason } from '../../support/replay';
+import { expectDeterministic, hostReason, scoreJobInput, stagedFile } from '../../support/replay';
 
 /**
  * Coalescing, both sides, through the real durable-functions replay engine (the one Durable host
@@ -97,21 +97,8 @@ const scheduledIn = (history: HistoryEvent[]): string[] =>
 // ---------------------------------------------------------------------------------------------------
 // A member file: scoreJobOrchestrator with coalescing on and a batchable file.
 
-const memberStaged: StagedFile = {
-  rows: 3,
-  bytes: 100,
-  inputPath: `p/${J1}/input/a.csv`,
-  outputPath: `p/${J1}/output/predictions.csv`,
-  inputUri: `azureml://datastores/ws/paths/p/${J1}/input/a.csv`,
-  outputUri: `azureml://datastores/ws/paths/p/${J1}/output/predictions.csv`,
-};
-const memberInput: ScoreJobInput = {
-  jobId: J1,
-  source: { container: 'inbox', name: 'a.csv', etag: '"e1"' },
-  schedule,
-  deadlineSeconds: 24 * 3600,
-  batching,
-};
+const memberStaged = stagedFile(J1, 3);
+const memberInput: ScoreJobInput = { ...scoreJobInput(J1), batching };
 const runs = [
   `p/${BATCH}/output/by-file/${J1}.csv/00000.csv`,
   `p/${BATCH}/output/by-file/${J1}.csv/00002.csv`,

@@ -3,7 +3,7 @@ import { errorProperties, PipelineError } from '../../../src/domain/errors';
 import { ACTIVITY, CANCEL_EVENT } from '../../../src/orchestration/names';
 import { scoreJobOrchestrator } from '../../../src/orchestration/scoreJob';
 import { POLLS_PER_EXECUTION } from '../../../src/orchestration/waiting';
-import type { OutcomeInput, ScoreJobInput, StagedFile } from '../../../src/orchestration/contracts';
+import type { OutcomeInput } from '../../../src/orchestration/contracts';
 import {
   replayActions,
   simulate,
@@ -11,27 +11,15 @@ import {
   type SimOptions,
   type SimResult,
 } from '../../../dev/runtime/durable/memoryHost';
-import { expectDeterministic, hostReason } from '../../support/replay';
+import { expectDeterministic, hostReason, scoreJobInput, stagedFile } from '../../support/replay';
 
 /**
  * The orchestrator driven through the real durable-functions replay engine, path by path. Every run is
  * then replayed from every prefix of every history and must ask for the same actions again.
  */
 const start = new Date('2026-01-01T00:00:00Z');
-const staged: StagedFile = {
-  rows: 3,
-  bytes: 100,
-  inputPath: 'p/j/input/a.csv',
-  outputPath: 'p/j/output/predictions.csv',
-  inputUri: 'azureml://datastores/ws/paths/p/j/input/a.csv',
-  outputUri: 'azureml://datastores/ws/paths/p/j/output/predictions.csv',
-};
-const input: ScoreJobInput = {
-  jobId: 'j1',
-  source: { container: 'inbox', name: 'a.csv', etag: '"e1"' },
-  schedule: { firstDelaySeconds: 30, factor: 1.5, maxDelaySeconds: 300 },
-  deadlineSeconds: 24 * 3600,
-};
+const staged = stagedFile('j', 3);
+const input = scoreJobInput('j1');
 
 /**
  * A thrown transient error as the orchestrator receives it from the host: durable-functions' own

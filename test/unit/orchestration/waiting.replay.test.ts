@@ -1,12 +1,7 @@
 import { ACTIVITY, AML_STATUS_EVENT, CANCEL_EVENT } from '../../../src/orchestration/names';
 import { scoreJobOrchestrator } from '../../../src/orchestration/scoreJob';
 import { MAX_EVENT_CHECKS, POLLS_PER_EXECUTION } from '../../../src/orchestration/waiting';
-import type {
-  AmlStatusEvent,
-  EstimateInput,
-  ScoreJobInput,
-  StagedFile,
-} from '../../../src/orchestration/contracts';
+import type { AmlStatusEvent, EstimateInput, ScoreJobInput } from '../../../src/orchestration/contracts';
 import type { DurationEstimate } from '../../../src/domain/pollSchedule';
 import {
   simulate,
@@ -14,7 +9,7 @@ import {
   type SimOptions,
   type SimResult,
 } from '../../../dev/runtime/durable/memoryHost';
-import { expectDeterministic } from '../../support/replay';
+import { expectDeterministic, scoreJobInput, stagedFile } from '../../support/replay';
 
 /**
  * Learned timing and AML status events in the waiting loop, through the real durable-functions replay
@@ -22,20 +17,8 @@ import { expectDeterministic } from '../../support/replay';
  * the same actions.
  */
 const start = new Date('2026-01-01T00:00:00Z');
-const staged: StagedFile = {
-  rows: 1000,
-  bytes: 100,
-  inputPath: 'p/j/input/a.csv',
-  outputPath: 'p/j/output/predictions.csv',
-  inputUri: 'azureml://datastores/ws/paths/p/j/input/a.csv',
-  outputUri: 'azureml://datastores/ws/paths/p/j/output/predictions.csv',
-};
-const base: ScoreJobInput = {
-  jobId: 'j1',
-  source: { container: 'inbox', name: 'a.csv', etag: '"e1"' },
-  schedule: { firstDelaySeconds: 30, factor: 1.5, maxDelaySeconds: 300 },
-  deadlineSeconds: 24 * 3600,
-};
+const staged = stagedFile('j', 1000);
+const base = scoreJobInput('j1');
 const learned: ScoreJobInput = { ...base, schedule: { ...base.schedule, learned: true } };
 const withEvents: ScoreJobInput = { ...base, schedule: { ...base.schedule, events: true } };
 const ESTIMATE: DurationEstimate = { seconds: 900, spreadSeconds: 100, samples: 12 };
