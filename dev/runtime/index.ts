@@ -9,6 +9,7 @@ import { startHttpHost } from './httpServer';
 import {
   buildRegistry,
   readHostJson,
+  resolveAppSettings,
   resolveConnection,
   storageConnection,
   type Invoke,
@@ -47,7 +48,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions) {
   const storage = storageConnection(env.AzureWebJobsStorage);
   const host = readHostJson(join(process.cwd(), 'host.json'));
   // A %SETTING% in host.json's hubName that is not set counts as no hubName.
-  const hostHub = host.durableTask?.hubName?.replace(/%([^%]+)%/g, (_m, name: string) => env[name] ?? '');
+  const hostHub = resolveAppSettings(host.durableTask?.hubName ?? '', env);
   const taskHub = opts.taskHub ?? (hostHub || env.DURABLE_TASK_HUB || 'localhub');
   // The Durable extension's rule for the Azure Storage provider.
   if (!/^[A-Za-z][A-Za-z0-9]{2,44}$/.test(taskHub))

@@ -39,9 +39,13 @@ export type Invoke = (
 export const isDurableClient = (type: string): boolean => /^(durable|orchestration)client$/i.test(type);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
-/** `%SETTING%` in a binding property, resolved from app settings as the host does for binding attributes. */
-export function resolveAppSettings(value: string, env: Env, where: string): string {
+/**
+ * `%SETTING%` in a binding property, resolved from app settings as the host does for binding attributes. A setting
+ * that is not set fails start-up, naming `where`; without `where` (host.json's hubName) it counts as empty.
+ */
+export function resolveAppSettings(value: string, env: Env, where?: string): string {
   return value.replace(/%([^%]+)%/g, (_m, name: string) => {
+    if (!env[name] && where === undefined) return '';
     if (!env[name])
       throw new Error(
         `${where}: binding expression %${name}% refers to app setting ${name}, which is not set`,

@@ -13,8 +13,8 @@ const WEBHOOK_PREFIX = '/runtime/webhooks/durabletask';
 const PREFIXES = [WEBHOOK_PREFIX, '/durabletask'];
 
 /**
- * Management URLs for an instance (`GetClientResponseLinks`), for the calls this API serves; with `INSTANCEID`, the
- * template the binding data carries (durable-functions' createCheckStatusResponse fills the id in).
+ * Management URLs for an instance, every link as the extension makes them (`GetClientResponseLinks`; calls the app
+ * does not make answer 501 here); with `INSTANCEID`, the template the binding data carries.
  */
 function managementUrls(baseUrl: string, hub: string, id: string) {
   const q = `taskHub=${encodeURIComponent(hub)}&connection=Storage`;
@@ -23,21 +23,34 @@ function managementUrls(baseUrl: string, hub: string, id: string) {
     id,
     statusQueryGetUri: `${instance}?${q}`,
     sendEventPostUri: `${instance}/raiseEvent/{eventName}?${q}`,
+    terminatePostUri: `${instance}/terminate?reason={text}&${q}`,
+    rewindPostUri: `${instance}/rewind?reason={text}&${q}`,
+    purgeHistoryDeleteUri: `${instance}?${q}`,
+    restartPostUri: `${instance}/restart?${q}`,
+    suspendPostUri: `${instance}/suspend?reason={text}&${q}`,
+    resumePostUri: `${instance}/resume?reason={text}&${q}`,
   };
 }
 
 /**
- * The durable client binding data (`OrchestrationClientInputData`), the fields durable-functions v3 reads: it sends
- * every call to `rpcBaseUrl`, requires `creationUrls` and `managementUrls`, and fills the latter in for
- * createCheckStatusResponse.
+ * The durable client binding data (`OrchestrationClientInputData`) in the extension's shape; durable-functions v3
+ * sends every call the app makes to `rpcBaseUrl`.
  */
 export function clientBindingData(baseUrl: string, hub: string): Record<string, unknown> {
   const create = `${baseUrl}${WEBHOOK_PREFIX}/orchestrators/{functionName}[/{instanceId}]`;
   return {
     taskHubName: hub,
-    creationUrls: { createNewInstancePostUri: create },
+    creationUrls: {
+      createNewInstancePostUri: create,
+      createAndWaitOnNewInstancePostUri: `${create}?timeout={timeoutInSeconds}&pollingInterval={intervalInSeconds}`,
+    },
     managementUrls: managementUrls(baseUrl, hub, 'INSTANCEID'),
+    baseUrl: `${baseUrl}${WEBHOOK_PREFIX}`,
+    requiredQueryStringParameters: '',
     rpcBaseUrl: `${baseUrl}/durabletask/`,
+    httpBaseUrl: '',
+    maxGrpcMessageSizeInBytes: 0,
+    grpcHttpClientTimeout: '00:01:40',
   };
 }
 
@@ -84,7 +97,8 @@ export class DurableHttpApi {
         throw new ClientError(400, `The local runtime serves task hub '${this.hub}' only, not '${taskHub}'.`);
       if (head === 'orchestrators' && a !== undefined && c === undefined && method === 'POST') {
         const id = await this.engine.startNew(a, b, jsonOrNull(await readBody(req)));
-        const urls = managementUrls(this.baseUrl(), this.hub, id);
+        // The start response has every link but rewind's (HttpApiHandler `CreateCheckStatusResponseMessage`).
+        const { rewindPostUri: _, ...urls } = managementUrls(this.baseUrl(), this.hub, id);
         send(res, 202, urls, { Location: urls.statusQueryGetUri, 'Retry-After': '10' });
       } else if (head === 'orchestrators') {
         send(res, 404);

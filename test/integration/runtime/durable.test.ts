@@ -129,6 +129,19 @@ describe('durable functions', () => {
     const r = await start('fullFlow', id, { name: 'Ann', key, failTimes: 2, timerMs: 400 });
     expect(r.status).toBe(202);
     const check = (await r.json()) as { id: string; statusQueryGetUri: string };
+    // durable-functions' createCheckStatusResponse copies the binding data's managementUrls, which the extension
+    // fills with every link (HttpApiHandler.GetClientResponseLinks; the calls the app does not make answer 501).
+    expect(Object.keys(check)).toEqual([
+      'id',
+      'statusQueryGetUri',
+      'sendEventPostUri',
+      'terminatePostUri',
+      'rewindPostUri',
+      'purgeHistoryDeleteUri',
+      'restartPostUri',
+      'suspendPostUri',
+      'resumePostUri',
+    ]);
     expect(check.id).toBe(id);
     expect(check.statusQueryGetUri).toBe(
       `${rt.url}/runtime/webhooks/durabletask/instances/${id}?taskHub=${hub}&connection=Storage`,
@@ -313,5 +326,22 @@ describe('durable functions', () => {
     expect(second.output).toBe(0);
     expect(second.input).toEqual({ n: 0, max: 0 });
     expect(Date.parse(second.createdTime)).toBeGreaterThanOrEqual(Date.parse(first.createdTime));
+
+    // The extension's own start route: every link but rewind's (HttpApiHandler.CreateCheckStatusResponseMessage).
+    const direct = await post(`${rt.url}/runtime/webhooks/durabletask/orchestrators/counter/${id}x`, {
+      n: 0,
+      max: 0,
+    });
+    expect(direct.status).toBe(202);
+    expect(Object.keys((await direct.json()) as object)).toEqual([
+      'id',
+      'statusQueryGetUri',
+      'sendEventPostUri',
+      'terminatePostUri',
+      'purgeHistoryDeleteUri',
+      'restartPostUri',
+      'suspendPostUri',
+      'resumePostUri',
+    ]);
   });
 });
